@@ -1,0 +1,1 @@
+"""The SQL store: schema, engines, bulk loads and the queries the product shares."""

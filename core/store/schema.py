@@ -1,0 +1,265 @@
+"""The store's schema: one explicit MetaData for every entity of the product.
+
+Column names here are the import contract (DESIGN §4); every module refers to them through these
+tables rather than spelling them again.
+"""
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+CUSTOMER_ID_LENGTH = 20
+
+CUSTOMER_CLASSES = ("residential", "commercial", "industrial", "agricultural")
+CAMPAIGN_GOALS = ("acquire", "activate", "retain", "upsell")
+CAMPAIGN_ARMS = ("treatment", "control")
+
+
+def _customer_id(*, primary_key: bool = False, nullable: bool = False) -> sa.Column:
+    return sa.Column(
+        "customer_id", sa.String(CUSTOMER_ID_LENGTH), primary_key=primary_key, nullable=nullable
+    )
+
+
+def _identity(name: str) -> sa.Column:
+    # An explicit sequence: DuckDB has no SERIAL, PostgreSQL and DuckDB both honour sequences,
+    # SQLite ignores them and falls back to its rowid.
+    sequence = sa.Sequence(f"{name}_id_seq")
+    return sa.Column(
+        "id", sa.Integer, sequence, primary_key=True, server_default=sequence.next_value()
+    )
+
+
+customers = sa.Table(
+    "customers",
+    metadata,
+    _customer_id(primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("customer_class", sa.String(20), nullable=False),
+    sa.Column("industry", sa.String(60)),
+    sa.Column("voltage_kv", sa.Float),
+    sa.Column("contract_capacity_kva", sa.Float),
+    sa.Column("region", sa.String(40), nullable=False),
+    sa.Column("transformer_area", sa.String(40)),
+    sa.Column("lat", sa.Float),
+    sa.Column("lon", sa.Float),
+    sa.Column("tariff_code", sa.String(40), nullable=False),
+    sa.Column("open_date", sa.Date),
+    sa.Column("manager_id", sa.String(40)),
+    sa.Column("phone", sa.String(40)),
+    sa.Column("status", sa.String(20), nullable=False, server_default="active"),
+)
+
+id_map = sa.Table(
+    "id_map",
+    metadata,
+    sa.Column("system", sa.String(40), primary_key=True),
+    sa.Column("external_id", sa.String(60), primary_key=True),
+    _customer_id(primary_key=True),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+)
+
+readings = sa.Table(
+    "readings",
+    metadata,
+    _customer_id(),
+    sa.Column("ts", sa.DateTime, nullable=False),
+    sa.Column("kwh", sa.Float, nullable=False),
+    sa.Column("kvarh", sa.Float),
+)
+# DuckDB prunes by zone maps and an ART index over hundreds of millions of readings costs more
+# than it saves; the row stores need the index to find one customer's readings.
+sa.Index("ix_readings_customer_ts", readings.c.customer_id, readings.c.ts, unique=True).ddl_if(
+    dialect=("postgresql", "sqlite")
+)
+
+weather = sa.Table(
+    "weather",
+    metadata,
+    sa.Column("region", sa.String(40), primary_key=True),
+    sa.Column("ts", sa.DateTime, primary_key=True),
+    sa.Column("temperature_c", sa.Float, nullable=False),
+)
+
+bills = sa.Table(
+    "bills",
+    metadata,
+    _customer_id(primary_key=True),
+    sa.Column("period", sa.String(7), primary_key=True),
+    sa.Column("kwh_peak", sa.Float),
+    sa.Column("kwh_flat", sa.Float),
+    sa.Column("kwh_valley", sa.Float),
+    sa.Column("kwh_critical", sa.Float),
+    sa.Column("kwh_total", sa.Float, nullable=False),
+    sa.Column("amount_cny", sa.Numeric(14, 2), nullable=False),
+    sa.Column("due_date", sa.Date),
+    sa.Column("paid_date", sa.Date),
+    sa.Column("paid_cny", sa.Numeric(14, 2)),
+)
+
+work_orders = sa.Table(
+    "work_orders",
+    metadata,
+    sa.Column("order_id", sa.String(40), primary_key=True),
+    _customer_id(),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("closed_at", sa.DateTime),
+    sa.Column("type", sa.String(40), nullable=False),
+    sa.Column("channel", sa.String(40)),
+    sa.Column("satisfaction", sa.Integer),
+    sa.Column("description", sa.Text),
+)
+
+channel_activity = sa.Table(
+    "channel_activity",
+    metadata,
+    _customer_id(primary_key=True),
+    sa.Column("date", sa.Date, primary_key=True),
+    sa.Column("channel", sa.String(40), primary_key=True),
+    sa.Column("events", sa.Integer, nullable=False),
+)
+
+outages = sa.Table(
+    "outages",
+    metadata,
+    sa.Column("event_id", sa.String(40), primary_key=True),
+    _customer_id(primary_key=True),
+    sa.Column("start", sa.DateTime, nullable=False),
+    sa.Column("end", sa.DateTime),
+    sa.Column("planned", sa.Boolean, nullable=False),
+)
+
+campaigns = sa.Table(
+    "campaigns",
+    metadata,
+    sa.Column("campaign_id", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("goal", sa.String(20), nullable=False),
+    sa.Column("offer", sa.String(200)),
+    sa.Column("channel", sa.String(40)),
+    sa.Column("start_date", sa.Date),
+    sa.Column("end_date", sa.Date),
+    sa.Column("cost_per_contact_cny", sa.Numeric(10, 2)),
+)
+
+campaign_members = sa.Table(
+    "campaign_members",
+    metadata,
+    sa.Column("campaign_id", sa.String(40), primary_key=True),
+    _customer_id(primary_key=True),
+    sa.Column("arm", sa.String(20), nullable=False),
+    sa.Column("channel", sa.String(40)),
+    sa.Column("contacted_at", sa.DateTime),
+    sa.Column("responded_at", sa.DateTime),
+    sa.Column("converted_at", sa.DateTime),
+    sa.Column("value_cny", sa.Numeric(12, 2)),
+)
+
+# What the application itself keeps.
+
+imports = sa.Table(
+    "imports",
+    metadata,
+    _identity("imports"),
+    sa.Column("table_name", sa.String(40), nullable=False),
+    sa.Column("file_name", sa.String(260), nullable=False),
+    sa.Column("source_system", sa.String(40)),
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("finished_at", sa.DateTime),
+    sa.Column("rows_read", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rows_landed", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rows_rejected", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("user_name", sa.String(60)),
+)
+
+rejected_rows = sa.Table(
+    "rejected_rows",
+    metadata,
+    _identity("rejected_rows"),
+    sa.Column("import_id", sa.Integer),
+    sa.Column("table_name", sa.String(40), nullable=False),
+    sa.Column("file_name", sa.String(260), nullable=False),
+    sa.Column("row_number", sa.Integer),
+    sa.Column("column_name", sa.String(60)),
+    sa.Column("value", sa.Text),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("rejected_at", sa.DateTime, nullable=False),
+)
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("user_name", sa.String(60), primary_key=True),
+    sa.Column("display_name", sa.String(100)),
+    sa.Column("password_hash", sa.String(200)),
+    sa.Column("role", sa.String(30), nullable=False),
+    sa.Column("org_unit", sa.String(60)),
+    sa.Column("manager_id", sa.String(40)),
+    sa.Column("contact_grant", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("failed_logins", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("locked_until", sa.DateTime),
+    sa.Column("created_at", sa.DateTime),
+    sa.Column("active", sa.Boolean, nullable=False, server_default=sa.true()),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    _identity("audit_log"),
+    sa.Column("at", sa.DateTime, nullable=False),
+    sa.Column("user_name", sa.String(60)),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("target", sa.String(200)),
+    sa.Column("detail", sa.Text),
+)
+
+# One row: bumped by every write that changes what the pages show, so caches keyed on it expire.
+data_version = sa.Table(
+    "data_version",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+# Ground truth planted by the demo generator. Tests read these; the product's analytics never do.
+
+demo_truth_customers = sa.Table(
+    "demo_truth_customers",
+    metadata,
+    _customer_id(primary_key=True),
+    sa.Column("archetype", sa.String(40), nullable=False),
+    sa.Column("peak_shiftable", sa.Boolean, nullable=False),
+    sa.Column("late_payer", sa.Boolean, nullable=False),
+)
+
+demo_truth_campaign_effects = sa.Table(
+    "demo_truth_campaign_effects",
+    metadata,
+    sa.Column("campaign_id", sa.String(40), primary_key=True),
+    sa.Column("segment", sa.String(60), primary_key=True),
+    sa.Column("base_rate", sa.Float, nullable=False),
+    sa.Column("uplift", sa.Float, nullable=False),
+)
+
+demo_truth_abnormal = sa.Table(
+    "demo_truth_abnormal",
+    metadata,
+    _customer_id(primary_key=True),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("start", sa.DateTime, nullable=False),
+)
+
+ENTITY_TABLES = (
+    customers,
+    id_map,
+    readings,
+    weather,
+    bills,
+    work_orders,
+    channel_activity,
+    outages,
+    campaigns,
+    campaign_members,
+)
+DEMO_TRUTH_TABLES = (demo_truth_customers, demo_truth_campaign_effects, demo_truth_abnormal)

@@ -1,0 +1,88 @@
+"""Shared fixtures: a store on every backend, and one small demo store for the whole session."""
+
+import os
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from core.store import engine as store_engine
+
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+# Small enough to build in seconds, large enough that every class, archetype and campaign appears.
+DEMO_TEST_CUSTOMERS = 120
+DEMO_TEST_SEED = 11
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> str:
+    """A fresh PostgreSQL database for this run, dropped at the end; skips when no server."""
+    admin_url = os.environ.get("WORKBENCH_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+    required = os.environ.get("WORKBENCH_REQUIRE_POSTGRES") == "1"
+    try:
+        admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except Exception as error:  # noqa: BLE001 - any failure to connect means "not reachable"
+        message = f"PostgreSQL not reachable at {admin_url}: {error.__class__.__name__}: {error}"
+        if required:
+            pytest.fail(message)
+        pytest.skip(message)
+    name = f"workbench_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    yield url
+    sa.create_engine(url).dispose()
+    with admin.connect() as conn:
+        conn.execute(
+            sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"),
+            {"name": name},
+        )
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["duckdb", "sqlite", "postgresql"])
+def store_url(request, tmp_path) -> str:
+    """An empty store with the schema, on each backend in turn."""
+    if request.param == "duckdb":
+        url = f"duckdb:///{tmp_path / 'store.duckdb'}"
+    elif request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    else:
+        url = request.getfixturevalue("postgres_server_url")
+    engine = store_engine.connect(url)
+    store_engine.drop_schema(engine)
+    store_engine.create_schema(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def store(store_url) -> sa.Engine:
+    """An engine on an empty store, per backend."""
+    engine = store_engine.connect(store_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def demo_url(tmp_path_factory) -> str:
+    """A small demo store on DuckDB, built once per test session. Tests must not write to it."""
+    from core import demo
+
+    path = tmp_path_factory.mktemp("demo") / "demo.duckdb"
+    url = f"duckdb:///{path}"
+    engine = store_engine.connect(url)
+    demo.generate(engine, customers=DEMO_TEST_CUSTOMERS, seed=DEMO_TEST_SEED)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def demo_store(demo_url) -> sa.Engine:
+    """An engine on the shared demo store."""
+    engine = store_engine.connect(demo_url)
+    yield engine
+    engine.dispose()
