@@ -1,0 +1,32 @@
+"""Entry point: frames the app, lists the pages that work, routes to them."""
+
+import streamlit as st
+
+from core import config
+from core.store import engine as store_engine
+from core.store import queries
+from ui import session
+
+st.set_page_config(page_title="Power Marketing Workbench", page_icon="⚡", layout="wide")
+t = session.t
+
+with st.sidebar:
+    languages = {"zh": "中文", "en": "English"}
+    st.selectbox(
+        t("app.language"),
+        options=list(config.LANGUAGES),
+        format_func=languages.get,
+        key="language",
+    )
+    st.caption(t("app.store_in_use", store=store_engine.describe(session.database_url())))
+    with session.engine().connect() as conn:
+        period = queries.data_period(conn)
+    if period is None:
+        st.caption(t("app.no_data"))
+    else:
+        st.caption(t("app.data_period", start=f"{period[0]:%Y-%m-%d}", end=f"{period[1]:%Y-%m-%d}"))
+
+pages = [
+    st.Page("pages/overview.py", title=t("nav.overview"), icon=":material/dashboard:", default=True),
+]
+st.navigation(pages).run()
