@@ -5,6 +5,8 @@ tables rather than spelling them again.
 """
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import next_value
 
 metadata = sa.MetaData()
 
@@ -19,6 +21,12 @@ def _customer_id(*, primary_key: bool = False, nullable: bool = False) -> sa.Col
     return sa.Column(
         "customer_id", sa.String(CUSTOMER_ID_LENGTH), primary_key=primary_key, nullable=nullable
     )
+
+
+@compiles(next_value, "sqlite")
+def _next_value_sqlite(element, compiler, **kw) -> str:
+    # SQLite has no sequences; NULL into an INTEGER PRIMARY KEY takes the next rowid.
+    return "NULL"
 
 
 def _identity(name: str) -> sa.Column:
@@ -206,7 +214,8 @@ audit_log = sa.Table(
     "audit_log",
     metadata,
     _identity("audit_log"),
-    sa.Column("at", sa.DateTime, nullable=False),
+    # "at" is a reserved word in DuckDB; quoting keeps the name the same on every backend.
+    sa.Column("at", sa.DateTime, nullable=False, quote=True),
     sa.Column("user_name", sa.String(60)),
     sa.Column("action", sa.String(40), nullable=False),
     sa.Column("target", sa.String(200)),
@@ -217,7 +226,8 @@ audit_log = sa.Table(
 data_version = sa.Table(
     "data_version",
     metadata,
-    sa.Column("id", sa.Integer, primary_key=True),
+    # A fixed id (1), never generated: DuckDB has no SERIAL type.
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=False),
 )
