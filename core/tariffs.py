@@ -1,0 +1,1037 @@
+"""Tariff model and bill engine: time-of-use periods, tiers, two-part basic charge, power factor.
+
+The catalog (``data/tariffs.toml``) describes each tariff; :func:`load_catalog` validates it.
+The bill engine works on a *usage frame* — one row per customer-month with the energy per period,
+reactive energy, maximum demand and contract capacity — so the same arithmetic prices one customer
+on a page and every customer of the store in one vectorized call. :func:`monthly_usage` builds that
+frame from interval readings; :func:`bill` does both steps.
+
+Money is computed in integer fen: every bill line is rounded half-up to the fen, as a printed bill
+is, and the total is the sum of the printed lines.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import chinese_calendar
+import numpy as np
+import pandas as pd
+
+from core import config
+from core.store.schema import CUSTOMER_CLASSES
+
+PERIODS = ("critical", "peak", "flat", "valley")
+KINDS = ("flat", "tou", "tiered", "two_part")
+DAY_TYPES = ("workday", "non_workday")
+BASIC_BASES = ("capacity", "demand")
+POWER_FACTOR_STANDARDS = (0.90, 0.85, 0.80)
+DEFAULT_CATALOG = config.DATA_DIR / "tariffs.toml"
+# Bills always carry at least three tier columns so that frames of different tariffs line up.
+MIN_TIER_COLUMNS = 3
+HOURS_PER_DAY = 24
+
+Kind = Literal["flat", "tou", "tiered", "two_part"]
+BasicBasis = Literal["capacity", "demand"]
+
+USAGE_COLUMNS = (
+    "customer_id",
+    "period",
+    "kwh_critical",
+    "kwh_peak",
+    "kwh_flat",
+    "kwh_valley",
+    "kvarh",
+    "max_demand_kw",
+    "demand_interval",
+    "contract_capacity_kva",
+)
+OPTIONAL_USAGE_COLUMNS = ("basic_basis", "declared_demand_kw")
+
+
+@dataclass(frozen=True)
+class Tier:
+    """One step of a tier schedule.
+
+    Attributes:
+        up_to_kwh: the cumulative energy (per year or per month) where the tier ends; None for the
+            last tier.
+        price: CNY/kWh on the energy in this tier — the whole price for a tiered tariff, the
+            surcharge over the period price for a time-of-use tariff with tiers.
+    """
+
+    up_to_kwh: float | None
+    price: float
+
+
+@dataclass(frozen=True)
+class Tariff:
+    """One tariff of the catalog, validated.
+
+    Attributes:
+        code: the catalog key (``COM_TOU``).
+        name: English name.
+        name_zh: Chinese name.
+        customer_classes: the customer classes that may choose this tariff.
+        kind: ``flat``, ``tou``, ``tiered`` or ``two_part``.
+        prices: CNY/kWh per period, in the order of :data:`PERIODS` (0 where a period is unused).
+        schedule: the period of each hour as a 24-character string of period initials
+            (``c``, ``p``, ``f``, ``v``), one per (month, day type): index ``(month - 1) * 2 +
+            day_type`` with day type 0 = workday, 1 = weekend or public holiday.
+        tiers: the tier schedule, empty when the tariff has none.
+        tier_basis: ``annual`` or ``monthly`` thresholds.
+        capacity_price_kva: two-part basic charge by capacity, CNY/kVA per month.
+        demand_price_kw: two-part basic charge by maximum demand, CNY/kW per month.
+        default_basic_basis: the basis used when a customer has not chosen one.
+        declared_demand_floor_share: declared demand is raised to this share of capacity.
+        demand_excess_threshold: demand above this multiple of the declared demand is an excess.
+        demand_excess_multiplier: the excess is charged at this multiple of the demand price.
+        power_factor_standard: 0.90, 0.85 or 0.80; None when no adjustment applies.
+        power_factor_min_capacity_kva: the adjustment applies from this contract capacity up.
+        min_capacity_kva: eligibility: smallest contract capacity, None for no limit.
+        max_capacity_kva: eligibility: largest contract capacity, None for no limit.
+    """
+
+    code: str
+    name: str
+    name_zh: str
+    customer_classes: tuple[str, ...]
+    kind: Kind
+    prices: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    schedule: tuple[str, ...] = ("f" * HOURS_PER_DAY,) * 24
+    tiers: tuple[Tier, ...] = ()
+    tier_basis: Literal["annual", "monthly"] = "annual"
+    capacity_price_kva: float = 0.0
+    demand_price_kw: float = 0.0
+    default_basic_basis: BasicBasis = "capacity"
+    declared_demand_floor_share: float = 0.0
+    demand_excess_threshold: float = 1.0
+    demand_excess_multiplier: float = 1.0
+    power_factor_standard: float | None = None
+    power_factor_min_capacity_kva: float = 0.0
+    min_capacity_kva: float | None = None
+    max_capacity_kva: float | None = None
+
+    def price(self, period: str) -> float:
+        """The energy price of ``period`` in CNY/kWh."""
+        return self.prices[PERIODS.index(period)]
+
+    @property
+    def periods_used(self) -> tuple[str, ...]:
+        """The periods some hour of the schedule belongs to, in :data:`PERIODS` order."""
+        letters = set("".join(self.schedule))
+        return tuple(period for period in PERIODS if period[0] in letters)
+
+    @property
+    def has_day_types(self) -> bool:
+        """Whether weekends and holidays follow a schedule of their own."""
+        return any(self.schedule[2 * m] != self.schedule[2 * m + 1] for m in range(12))
+
+    def label(self, language: str) -> str:
+        """The tariff's name in ``language`` (``zh`` or ``en``)."""
+        return self.name_zh if language == "zh" else self.name
+
+    def eligible(self, customer_class: str, capacity_kva: float | None) -> bool:
+        """Whether a customer of this class and contract capacity may choose this tariff."""
+        if customer_class not in self.customer_classes:
+            return False
+        if capacity_kva is None or (isinstance(capacity_kva, float) and math.isnan(capacity_kva)):
+            return self.kind != "two_part"
+        if self.min_capacity_kva is not None and capacity_kva < self.min_capacity_kva:
+            return False
+        return self.max_capacity_kva is None or capacity_kva <= self.max_capacity_kva
+
+
+# --- the catalog -----------------------------------------------------------------------------
+
+_TARIFF_KEYS = {
+    "name",
+    "name_zh",
+    "customer_classes",
+    "kind",
+    "price",
+    "prices",
+    "schedule",
+    "tiers",
+    "tier_basis",
+    "capacity_price_kva",
+    "demand_price_kw",
+    "default_basic_basis",
+    "declared_demand_floor_share",
+    "demand_excess_threshold",
+    "demand_excess_multiplier",
+    "power_factor_standard",
+    "power_factor_min_capacity_kva",
+    "min_capacity_kva",
+    "max_capacity_kva",
+}
+
+
+def load_catalog(path: Path | None = None) -> dict[str, Tariff]:
+    """Reads and validates a tariff catalog.
+
+    Args:
+        path: the TOML file; by default ``data/tariffs.toml``.
+
+    Returns:
+        The tariffs by code, in the order of the file.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: the file is not TOML or an entry is invalid; the message names the file, the
+            tariff and what to change.
+    """
+    path = Path(path) if path is not None else DEFAULT_CATALOG
+    stat = path.stat()
+    return dict(_load_catalog_cached(str(path.resolve()), stat.st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=8)
+def _load_catalog_cached(path: str, _mtime_ns: int) -> tuple[tuple[str, Tariff], ...]:
+    name = Path(path).name
+    try:
+        with open(path, "rb") as handle:
+            content = tomllib.load(handle)
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"{name}: not a valid TOML file ({error})") from error
+    unknown = set(content) - {"tariffs"}
+    if unknown:
+        raise ValueError(
+            f"{name}: unknown section {', '.join(sorted(unknown))}; use [tariffs.CODE]"
+        )
+    entries = content.get("tariffs")
+    if not isinstance(entries, dict) or not entries:
+        raise ValueError(f"{name}: no tariffs; add at least one [tariffs.CODE] table")
+    tariffs = []
+    for code, entry in entries.items():
+        try:
+            tariffs.append((code, _parse_tariff(code, entry)))
+        except ValueError as error:
+            raise ValueError(f"{name}: tariff {code}: {error}") from None
+    return tuple(tariffs)
+
+
+def _number(entry: Mapping, key: str, *, minimum: float = 0.0, required: bool = True) -> float:
+    value = entry.get(key)
+    if value is None:
+        if required:
+            raise ValueError(f"{key} is missing")
+        return math.nan
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{key} must be a number, not {value!r}")
+    if not math.isfinite(value) or value < minimum:
+        raise ValueError(f"{key} must be at least {minimum:g}, not {value!r}")
+    return float(value)
+
+
+def _parse_tariff(code: str, entry: object) -> Tariff:
+    if not isinstance(entry, dict):
+        raise ValueError("must be a table")
+    unknown = set(entry) - _TARIFF_KEYS
+    if unknown:
+        raise ValueError(f"unknown field {', '.join(sorted(unknown))}")
+    for key in ("name", "name_zh"):
+        if not isinstance(entry.get(key), str) or not entry[key].strip():
+            raise ValueError(f"{key} is missing")
+    classes = entry.get("customer_classes")
+    if not isinstance(classes, list) or not classes:
+        raise ValueError("customer_classes is missing; list the classes that may choose it")
+    for customer_class in classes:
+        if customer_class not in CUSTOMER_CLASSES:
+            raise ValueError(
+                f"customer class {customer_class!r} is not one of {', '.join(CUSTOMER_CLASSES)}"
+            )
+    kind = entry.get("kind")
+    if kind not in KINDS:
+        raise ValueError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
+
+    fields: dict = {
+        "code": code,
+        "name": entry["name"].strip(),
+        "name_zh": entry["name_zh"].strip(),
+        "customer_classes": tuple(classes),
+        "kind": kind,
+    }
+    if kind in ("flat", "tiered"):
+        for key in ("prices", "schedule"):
+            if key in entry:
+                raise ValueError(f'a {kind} tariff has no {key}; use kind = "tou" for periods')
+    if kind == "flat":
+        price = _number(entry, "price")
+        fields["prices"] = (0.0, 0.0, price, 0.0)
+    elif kind == "tiered":
+        if "price" in entry:
+            raise ValueError("a tiered tariff takes its prices from tiers, not price")
+    else:
+        if "price" in entry:
+            raise ValueError(f"a {kind} tariff takes prices per period in [prices], not price")
+        fields["schedule"] = _parse_schedule(entry.get("schedule"))
+        fields["prices"] = _parse_prices(entry.get("prices"), fields["schedule"])
+
+    if kind == "tiered" or "tiers" in entry:
+        if kind not in ("tiered", "tou"):
+            raise ValueError(f"a {kind} tariff cannot have tiers")
+        fields["tiers"] = _parse_tiers(
+            entry.get("tiers"), "price" if kind == "tiered" else "surcharge"
+        )
+        basis = entry.get("tier_basis", "annual")
+        if basis not in ("annual", "monthly"):
+            raise ValueError(f'tier_basis {basis!r} must be "annual" or "monthly"')
+        fields["tier_basis"] = basis
+    elif "tier_basis" in entry:
+        raise ValueError("tier_basis is given but there are no tiers")
+
+    two_part_keys = (
+        "capacity_price_kva",
+        "demand_price_kw",
+        "default_basic_basis",
+        "declared_demand_floor_share",
+        "demand_excess_threshold",
+        "demand_excess_multiplier",
+    )
+    if kind == "two_part":
+        fields["capacity_price_kva"] = _number(entry, "capacity_price_kva")
+        fields["demand_price_kw"] = _number(entry, "demand_price_kw")
+        basis = entry.get("default_basic_basis", "capacity")
+        if basis not in BASIC_BASES:
+            raise ValueError(f'default_basic_basis {basis!r} must be "capacity" or "demand"')
+        fields["default_basic_basis"] = basis
+        share = entry.get("declared_demand_floor_share", 0.0)
+        fields["declared_demand_floor_share"] = _number(
+            {"declared_demand_floor_share": share}, "declared_demand_floor_share"
+        )
+        if fields["declared_demand_floor_share"] > 1:
+            raise ValueError("declared_demand_floor_share is a share of capacity, at most 1")
+        for key in ("demand_excess_threshold", "demand_excess_multiplier"):
+            fields[key] = _number({key: entry.get(key, 1.0)}, key, minimum=1.0)
+    else:
+        given = [key for key in two_part_keys if key in entry]
+        if given:
+            raise ValueError(f"{', '.join(given)} only apply to a two_part tariff")
+
+    if "power_factor_standard" in entry:
+        standard = entry["power_factor_standard"]
+        if not any(
+            isinstance(standard, int | float) and abs(standard - allowed) < 1e-9
+            for allowed in POWER_FACTOR_STANDARDS
+        ):
+            raise ValueError(f"power_factor_standard {standard!r} must be 0.90, 0.85 or 0.80")
+        fields["power_factor_standard"] = round(float(standard), 2)
+        fields["power_factor_min_capacity_kva"] = _number(
+            {"power_factor_min_capacity_kva": entry.get("power_factor_min_capacity_kva", 0.0)},
+            "power_factor_min_capacity_kva",
+        )
+    elif "power_factor_min_capacity_kva" in entry:
+        raise ValueError("power_factor_min_capacity_kva is given without power_factor_standard")
+
+    for key in ("min_capacity_kva", "max_capacity_kva"):
+        if key in entry:
+            fields[key] = _number(entry, key)
+    if (
+        fields.get("min_capacity_kva") is not None
+        and fields.get("max_capacity_kva") is not None
+        and fields["min_capacity_kva"] > fields["max_capacity_kva"]
+    ):
+        raise ValueError("min_capacity_kva is larger than max_capacity_kva")
+    return Tariff(**fields)
+
+
+def _parse_prices(prices: object, schedule: tuple[str, ...]) -> tuple[float, float, float, float]:
+    if not isinstance(prices, dict) or not prices:
+        raise ValueError("[prices] is missing; give CNY/kWh for each period of the schedule")
+    unknown = set(prices) - set(PERIODS)
+    if unknown:
+        raise ValueError(f"price for unknown period {', '.join(sorted(unknown))}")
+    used = set("".join(schedule))
+    values = []
+    for period in PERIODS:
+        if period in prices:
+            values.append(_number(prices, period))
+            if period[0] not in used:
+                raise ValueError(
+                    f"a price is given for {period} but no hour of the schedule is {period}"
+                )
+        elif period[0] in used:
+            raise ValueError(f"the schedule uses {period} but [prices] has no {period} price")
+        else:
+            values.append(0.0)
+    for period, value in zip(PERIODS, values, strict=True):
+        if period in prices and value < 0:
+            raise ValueError(f"price of {period} is negative")
+    return tuple(values)  # type: ignore[return-value]
+
+
+def _parse_schedule(entries: object) -> tuple[str, ...]:
+    if not isinstance(entries, list) or not entries:
+        raise ValueError("[[schedule]] is missing; say which hours are which period")
+    # Per (month, day type): the period letters, or None while unset.
+    slots: list[list[str | None] | None] = [None] * 24
+    for number, item in enumerate(entries, start=1):
+        where = f"schedule entry {number}"
+        if not isinstance(item, dict):
+            raise ValueError(f"{where} must be a table")
+        unknown = set(item) - {"months", "days", *PERIODS}
+        if unknown:
+            raise ValueError(f"{where}: unknown field {', '.join(sorted(unknown))}")
+        months = item.get("months")
+        if (
+            not isinstance(months, list)
+            or not months
+            or any(
+                isinstance(m, bool) or not isinstance(m, int) or not 1 <= m <= 12 for m in months
+            )
+        ):
+            raise ValueError(f"{where}: months must be a list of month numbers 1-12")
+        days = item.get("days", "all")
+        if days not in ("all", *DAY_TYPES):
+            raise ValueError(f'{where}: days {days!r} must be "all", "workday" or "non_workday"')
+        hours: list[str | None] = [None] * HOURS_PER_DAY
+        for period in PERIODS:
+            ranges = item.get(period, [])
+            if not isinstance(ranges, list):
+                raise ValueError(f"{where}: {period} must be a list of [start, end] hour pairs")
+            for hour_range in ranges:
+                if (
+                    not isinstance(hour_range, list)
+                    or len(hour_range) != 2
+                    or any(isinstance(h, bool) or not isinstance(h, int) for h in hour_range)
+                    or not 0 <= hour_range[0] < hour_range[1] <= HOURS_PER_DAY
+                ):
+                    raise ValueError(
+                        f"{where}: {period} range {hour_range!r} must be [start, end] with "
+                        "0 <= start < end <= 24"
+                    )
+                for hour in range(hour_range[0], hour_range[1]):
+                    if hours[hour] is not None:
+                        other = next(p for p in PERIODS if p[0] == hours[hour])
+                        raise ValueError(
+                            f"{where}: overlapping periods: hour {hour}:00 is both {other} and "
+                            f"{period}"
+                        )
+                    hours[hour] = period[0]
+        missing = [hour for hour, letter in enumerate(hours) if letter is None]
+        if missing:
+            listed = ", ".join(f"{hour}:00" for hour in missing)
+            raise ValueError(f"{where}: hours {listed} belong to no period")
+        day_types = range(2) if days == "all" else [DAY_TYPES.index(days)]
+        for month in months:
+            for day_type in day_types:
+                slot = (month - 1) * 2 + day_type
+                if slots[slot] is not None:
+                    label = "" if days == "all" else f" ({DAY_TYPES[day_type]})"
+                    raise ValueError(f"{where}: month {month}{label} already has a schedule")
+                slots[slot] = hours
+    for month in range(1, 13):
+        for day_type in range(2):
+            if slots[(month - 1) * 2 + day_type] is None:
+                label = DAY_TYPES[day_type].replace("_", "-")
+                raise ValueError(f"month {month} has no schedule for {label} days")
+    return tuple("".join(slot) for slot in slots)  # type: ignore[arg-type]
+
+
+def _parse_tiers(tiers: object, price_key: str) -> tuple[Tier, ...]:
+    if not isinstance(tiers, list) or not tiers:
+        raise ValueError(f"tiers are missing; give up_to_kwh and {price_key} for each tier")
+    parsed = []
+    previous = 0.0
+    for number, item in enumerate(tiers, start=1):
+        where = f"tier {number}"
+        if not isinstance(item, dict):
+            raise ValueError(f"{where} must be a table")
+        unknown = set(item) - {"up_to_kwh", price_key}
+        if unknown:
+            raise ValueError(f"{where}: unknown field {', '.join(sorted(unknown))}")
+        try:
+            price = _number(item, price_key)
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from None
+        last = number == len(tiers)
+        if last:
+            if "up_to_kwh" in item:
+                raise ValueError(f"{where}: the last tier has no up_to_kwh (it is open-ended)")
+            parsed.append(Tier(None, price))
+            continue
+        try:
+            limit = _number(item, "up_to_kwh")
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from None
+        if limit <= previous:
+            raise ValueError(
+                f"{where}: up_to_kwh {limit:g} must be above the previous {previous:g}"
+            )
+        parsed.append(Tier(limit, price))
+        previous = limit
+    return tuple(parsed)
+
+
+# --- periods ---------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_workday(day: dt.date) -> bool:
+    try:
+        return bool(chinese_calendar.is_workday(day))
+    except NotImplementedError:
+        # Years the calendar does not cover yet: weekends only, no public holidays.
+        return day.weekday() < 5
+
+
+def workdays(dates: pd.DatetimeIndex | pd.Series) -> np.ndarray:
+    """Whether each date is a working day in China (public holidays off, 调休 make-up days on).
+
+    Args:
+        dates: timestamps; only their dates count.
+
+    Returns:
+        A boolean array, one per timestamp.
+    """
+    days = pd.DatetimeIndex(dates).normalize().as_unit("ns")
+    unique, inverse = np.unique(days.asi8, return_inverse=True)
+    flags = np.array([_is_workday(pd.Timestamp(value).date()) for value in unique], dtype=bool)
+    return flags[inverse]
+
+
+def _lookup(tariff: Tariff) -> np.ndarray:
+    letters = "".join(tariff.schedule)
+    index = {period[0]: number for number, period in enumerate(PERIODS)}
+    return np.array([index[letter] for letter in letters], dtype=np.int8)
+
+
+def period_index(tariff: Tariff, timestamps: pd.DatetimeIndex | pd.Series) -> np.ndarray:
+    """The index into :data:`PERIODS` of each interval start (see :func:`period_labels`)."""
+    stamps = pd.DatetimeIndex(timestamps)
+    if stamps.hasnans:
+        raise ValueError("timestamps must not be missing")
+    if tariff.kind in ("flat", "tiered"):
+        return np.full(len(stamps), PERIODS.index("flat"), dtype=np.int8)
+    months = stamps.month.to_numpy() - 1
+    hours = stamps.hour.to_numpy()
+    day_types = np.zeros(len(stamps), dtype=np.int64)
+    if tariff.has_day_types:
+        day_types = (~workdays(stamps)).astype(np.int64)
+    return _lookup(tariff)[(months * 2 + day_types) * HOURS_PER_DAY + hours]
+
+
+def period_labels(tariff: Tariff, timestamps: pd.DatetimeIndex | pd.Series) -> np.ndarray:
+    """The time-of-use period of each interval start.
+
+    Args:
+        tariff: the tariff whose schedule applies.
+        timestamps: interval starts, naive local time.
+
+    Returns:
+        An array of period names from :data:`PERIODS`; ``flat`` throughout for a tariff without
+        time-of-use periods.
+    """
+    return np.asarray(PERIODS, dtype=object)[period_index(tariff, timestamps)]
+
+
+# --- money -----------------------------------------------------------------------------------
+
+
+def to_fen(amount_cny: np.ndarray | float) -> np.ndarray:
+    """CNY amounts rounded half-up (away from zero) to whole fen, as integers.
+
+    The products of kWh and prices carry binary-float noise (100 × 0.558 = 55.800000000000004);
+    rounding to 6 decimals of a fen first removes it so that exact halves round up.
+    """
+    values = np.asarray(amount_cny, dtype=float) * 100.0
+    magnitude = np.floor(np.round(np.abs(values), 6) + 0.5)
+    return (np.sign(values) * magnitude).astype(np.int64)
+
+
+def _cny(fen: np.ndarray) -> np.ndarray:
+    return np.asarray(fen, dtype=np.int64) / 100.0
+
+
+# The published power-factor adjustment tables (功率因数调整电费表), as percent of the bill per
+# power factor in hundredths: positive is a surcharge, negative a reduction.
+def _power_factor_table(standard_hundredths: int) -> np.ndarray:
+    table = np.zeros(101, dtype=float)
+    for hundredths in range(101):
+        steps = standard_hundredths - hundredths
+        if steps > 25:
+            table[hundredths] = 15.0 + 2.0 * (steps - 25)
+        elif steps > 20:
+            table[hundredths] = 10.0 + 1.0 * (steps - 20)
+        elif steps > 0:
+            table[hundredths] = 0.5 * steps
+    reductions = {
+        90: {91: 0.15, 92: 0.30, 93: 0.45, 94: 0.60, 95: 0.75},
+        85: {86: 0.1, 87: 0.2, 88: 0.3, 89: 0.4, 90: 0.5, 91: 0.65, 92: 0.80, 93: 0.95, 94: 1.10},
+        80: {
+            **{80 + step: 0.1 * step for step in range(1, 11)},
+            91: 1.15,
+            92: 1.30,
+        },
+    }[standard_hundredths]
+    cap = max(reductions)
+    for hundredths in range(standard_hundredths + 1, 101):
+        table[hundredths] = -round(reductions[min(hundredths, cap)], 2)
+    return table
+
+
+_POWER_FACTOR_TABLES = {
+    standard: _power_factor_table(round(standard * 100)) for standard in POWER_FACTOR_STANDARDS
+}
+
+
+def power_factor_adjustment_percent(
+    power_factor: np.ndarray | float, standard: float
+) -> np.ndarray:
+    """The power-factor adjustment in percent of the bill, from the published table.
+
+    Args:
+        power_factor: monthly power factors (rounded to two decimals by the caller, as billed).
+        standard: 0.90, 0.85 or 0.80.
+
+    Returns:
+        Percent to add to the bill (negative: a reduction); 0 where the power factor is missing.
+
+    Raises:
+        ValueError: the standard is not one of the three published ones.
+    """
+    key = next((s for s in POWER_FACTOR_STANDARDS if abs(s - standard) < 1e-9), None)
+    if key is None:
+        raise ValueError(f"power-factor standard {standard} must be 0.90, 0.85 or 0.80")
+    factors = np.asarray(power_factor, dtype=float)
+    hundredths = np.clip(np.nan_to_num(np.round(factors * 100), nan=100), 0, 100).astype(int)
+    percent = _POWER_FACTOR_TABLES[key][hundredths]
+    return np.where(np.isnan(factors), 0.0, percent)
+
+
+def power_factor(kwh: np.ndarray, kvarh: np.ndarray) -> np.ndarray:
+    """The monthly weighted-average power factor, rounded half-up to two decimals as billed.
+
+    Args:
+        kwh: active energy per month.
+        kvarh: reactive energy per month (NaN when not metered).
+
+    Returns:
+        cos φ = kWh / √(kWh² + kvarh²); NaN where reactive energy is missing or kWh is 0.
+    """
+    active = np.asarray(kwh, dtype=float)
+    reactive = np.asarray(kvarh, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        raw = active / np.hypot(active, reactive)
+    raw = np.where(active > 0, raw, np.nan)
+    return np.floor(np.round(raw * 100, 6) + 0.5) / 100
+
+
+# --- the bill engine -------------------------------------------------------------------------
+
+
+def _first_customer(usage: pd.DataFrame, mask: np.ndarray) -> str:
+    row = usage.loc[mask].iloc[0]
+    return f"customer {row['customer_id']} period {row['period']}"
+
+
+def _validate_usage(usage: pd.DataFrame) -> None:
+    missing = [column for column in USAGE_COLUMNS if column not in usage.columns]
+    if missing:
+        raise ValueError(f"usage is missing column {', '.join(missing)}")
+    period = usage["period"].astype(str)
+    bad = ~period.str.fullmatch(r"\d{4}-(0[1-9]|1[0-2])")
+    if bad.any():
+        raise ValueError(f"usage period {period[bad].iloc[0]!r} must be YYYY-MM")
+    for column in ("kwh_critical", "kwh_peak", "kwh_flat", "kwh_valley"):
+        values = pd.to_numeric(usage[column], errors="coerce").to_numpy(float)
+        bad = ~np.isfinite(values) | (values < 0)
+        if bad.any():
+            raise ValueError(f"{_first_customer(usage, bad)}: {column} must be a number >= 0")
+    for column in ("kvarh", "max_demand_kw", "contract_capacity_kva"):
+        values = pd.to_numeric(usage[column], errors="coerce").to_numpy(float)
+        bad = values < 0
+        if bad.any():
+            raise ValueError(f"{_first_customer(usage, bad)}: {column} is negative")
+    if usage.duplicated(["customer_id", "period"]).any():
+        row = usage[usage.duplicated(["customer_id", "period"])].iloc[0]
+        raise ValueError(
+            f"customer {row['customer_id']} has period {row['period']} twice; one row per month"
+        )
+
+
+def _tier_energy(tariff: Tariff, usage: pd.DataFrame, kwh_total: np.ndarray) -> np.ndarray:
+    """Energy in each tier, shape (rows, tiers); annual thresholds accumulate over the year."""
+    if tariff.tier_basis == "monthly":
+        after = kwh_total
+        before = np.zeros_like(kwh_total)
+    else:
+        keys = pd.DataFrame(
+            {
+                "customer": pd.factorize(usage["customer_id"])[0],
+                "year": usage["period"].astype(str).str.slice(0, 4).to_numpy(),
+                "period": usage["period"].astype(str).to_numpy(),
+                "kwh": kwh_total,
+            }
+        )
+        ordered = keys.sort_values(["customer", "period"], kind="stable")
+        cumulative = ordered.groupby(["customer", "year"], sort=False)["kwh"].cumsum()
+        after = np.empty_like(kwh_total)
+        after[ordered.index.to_numpy()] = cumulative.to_numpy()
+        before = after - kwh_total
+    bounds = [0.0] + [tier.up_to_kwh for tier in tariff.tiers[:-1]] + [math.inf]
+    columns = []
+    for lower, upper in zip(bounds[:-1], bounds[1:], strict=True):
+        columns.append(np.clip(after, lower, upper) - np.clip(before, lower, upper))
+    return np.column_stack(columns)
+
+
+def bill_usage(tariff: Tariff, usage: pd.DataFrame) -> pd.DataFrame:
+    """Prices customer-months under a tariff, every bill line to the fen.
+
+    The energy charge is the sum of the period charges (kWh × period price) and the tier lines
+    (kWh in the tier × tier price for a tiered tariff, × the tier surcharge for a time-of-use tariff
+    with tiers). A two-part tariff adds the basic charge by capacity or by maximum demand; the
+    power-factor adjustment applies to energy plus basic charge where the tariff has a standard,
+    reactive energy is metered and the capacity reaches the tariff's threshold.
+
+    Args:
+        tariff: the tariff to apply.
+        usage: one row per customer-month with the columns of :data:`USAGE_COLUMNS` (see
+            :func:`monthly_usage`), optionally ``basic_basis`` and ``declared_demand_kw``.
+            Annual tiers accumulate per customer over each calendar year in period order.
+
+    Returns:
+        The usage rows (same index and order) with the bill lines added: ``kwh_total``,
+        ``charge_<period>_cny``, ``tier<n>_kwh`` / ``tier<n>_cny``, ``energy_charge_cny``,
+        ``basic_basis``, ``basic_quantity`` (kVA or kW billed at the standard price),
+        ``basic_excess_kw``, ``basic_excess_cny``, ``basic_charge_cny``, ``power_factor``,
+        ``pf_adjustment_percent``, ``pf_adjustment_cny``, ``amount_cny`` and ``tariff_code``.
+
+    Raises:
+        ValueError: a column is missing or a value is invalid (the message names the customer and
+            period), or a two-part bill lacks the capacity or demand its basis needs.
+    """
+    _validate_usage(usage)
+    frame = usage.reset_index(drop=True)
+    rows = len(frame)
+    result = usage.copy()
+    kwh = {period: pd.to_numeric(frame[f"kwh_{period}"]).to_numpy(float) for period in PERIODS}
+    kwh_total = kwh["critical"] + kwh["peak"] + kwh["flat"] + kwh["valley"]
+    result["kwh_total"] = kwh_total
+
+    energy_fen = np.zeros(rows, dtype=np.int64)
+    for period in PERIODS:
+        fen = to_fen(kwh[period] * tariff.price(period))
+        energy_fen += fen
+        result[f"charge_{period}_cny"] = _cny(fen)
+
+    tier_count = max(MIN_TIER_COLUMNS, len(tariff.tiers))
+    tier_kwh = _tier_energy(tariff, frame, kwh_total) if tariff.tiers else np.zeros((rows, 0))
+    for number in range(tier_count):
+        if number < len(tariff.tiers):
+            energy = tier_kwh[:, number]
+            fen = to_fen(energy * tariff.tiers[number].price)
+        else:
+            energy = np.zeros(rows)
+            fen = np.zeros(rows, dtype=np.int64)
+        energy_fen += fen
+        result[f"tier{number + 1}_kwh"] = energy
+        result[f"tier{number + 1}_cny"] = _cny(fen)
+    result["energy_charge_cny"] = _cny(energy_fen)
+
+    capacity = pd.to_numeric(frame["contract_capacity_kva"]).to_numpy(float)
+    basic_fen = np.zeros(rows, dtype=np.int64)
+    excess_fen = np.zeros(rows, dtype=np.int64)
+    quantity = np.full(rows, np.nan)
+    excess_kw = np.zeros(rows)
+    if tariff.kind == "two_part":
+        basis = (
+            frame["basic_basis"].astype(object).where(frame["basic_basis"].notna(), None)
+            if "basic_basis" in frame.columns
+            else pd.Series([None] * rows, dtype=object)
+        )
+        basis = basis.fillna(tariff.default_basic_basis).astype(str).to_numpy()
+        bad = ~np.isin(basis, BASIC_BASES)
+        if bad.any():
+            raise ValueError(
+                f"{_first_customer(frame, bad)}: basic_basis {basis[bad][0]!r} must be "
+                '"capacity" or "demand"'
+            )
+        by_capacity = basis == "capacity"
+        by_demand = ~by_capacity
+        no_capacity = by_capacity & np.isnan(capacity)
+        if no_capacity.any():
+            raise ValueError(
+                f"{_first_customer(frame, no_capacity)}: contract_capacity_kva is needed for a "
+                "basic charge by capacity"
+            )
+        demand = pd.to_numeric(frame["max_demand_kw"]).to_numpy(float)
+        no_demand = by_demand & np.isnan(demand)
+        if no_demand.any():
+            raise ValueError(
+                f"{_first_customer(frame, no_demand)}: max_demand_kw is needed for a basic charge "
+                "by demand (readings at 15-minute or hourly intervals)"
+            )
+        declared = (
+            pd.to_numeric(frame["declared_demand_kw"]).to_numpy(float)
+            if "declared_demand_kw" in frame.columns
+            else np.full(rows, np.nan)
+        )
+        floor = np.nan_to_num(capacity * tariff.declared_demand_floor_share, nan=0.0)
+        declared = np.where(np.isnan(declared), np.nan, np.maximum(declared, floor))
+        threshold = declared * tariff.demand_excess_threshold
+        over = ~np.isnan(declared) & (demand > threshold)
+        demand_quantity = np.where(np.isnan(declared), demand, np.where(over, threshold, declared))
+        excess_kw = np.where(by_demand & over, demand - threshold, 0.0)
+        quantity = np.where(by_capacity, capacity, demand_quantity)
+        standard_fen = np.where(
+            by_capacity,
+            to_fen(np.nan_to_num(capacity) * tariff.capacity_price_kva),
+            to_fen(np.nan_to_num(demand_quantity) * tariff.demand_price_kw),
+        )
+        excess_fen = to_fen(excess_kw * tariff.demand_price_kw * tariff.demand_excess_multiplier)
+        basic_fen = standard_fen + excess_fen
+        result["basic_basis"] = basis
+    else:
+        result["basic_basis"] = None
+    result["basic_quantity"] = quantity
+    result["basic_excess_kw"] = excess_kw
+    result["basic_excess_cny"] = _cny(excess_fen)
+    result["basic_charge_cny"] = _cny(basic_fen)
+
+    kvarh = pd.to_numeric(frame["kvarh"]).to_numpy(float)
+    factors = power_factor(kwh_total, kvarh)
+    percent = np.zeros(rows)
+    if tariff.power_factor_standard is not None:
+        applies = np.isfinite(factors)
+        if tariff.power_factor_min_capacity_kva > 0:
+            applies &= np.nan_to_num(capacity, nan=-1.0) >= tariff.power_factor_min_capacity_kva
+        percent = np.where(
+            applies, power_factor_adjustment_percent(factors, tariff.power_factor_standard), 0.0
+        )
+    pf_fen = to_fen((energy_fen + basic_fen) / 100.0 * percent / 100.0)
+    result["power_factor"] = factors
+    result["pf_adjustment_percent"] = percent
+    result["pf_adjustment_cny"] = _cny(pf_fen)
+    result["amount_cny"] = _cny(energy_fen + basic_fen + pf_fen)
+    result["tariff_code"] = tariff.code
+    return result
+
+
+# --- from interval readings to monthly usage -------------------------------------------------
+
+# Longest interval that still measures demand: 15-minute average demand is the billing standard;
+# hourly readings give an hourly average instead, and anything coarser gives none.
+DEMAND_15MIN_MAX_MINUTES = 15
+DEMAND_HOURLY_MAX_MINUTES = 60
+
+
+def validate_readings(readings: pd.DataFrame, source: str = "readings") -> pd.DataFrame:
+    """Checks interval readings and returns them clean: customer_id, ts, kwh, kvarh.
+
+    Args:
+        readings: columns ``ts`` and ``kwh``, optionally ``kvarh`` and ``customer_id`` (one
+            customer when absent). Time-zone-aware timestamps are converted to local time.
+        source: how to name the input in messages (a file name).
+
+    Returns:
+        A new frame sorted by customer and time, with a default ``customer_id`` of ``"-"``.
+
+    Raises:
+        ValueError: a column is missing, a value is not a time or a number, kWh is negative or
+            a timestamp repeats; the message names the row (1 = first data row).
+    """
+    if not isinstance(readings, pd.DataFrame):
+        raise ValueError(f"{source}: expected a table of readings")
+    columns = {str(column).strip().lower(): column for column in readings.columns}
+    missing = [name for name in ("ts", "kwh") if name not in columns]
+    if missing:
+        raise ValueError(
+            f"{source}: column {', '.join(missing)} is missing; the file needs ts and kwh "
+            "(and optionally kvarh, customer_id)"
+        )
+    if readings.empty:
+        raise ValueError(f"{source}: there are no readings")
+    frame = pd.DataFrame(index=pd.RangeIndex(len(readings)))
+    raw_ts = readings[columns["ts"]].reset_index(drop=True)
+    stamps = pd.to_datetime(raw_ts, errors="coerce", format="mixed")
+    if getattr(stamps.dt, "tz", None) is not None:
+        stamps = stamps.dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
+    bad = stamps.isna().to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{source} row {row + 1}: ts {raw_ts.iloc[row]!r} is not a date and time")
+    frame["ts"] = stamps.astype("datetime64[ns]")
+    for name, required in (("kwh", True), ("kvarh", False)):
+        if name not in columns:
+            frame[name] = np.nan
+            continue
+        raw = readings[columns[name]].reset_index(drop=True)
+        values = pd.to_numeric(raw, errors="coerce").to_numpy(float)
+        unreadable = np.isnan(values) & raw.notna().to_numpy() & (raw.astype(str).str.strip() != "")
+        if required:
+            unreadable |= np.isnan(values)
+        if unreadable.any():
+            row = int(np.flatnonzero(unreadable)[0])
+            raise ValueError(f"{source} row {row + 1}: {name} {raw.iloc[row]!r} is not a number")
+        negative = values < 0
+        if negative.any():
+            row = int(np.flatnonzero(negative)[0])
+            raise ValueError(f"{source} row {row + 1}: {name} is negative ({values[row]:g})")
+        frame[name] = values
+    if "customer_id" in columns:
+        frame["customer_id"] = readings[columns["customer_id"]].astype(str).to_numpy()
+    else:
+        frame["customer_id"] = "-"
+    repeated = frame.duplicated(["customer_id", "ts"]).to_numpy()
+    if repeated.any():
+        row = int(np.flatnonzero(repeated)[0])
+        raise ValueError(
+            f"{source} row {row + 1}: a reading at {frame['ts'].iloc[row]} is already given"
+        )
+    return frame.sort_values(["customer_id", "ts"], kind="stable").reset_index(drop=True)
+
+
+def _interval_minutes(frame: pd.DataFrame, source: str) -> pd.Series:
+    gaps = frame.groupby("customer_id", sort=False)["ts"].diff().dt.total_seconds() / 60
+    minutes = gaps.groupby(frame["customer_id"], sort=False).median()
+    unknown = minutes[minutes.isna()]
+    if len(unknown):
+        raise ValueError(
+            f"{source}: customer {unknown.index[0]} has one reading; at least two are needed to "
+            "tell the interval"
+        )
+    coarse = minutes[(minutes > DEMAND_HOURLY_MAX_MINUTES) & (minutes % 60 != 0)]
+    if len(coarse):
+        raise ValueError(
+            f"{source}: customer {coarse.index[0]} has readings every {coarse.iloc[0]:g} minutes; "
+            "use 60 minutes or less, or whole hours such as daily readings"
+        )
+    return minutes
+
+
+def monthly_usage(
+    readings: pd.DataFrame,
+    tariff: Tariff,
+    capacity_kva: float | Mapping[str, float] | None = None,
+    source: str = "readings",
+) -> pd.DataFrame:
+    """Aggregates interval readings into the monthly usage frame :func:`bill_usage` prices.
+
+    Readings longer than an hour (daily readings) are spread evenly over their hours before the
+    periods are assigned, an estimate the time-of-use split cannot avoid; they give no demand.
+
+    Args:
+        readings: ``ts``, ``kwh`` and optionally ``kvarh`` and ``customer_id``, at any interval.
+        tariff: the tariff whose periods split the energy.
+        capacity_kva: contract capacity, one figure or one per customer id.
+        source: how to name the input in messages.
+
+    Returns:
+        One row per customer-month: the columns of :data:`USAGE_COLUMNS` plus
+        ``interval_minutes``. ``max_demand_kw`` is the largest 15-minute average demand when
+        readings are 15-minute or finer (``demand_interval`` = ``15min``), else the largest hourly
+        average (``hourly``), NaN for coarser readings.
+
+    Raises:
+        ValueError: the readings are invalid (see :func:`validate_readings`).
+    """
+    frame = validate_readings(readings, source)
+    minutes = _interval_minutes(frame, source)
+    row_minutes = frame["customer_id"].map(minutes).to_numpy(float)
+
+    spread = np.where(row_minutes > DEMAND_HOURLY_MAX_MINUTES, row_minutes // 60, 1).astype(int)
+    if (spread > 1).any():
+        positions = np.repeat(np.arange(len(frame)), spread)
+        offsets = np.concatenate([np.arange(count) for count in spread])
+        expanded = frame.iloc[positions].reset_index(drop=True)
+        expanded["ts"] = expanded["ts"] + pd.to_timedelta(offsets, unit="h")
+        expanded["kwh"] = expanded["kwh"] / spread[positions]
+        expanded["kvarh"] = expanded["kvarh"] / spread[positions]
+        frame = expanded
+        row_minutes = row_minutes[positions]
+
+    stamps = pd.DatetimeIndex(frame["ts"])
+    frame["period"] = stamps.strftime("%Y-%m")
+    frame["label"] = period_index(tariff, stamps)
+    keys = ["customer_id", "period"]
+    energy = (
+        frame.pivot_table(index=keys, columns="label", values="kwh", aggfunc="sum", fill_value=0.0)
+        .reindex(columns=range(len(PERIODS)), fill_value=0.0)
+        .set_axis([f"kwh_{period}" for period in PERIODS], axis=1)
+    )
+    grouped = frame.groupby(keys, sort=True)
+    complete_reactive = grouped["kvarh"].count() == grouped["kvarh"].size()
+    energy["kvarh"] = grouped["kvarh"].sum().where(complete_reactive)
+
+    fine = row_minutes <= DEMAND_15MIN_MAX_MINUTES
+    measured = row_minutes <= DEMAND_HOURLY_MAX_MINUTES
+    bucket = np.where(fine, stamps.floor("15min").asi8, stamps.floor("h").asi8)
+    demand = pd.DataFrame(
+        {
+            "customer_id": frame["customer_id"],
+            "period": frame["period"],
+            "bucket": bucket,
+            "kw": frame["kwh"] * np.where(fine, 60 / DEMAND_15MIN_MAX_MINUTES, 1.0),
+        }
+    )[measured]
+    peaks = (
+        demand.groupby(["customer_id", "period", "bucket"], sort=False)["kw"]
+        .sum()
+        .groupby(level=[0, 1])
+        .max()
+    )
+    energy["max_demand_kw"] = peaks.reindex(energy.index)
+    usage = energy.reset_index()
+    usage["interval_minutes"] = usage["customer_id"].map(minutes).to_numpy(float)
+    usage["demand_interval"] = np.where(
+        usage["interval_minutes"] <= DEMAND_15MIN_MAX_MINUTES,
+        "15min",
+        np.where(usage["interval_minutes"] <= DEMAND_HOURLY_MAX_MINUTES, "hourly", None),
+    )
+    usage["demand_interval"] = (
+        usage["demand_interval"]
+        .astype(object)
+        .where(usage["interval_minutes"] <= DEMAND_HOURLY_MAX_MINUTES, None)
+    )
+    if isinstance(capacity_kva, Mapping):
+        usage["contract_capacity_kva"] = usage["customer_id"].map(capacity_kva).astype(float)
+    else:
+        usage["contract_capacity_kva"] = np.nan if capacity_kva is None else float(capacity_kva)
+    return usage[[*USAGE_COLUMNS, "interval_minutes"]]
+
+
+def bill(
+    readings: pd.DataFrame,
+    tariff: Tariff,
+    capacity_kva: float | Mapping[str, float] | None = None,
+    basic_basis: BasicBasis | None = None,
+    declared_demand_kw: float | None = None,
+    source: str = "readings",
+) -> pd.DataFrame:
+    """The monthly bills of interval readings under a tariff.
+
+    Args:
+        readings: ``ts``, ``kwh`` and optionally ``kvarh`` and ``customer_id``.
+        tariff: the tariff to apply.
+        capacity_kva: contract capacity, one figure or one per customer id.
+        basic_basis: two-part tariffs: ``capacity`` or ``demand``; the tariff's default if None.
+        declared_demand_kw: two-part by demand: the declared (contract) maximum demand; None bills
+            the actual maximum demand.
+        source: how to name the readings in messages.
+
+    Returns:
+        One row per customer-month with every bill line (see :func:`bill_usage`).
+
+    Raises:
+        ValueError: invalid readings or a bill that lacks what its basis needs.
+    """
+    usage = monthly_usage(readings, tariff, capacity_kva, source)
+    if basic_basis is not None:
+        if basic_basis not in BASIC_BASES:
+            raise ValueError(f'basic basis {basic_basis!r} must be "capacity" or "demand"')
+        usage["basic_basis"] = basic_basis
+    if declared_demand_kw is not None:
+        if declared_demand_kw <= 0:
+            raise ValueError("declared demand must be a positive number of kW")
+        usage["declared_demand_kw"] = float(declared_demand_kw)
+    return bill_usage(tariff, usage)
