@@ -1,0 +1,1228 @@
+"""Load forecasting and backtesting: pure functions over one series at a time.
+
+Column contract: a history frame has ``ds`` (naive local time, interval start, regular at the
+frequency), ``y`` (kWh per interval) and optionally ``temperature_c``; a future frame has ``ds``
+and, when the history has it, ``temperature_c``. Nothing here reads the store, so one series can be
+forecast in another process or on another machine (:func:`forecast_many`).
+
+Models:
+- ``seasonal_naive``: the same hour last week (the same weekday last week for daily series).
+- ``prophet_default``: Prophet with its default settings, no temperature, no holidays.
+- ``prophet``: Prophet with heating and cooling degrees from temperature as regressors, the chosen
+  holiday calendar (Chinese with 调休 make-up workdays by default) and separate daily profiles for
+  working and non-working days.
+- ``gbm``: gradient boosting on calendar, holiday, temperature and lagged-load features; every lag
+  is at least the horizon, so a forecast never uses load it would not have at the origin.
+- ``ensemble``: a weighted mean of ``prophet`` and ``gbm``, the weight chosen by backtest.
+"""
+
+import concurrent.futures
+import dataclasses
+import logging
+import math
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+Freq = Literal["h", "D"]
+Model = Literal["seasonal_naive", "prophet_default", "prophet", "gbm", "ensemble"]
+
+MODELS: tuple[str, ...] = ("seasonal_naive", "prophet_default", "prophet", "gbm", "ensemble")
+BASELINES: tuple[str, ...] = ("seasonal_naive", "prophet_default")
+COMPONENTS: tuple[str, ...] = ("trend", "daily", "weekly", "yearly", "holiday", "temperature")
+
+# Central 80 % prediction interval: the band planners read as "likely range".
+INTERVAL_WIDTH = 0.8
+# Gaps up to this many intervals are filled by interpolation; longer ones split the series.
+MAX_FILL = {"h": 6, "D": 1}
+# Least training history: four weeks hourly (four weekly cycles), eight weeks daily.
+MIN_HISTORY = {"h": 28 * 24, "D": 56}
+# A run of identical readings this long (in intervals) is a stuck meter, not load.
+FLAT_RUN = {"h": 48, "D": 7}
+SEASON = {"h": 168, "D": 7}
+STEPS_PER_DAY = {"h": 24, "D": 1}
+# Yearly seasonality only once a full year has been seen; with less it would fit noise.
+YEARLY_MIN_DAYS = 365
+# Prophet fits cost seconds on an hourly series; in a backtest it is refitted only every this many
+# folds and predicts the folds in between from the last fit (never from data after their origin).
+PROPHET_REFIT_EVERY = 7
+PROPHET_UNCERTAINTY_SAMPLES = 300
+# Degree-hour base temperatures: load rises below HEATING_BASE_C and above COOLING_BASE_C.
+HEATING_BASE_C = 14.0
+COOLING_BASE_C = 22.0
+# Spring Festival load stays low for days after the statutory holiday as factories restart slowly.
+SPRING_FESTIVAL = "Spring Festival"
+SPRING_FESTIVAL_EXTRA_DAYS = 10
+SPRING_FESTIVAL_LEAD_DAYS = 3
+ENSEMBLE_WEIGHT_GRID = np.round(np.linspace(0.0, 1.0, 11), 2)
+GBM_PARAMS = {"max_iter": 200, "learning_rate": 0.08, "max_leaf_nodes": 31, "random_state": 0}
+# The interval models need less precision than the point forecast; fewer rounds keep them cheap.
+GBM_QUANTILE_PARAMS = {
+    "max_iter": 100,
+    "learning_rate": 0.1,
+    "max_leaf_nodes": 15,
+    "random_state": 0,
+}
+CALENDARS_HELP = 'a holiday calendar: "cn" (Chinese with 调休), "none", or an ISO country code'
+
+_log = logging.getLogger(__name__)
+
+
+class SeriesError(ValueError):
+    """A series a model cannot be fitted on, with the longest window that could be used instead.
+
+    Attributes:
+        usable_window: ``(first, last)`` timestamps of the longest usable stretch, or None.
+    """
+
+    def __init__(self, message: str, usable_window: tuple[pd.Timestamp, pd.Timestamp] | None):
+        if usable_window is not None:
+            first, last = usable_window
+            message = (
+                f"{message} The longest usable window is {first:%Y-%m-%d %H:%M} to "
+                f"{last:%Y-%m-%d %H:%M}; forecast from that period instead."
+            )
+        super().__init__(message)
+        self.usable_window = usable_window
+
+
+@dataclasses.dataclass(frozen=True)
+class Prepared:
+    """A validated history: regular, gap-filled, ready for the models.
+
+    Attributes:
+        frame: ``ds``, ``y`` and, when given, ``temperature_c``; no missing values.
+        freq: ``h`` or ``D``.
+        warnings: what was changed or dropped, in words for the user.
+    """
+
+    frame: pd.DataFrame
+    freq: Freq
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def has_temperature(self) -> bool:
+        """Whether the models get temperature."""
+        return "temperature_c" in self.frame
+
+
+@dataclasses.dataclass(frozen=True)
+class Backtest:
+    """What a rolling-origin backtest found.
+
+    Attributes:
+        predictions: one row per model, fold and forecast time: ``model``, ``fold``, ``origin``,
+            ``ds``, ``y``, ``yhat``, ``yhat_lower``, ``yhat_upper``.
+        metrics: one row per model: ``model``, ``mape``, ``smape``, ``mase``, ``coverage``.
+        ensemble_weight: weight of ``prophet`` in the ensemble (``gbm`` gets the rest).
+        horizon: steps per fold.
+        freq: ``h`` or ``D``.
+    """
+
+    predictions: pd.DataFrame
+    metrics: pd.DataFrame
+    ensemble_weight: float
+    horizon: int
+    freq: Freq
+
+    def best_model(self) -> str:
+        """The model with the lowest MAPE."""
+        return str(self.metrics.sort_values("mape", kind="stable").iloc[0]["model"])
+
+    def error_by_hour(self) -> pd.DataFrame:
+        """MAPE by hour of day (hourly) or day of week (daily), one column per model."""
+        frame = self.predictions.assign(
+            bucket=self.predictions["ds"].dt.hour
+            if self.freq == "h"
+            else self.predictions["ds"].dt.day_of_week
+        )
+        rows = {
+            (model, bucket): mape(group["y"], group["yhat"])
+            for (model, bucket), group in frame.groupby(["model", "bucket"], sort=True)
+        }
+        table = pd.Series(rows).unstack(0)
+        table.index.name = "hour" if self.freq == "h" else "day_of_week"
+        return table[[m for m in MODELS if m in table.columns]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Forecast:
+    """A forecast with its intervals, explanation and backtest.
+
+    Attributes:
+        frame: ``ds``, ``yhat``, ``yhat_lower``, ``yhat_upper`` (the ensemble), one ``yhat_<model>``
+            column per model, and ``yhat_what_if`` (the ensemble with temperature shifted).
+        components: Prophet's parts of the forecast over the last weeks of history and the
+            horizon: ``ds`` and one column per entry of :data:`COMPONENTS`.
+        backtest: the backtest that chose the ensemble weight, or None when none was run.
+        ensemble_weight: weight of ``prophet`` in the ensemble.
+        temperature_shift_c: the what-if shift applied for ``yhat_what_if``.
+        warnings: what was changed in the input, in words for the user.
+    """
+
+    frame: pd.DataFrame
+    components: pd.DataFrame
+    backtest: Backtest | None
+    ensemble_weight: float
+    temperature_shift_c: float
+    warnings: tuple[str, ...]
+
+
+# Metrics ------------------------------------------------------------------------------------
+
+
+def mape(actual: Sequence[float], predicted: Sequence[float]) -> float:
+    """Mean absolute percentage error as a fraction, over the points whose actual is not zero.
+
+    Args:
+        actual: observed values.
+        predicted: forecast values, same length.
+
+    Returns:
+        The MAPE (0.05 is 5 %), NaN when every actual is zero.
+    """
+    y, yhat = _arrays(actual, predicted)
+    mask = y != 0
+    if not mask.any():
+        return math.nan
+    return float(np.mean(np.abs(y[mask] - yhat[mask]) / np.abs(y[mask])))
+
+
+def smape(actual: Sequence[float], predicted: Sequence[float]) -> float:
+    """Symmetric MAPE as a fraction between 0 and 2: mean of ``|y - ŷ| / ((|y| + |ŷ|) / 2)``.
+
+    Points where both actual and forecast are zero count as no error.
+    """
+    y, yhat = _arrays(actual, predicted)
+    denominator = (np.abs(y) + np.abs(yhat)) / 2
+    ratio = np.divide(np.abs(y - yhat), denominator, out=np.zeros_like(y), where=denominator != 0)
+    return float(np.mean(ratio))
+
+
+def mase(
+    actual: Sequence[float], predicted: Sequence[float], training: Sequence[float], season: int
+) -> float:
+    """Mean absolute scaled error: the forecast's MAE over the in-sample seasonal-naive MAE.
+
+    Args:
+        actual: observed values in the forecast window.
+        predicted: forecast values, same length.
+        training: the history the forecast was made from, oldest first.
+        season: the seasonal lag of the naive scale (168 hourly, 7 daily).
+
+    Returns:
+        The MASE (below 1 beats the seasonal naive in-sample), NaN when the scale is zero.
+
+    Raises:
+        ValueError: the training history is not longer than one season.
+    """
+    y, yhat = _arrays(actual, predicted)
+    history = np.asarray(training, dtype=float)
+    if len(history) <= season:
+        raise ValueError(f"MASE needs more than {season} training values, got {len(history)}")
+    scale = float(np.mean(np.abs(history[season:] - history[:-season])))
+    if scale == 0:
+        return math.nan
+    return float(np.mean(np.abs(y - yhat)) / scale)
+
+
+def coverage(actual: Sequence[float], lower: Sequence[float], upper: Sequence[float]) -> float:
+    """Share of actual values inside their ``[lower, upper]`` interval."""
+    y, low = _arrays(actual, lower)
+    _, high = _arrays(actual, upper)
+    return float(np.mean((y >= low) & (y <= high)))
+
+
+def _arrays(first: Sequence[float], second: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    a = np.asarray(first, dtype=float)
+    b = np.asarray(second, dtype=float)
+    if a.shape != b.shape:
+        raise ValueError(f"actual and forecast differ in length: {len(a)} and {len(b)}")
+    if len(a) == 0:
+        raise ValueError("no values to score")
+    return a, b
+
+
+# Holiday calendars --------------------------------------------------------------------------
+
+
+def day_calendar(dates: pd.Series | pd.DatetimeIndex, calendar: str = "cn") -> pd.DataFrame:
+    """Working days, holidays and make-up workdays for each distinct day.
+
+    Args:
+        dates: timestamps; only their days matter.
+        calendar: ``cn`` (Chinese public holidays with 调休 make-up workdays from
+            ``chinese_calendar``), ``none`` (weekends only) or an ISO country code for the
+            ``holidays`` package (``US``, ``DE``, ...).
+
+    Returns:
+        One row per day: ``date`` (midnight timestamp), ``is_workday``, ``is_holiday`` (a public
+        holiday, not a plain weekend), ``is_makeup_workday`` (a weekend day worked in exchange for
+        a holiday) and ``holiday`` (the holiday's name or an empty string).
+
+    Raises:
+        ValueError: the calendar is not known.
+    """
+    days = pd.DatetimeIndex(pd.to_datetime(pd.Series(dates)).dt.normalize().unique()).sort_values()
+    weekend = days.day_of_week >= 5
+    names = [""] * len(days)
+    makeup = np.zeros(len(days), dtype=bool)
+    is_workday = ~weekend
+    code = calendar.strip()
+    if code.lower() == "none":
+        pass
+    elif code.lower() == "cn":
+        is_workday, names, makeup = _chinese_days(days)
+    else:
+        import holidays
+
+        try:
+            table = holidays.country_holidays(code.upper(), years=sorted(set(days.year)))
+        except NotImplementedError as error:
+            raise ValueError(
+                f"unknown holiday calendar {calendar!r}: use {CALENDARS_HELP}"
+            ) from error
+        names = [table.get(day.date(), "") or "" for day in days]
+        is_workday = np.array([not weekend[i] and not names[i] for i in range(len(days))])
+    names_array = np.array(names, dtype=object)
+    return pd.DataFrame(
+        {
+            "date": days,
+            "is_workday": np.asarray(is_workday, dtype=bool),
+            "is_holiday": (names_array != "") & ~np.asarray(makeup, dtype=bool),
+            "is_makeup_workday": np.asarray(makeup, dtype=bool),
+            "holiday": names_array.astype(str),
+        }
+    )
+
+
+def _chinese_days(days: pd.DatetimeIndex) -> tuple[np.ndarray, list[str], np.ndarray]:
+    import chinese_calendar
+    import holidays
+
+    is_workday = np.zeros(len(days), dtype=bool)
+    makeup = np.zeros(len(days), dtype=bool)
+    names: list[str] = []
+    fallback = None
+    for i, day in enumerate(days):
+        date = day.date()
+        try:
+            is_holiday, name = chinese_calendar.get_holiday_detail(date)
+        except NotImplementedError:
+            # chinese_calendar knows the State Council's schedule only for published years; for
+            # other years the fixed statutory holidays without 调休 are the best available.
+            if fallback is None:
+                fallback = holidays.country_holidays("CN", years=sorted(set(days.year)))
+            name = fallback.get(date)
+            is_holiday = name is not None or day.day_of_week >= 5
+            name = _english_holiday(name) if name else None
+        is_workday[i] = not is_holiday
+        makeup[i] = (not is_holiday) and day.day_of_week >= 5
+        names.append(name if (name and (is_holiday or makeup[i])) else "")
+    return is_workday, names, makeup
+
+
+def _english_holiday(name: str) -> str:
+    for known in ("Spring Festival", "National Day", "Labor Day", "New Year"):
+        if known.lower().split()[0] in name.lower():
+            return {"Labor Day": "Labour Day", "New Year": "New Year's Day"}.get(known, known)
+    return name
+
+
+def prophet_holidays(calendar_days: pd.DataFrame) -> pd.DataFrame:
+    """Prophet's holidays frame: one row per holiday occurrence and per make-up workday.
+
+    A multi-day holiday becomes one occurrence starting on its first day with an upper window
+    covering its length, so Prophet learns a separate effect for each day of it; Spring Festival
+    gets extra days on both sides for the slow restart of industry.
+
+    Args:
+        calendar_days: the output of :func:`day_calendar`.
+
+    Returns:
+        Columns ``holiday``, ``ds``, ``lower_window``, ``upper_window``; empty when there are none.
+    """
+    rows = []
+    days = calendar_days.sort_values("date").reset_index(drop=True)
+    run_start = None
+    for i, day in days.iterrows():
+        if day["is_makeup_workday"]:
+            rows.append(("makeup_workday", day["date"], 0, 0))
+        name = day["holiday"] if day["is_holiday"] else ""
+        previous = days.loc[i - 1] if i > 0 else None
+        continues = (
+            previous is not None
+            and previous["is_holiday"]
+            and previous["holiday"] == name
+            and day["date"] - previous["date"] == pd.Timedelta(days=1)
+        )
+        if name and not continues:
+            run_start = (name, day["date"], 0)
+        if name:
+            run_start = (run_start[0], run_start[1], run_start[2] + 1)
+            following = days.loc[i + 1] if i + 1 < len(days) else None
+            ends = following is None or not following["is_holiday"] or following["holiday"] != name
+            if ends:
+                lead = SPRING_FESTIVAL_LEAD_DAYS if name == SPRING_FESTIVAL else 0
+                extra = SPRING_FESTIVAL_EXTRA_DAYS if name == SPRING_FESTIVAL else 0
+                rows.append((name, run_start[1], -lead, run_start[2] - 1 + extra))
+    frame = pd.DataFrame(rows, columns=["holiday", "ds", "lower_window", "upper_window"])
+    return frame.sort_values(["ds", "holiday"]).reset_index(drop=True)
+
+
+# Input preparation --------------------------------------------------------------------------
+
+
+def prepare(
+    history: pd.DataFrame, *, freq: Freq = "h", horizon: int = 24, folds: int = 0, step: int = 0
+) -> Prepared:
+    """Validates a history and makes it regular: the one gate every model goes through.
+
+    Short gaps are interpolated; a long gap or a stuck-meter run splits the series and only the
+    stretch after the last one is kept, when it is long enough.
+
+    Args:
+        history: ``ds``, ``y`` and optionally ``temperature_c``.
+        freq: ``h`` (hourly) or ``D`` (daily).
+        horizon: steps ahead that will be forecast.
+        folds: backtest folds that will be run on it (each needs its own history).
+        step: steps between backtest origins (default one day).
+
+    Returns:
+        The prepared history.
+
+    Raises:
+        SeriesError: too little history, gaps that leave too little, or a flat series; the
+            message names the longest usable window.
+        ValueError: columns missing or not numeric, or the horizon is not positive.
+    """
+    if freq not in MIN_HISTORY:
+        raise ValueError(f'frequency must be "h" (hourly) or "D" (daily), got {freq!r}')
+    if horizon < 1:
+        raise ValueError(f"the horizon must be at least one step, got {horizon}")
+    missing = [name for name in ("ds", "y") if name not in history]
+    if missing:
+        raise ValueError(
+            f"the load series needs columns ds and y; missing {', '.join(missing)} "
+            f"(got {', '.join(map(str, history.columns))})"
+        )
+    columns = ["ds", "y"] + (["temperature_c"] if "temperature_c" in history else [])
+    frame = history[columns].copy()
+    frame["ds"] = pd.to_datetime(frame["ds"], errors="coerce")
+    if frame["ds"].isna().any():
+        row = int(np.flatnonzero(frame["ds"].isna().to_numpy())[0])
+        raise ValueError(f"row {row + 1}: ds is not a timestamp")
+    for name in columns[1:]:
+        try:
+            frame[name] = pd.to_numeric(frame[name], errors="raise").astype(float)
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"{name} must be numeric: {error}") from error
+    if frame["ds"].duplicated().any():
+        first = frame.loc[frame["ds"].duplicated(), "ds"].iloc[0]
+        raise ValueError(f"the series has the timestamp {first:%Y-%m-%d %H:%M} more than once")
+    frame = frame.sort_values("ds").dropna(subset=["y"])
+    if frame.empty:
+        raise SeriesError("The load series is empty.", None)
+    offset = pd.Timedelta(hours=1) if freq == "h" else pd.Timedelta(days=1)
+    if (frame["ds"] != frame["ds"].dt.floor(offset)).any():
+        raise ValueError(
+            f"timestamps must fall on whole {'hours' if freq == 'h' else 'days'}; "
+            "aggregate finer readings first"
+        )
+    frame = frame.set_index("ds").asfreq(offset)
+    warnings: list[str] = []
+    needed = MIN_HISTORY[freq] + horizon + max(folds - 1, 0) * (step or STEPS_PER_DAY[freq])
+    unit = "hours" if freq == "h" else "days"
+
+    breaks = _breaks(frame["y"], freq)
+    runs = _runs(frame.index, breaks)
+    longest = max(runs, key=lambda run: run[1] - run[0])
+    usable = (frame.index[longest[0]], frame.index[longest[1] - 1])
+    last = runs[-1]
+    if len(runs) > 1:
+        dropped_before = frame.index[last[0]]
+        if last[1] - last[0] < needed:
+            raise SeriesError(
+                f"Since the last gap or stuck-meter stretch before {dropped_before:%Y-%m-%d %H:%M} "
+                f"only {last[1] - last[0]} {unit} are left; {needed} are needed.",
+                usable if longest[1] - longest[0] >= needed else None,
+            )
+        warnings.append(
+            f"Data before {dropped_before:%Y-%m-%d %H:%M} were left out: a gap or a stuck meter "
+            f"breaks the series there."
+        )
+    frame = frame.iloc[last[0] : last[1]]
+    filled = int(frame["y"].isna().sum())
+    if filled:
+        warnings.append(f"{filled} missing {unit} were filled by interpolation.")
+    frame["y"] = frame["y"].interpolate(limit_direction="both")
+    if "temperature_c" in frame:
+        if frame["temperature_c"].isna().all():
+            raise ValueError("temperature_c has no values in the history")
+        gaps = int(frame["temperature_c"].isna().sum())
+        if gaps:
+            warnings.append(f"{gaps} missing temperatures were filled by interpolation.")
+        frame["temperature_c"] = frame["temperature_c"].interpolate(limit_direction="both")
+    if len(frame) < needed:
+        raise SeriesError(
+            f"The series has {len(frame)} {unit} of history; {needed} are needed "
+            f"({MIN_HISTORY[freq]} to learn from, {horizon} ahead"
+            + (f", {folds} backtest folds" if folds > 1 else "")
+            + ").",
+            None,
+        )
+    if frame["y"].nunique() == 1:
+        raise SeriesError(
+            f"The load is constant at {frame['y'].iloc[0]:g} kWh; a model has nothing to learn. "
+            "Check the meter.",
+            None,
+        )
+    return Prepared(frame.reset_index(), freq, tuple(warnings))
+
+
+def _breaks(y: pd.Series, freq: Freq) -> np.ndarray:
+    """Positions where the series must be cut: long gaps and stuck-meter runs (True = unusable)."""
+    values = y.to_numpy()
+    missing = np.isnan(values)
+    bad = np.zeros(len(values), dtype=bool)
+    bad |= _long_runs(missing, MAX_FILL[freq] + 1)
+    same = np.r_[False, values[1:] == values[:-1]]
+    # a run of k equal values has k-1 "same as previous" marks; count the run's first value too
+    flat_marks = _long_runs(same, FLAT_RUN[freq] - 1)
+    flat = flat_marks | np.r_[flat_marks[1:], False]
+    bad |= flat
+    return bad
+
+
+def _long_runs(mask: np.ndarray, length: int) -> np.ndarray:
+    out = np.zeros(len(mask), dtype=bool)
+    start = None
+    for i, value in enumerate(np.r_[mask, False]):
+        if value and start is None:
+            start = i
+        elif not value and start is not None:
+            if i - start >= length:
+                out[start:i] = True
+            start = None
+    return out
+
+
+def _runs(index: pd.DatetimeIndex, bad: np.ndarray) -> list[tuple[int, int]]:
+    runs = []
+    start = None
+    for i, value in enumerate(np.r_[bad, True]):
+        if not value and start is None:
+            start = i
+        elif value and start is not None:
+            runs.append((start, i))
+            start = None
+    if not runs:
+        raise SeriesError(
+            "The series has no usable stretch: it is all gaps or a stuck meter.", None
+        )
+    return runs
+
+
+def to_daily(hourly: pd.DataFrame) -> pd.DataFrame:
+    """Daily totals of an hourly series (temperature: the daily mean); incomplete days dropped."""
+    frame = hourly.assign(day=pd.to_datetime(hourly["ds"]).dt.normalize())
+    aggregations = {"y": ("y", "sum"), "count": ("y", "count")}
+    if "temperature_c" in frame:
+        aggregations["temperature_c"] = ("temperature_c", "mean")
+    daily = frame.groupby("day", as_index=False).agg(**aggregations)
+    daily = daily[daily["count"] == 24].drop(columns="count").rename(columns={"day": "ds"})
+    return daily.reset_index(drop=True)
+
+
+def future_index(history: pd.DataFrame, horizon: int, freq: Freq) -> pd.DatetimeIndex:
+    """The ``horizon`` timestamps following the last one of ``history``."""
+    offset = pd.Timedelta(hours=1) if freq == "h" else pd.Timedelta(days=1)
+    last = pd.Timestamp(history["ds"].max())
+    return pd.date_range(last + offset, periods=horizon, freq=offset)
+
+
+def climatology(weather: pd.DataFrame, future: Sequence, *, window_days: int = 7) -> pd.DataFrame:
+    """Expected temperature by day of year and hour, from past weather, for future timestamps.
+
+    Each (day of year, hour) gets the mean over all years of the days within ``window_days``
+    of it, which smooths two or three years of history into a usable normal.
+
+    Args:
+        weather: ``ds`` and ``temperature_c`` (hourly or daily).
+        future: the timestamps to give a temperature.
+        window_days: half-width of the smoothing window in days.
+
+    Returns:
+        ``ds`` and ``temperature_c`` for each future timestamp.
+
+    Raises:
+        ValueError: no weather history.
+    """
+    frame = weather.dropna(subset=["temperature_c"])
+    if frame.empty:
+        raise ValueError("no weather history to build a temperature climatology from")
+    ds = pd.to_datetime(frame["ds"])
+    table = (
+        frame.assign(doy=ds.dt.day_of_year.clip(upper=365), hour=ds.dt.hour)
+        .pivot_table(index="doy", columns="hour", values="temperature_c", aggfunc="mean")
+        .reindex(range(1, 366))
+    )
+    # circular smoothing over the year; empty days borrow from their neighbours
+    padded = pd.concat([table.iloc[-window_days:], table, table.iloc[:window_days]])
+    smooth = padded.rolling(2 * window_days + 1, center=True, min_periods=1).mean()
+    smooth = smooth.iloc[window_days:-window_days]
+    smooth = smooth.interpolate(limit_direction="both").T.interpolate(limit_direction="both").T
+    smooth = smooth.fillna(float(frame["temperature_c"].mean()))
+    target = pd.DatetimeIndex(pd.to_datetime(pd.Series(future)))
+    doy = np.clip(target.day_of_year, 1, 365)
+    hours = target.hour
+    columns = {hour: i for i, hour in enumerate(smooth.columns)}
+    values = smooth.to_numpy()
+    temperature = [
+        values[d - 1, columns.get(h, 0)] if h in columns else values[d - 1].mean()
+        for d, h in zip(doy, hours, strict=True)
+    ]
+    return pd.DataFrame({"ds": target, "temperature_c": np.asarray(temperature, dtype=float)})
+
+
+# Models -------------------------------------------------------------------------------------
+
+
+def _quiet_prophet() -> None:
+    from cmdstanpy.utils import get_logger
+
+    # cmdstanpy sets its logger to DEBUG the first time it is asked for it, so ask first
+    get_logger().setLevel(logging.WARNING)
+    logging.getLogger("prophet").setLevel(logging.WARNING)
+
+
+def _degree_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    temperature = frame["temperature_c"]
+    return frame.assign(
+        heating_degrees=(HEATING_BASE_C - temperature).clip(lower=0),
+        cooling_degrees=(temperature - COOLING_BASE_C).clip(lower=0),
+    )
+
+
+def _calendar_columns(ds: pd.Series, days: pd.DataFrame) -> pd.DataFrame:
+    lookup = days.set_index("date")
+    day = pd.to_datetime(ds).dt.normalize()
+    joined = lookup.reindex(day.to_numpy())
+    return pd.DataFrame(
+        {
+            "is_workday": joined["is_workday"].to_numpy(dtype=bool),
+            "is_holiday": joined["is_holiday"].to_numpy(dtype=bool),
+            "is_makeup_workday": joined["is_makeup_workday"].to_numpy(dtype=bool),
+            "holiday": joined["holiday"].to_numpy(dtype=object),
+        },
+        index=ds.index,
+    )
+
+
+def _prophet_tuned(train: pd.DataFrame, freq: Freq, days: pd.DataFrame, has_temperature: bool):
+    from prophet import Prophet
+
+    _quiet_prophet()
+    span_days = (train["ds"].iloc[-1] - train["ds"].iloc[0]).days
+    model = Prophet(
+        holidays=prophet_holidays(days) if days["holiday"].ne("").any() else None,
+        daily_seasonality=False,
+        weekly_seasonality=3 if freq == "h" else 4,
+        yearly_seasonality=6 if span_days >= YEARLY_MIN_DAYS else False,
+        interval_width=INTERVAL_WIDTH,
+        uncertainty_samples=PROPHET_UNCERTAINTY_SAMPLES,
+    )
+    if freq == "h":
+        # working days and days off have differently shaped days; 调休 Saturdays follow the former
+        model.add_seasonality("daily_workday", period=1, fourier_order=10, condition_name="workday")
+        model.add_seasonality("daily_offday", period=1, fourier_order=10, condition_name="offday")
+    if has_temperature:
+        model.add_regressor("heating_degrees")
+        model.add_regressor("cooling_degrees")
+    model.fit(_prophet_frame(train, freq, days, has_temperature))
+    return model
+
+
+def _prophet_frame(
+    frame: pd.DataFrame, freq: Freq, days: pd.DataFrame, has_temperature: bool
+) -> pd.DataFrame:
+    out = frame[["ds"] + (["y"] if "y" in frame else [])].copy()
+    if freq == "h":
+        workday = _calendar_columns(frame["ds"], days)["is_workday"].to_numpy()
+        out["workday"] = workday
+        out["offday"] = ~workday
+    if has_temperature:
+        degrees = _degree_columns(frame)
+        out["heating_degrees"] = degrees["heating_degrees"].to_numpy()
+        out["cooling_degrees"] = degrees["cooling_degrees"].to_numpy()
+    return out
+
+
+def _prophet_default(train: pd.DataFrame):
+    from prophet import Prophet
+
+    _quiet_prophet()
+    return Prophet().fit(train[["ds", "y"]])
+
+
+def _prophet_predict(model, future: pd.DataFrame, freq: Freq, days, has_temperature, tuned: bool):
+    frame = _prophet_frame(future, freq, days, has_temperature) if tuned else future[["ds"]]
+    predicted = model.predict(frame)
+    return predicted
+
+
+def _interval_frame(ds: pd.Series, yhat, lower, upper) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "ds": pd.to_datetime(ds).to_numpy(),
+            "yhat": np.asarray(yhat, dtype=float),
+            "yhat_lower": np.asarray(lower, dtype=float),
+            "yhat_upper": np.asarray(upper, dtype=float),
+        }
+    )
+
+
+def seasonal_naive(train: pd.DataFrame, future_ds: Sequence, freq: Freq) -> pd.DataFrame:
+    """The same hour last week (same weekday last week for daily), with an empirical interval.
+
+    Beyond one season ahead the value of the latest known matching hour is repeated. The interval
+    adds the 10th and 90th percentiles of the history's changes over the same lag.
+
+    Args:
+        train: history with ``ds`` and ``y``, regular, ending just before the first future time.
+        future_ds: the timestamps to forecast.
+        freq: ``h`` or ``D``.
+
+    Returns:
+        ``ds``, ``yhat``, ``yhat_lower``, ``yhat_upper``.
+    """
+    season = SEASON[freq]
+    y = train["y"].to_numpy(dtype=float)
+    steps = np.arange(1, len(future_ds) + 1)
+    lags = season * np.ceil(steps / season).astype(int)
+    if lags.max() > len(y):
+        raise ValueError(f"seasonal naive needs {lags.max()} values of history, got {len(y)}")
+    yhat = y[len(y) - lags + steps - 1]
+    lower = np.empty(len(steps))
+    upper = np.empty(len(steps))
+    alpha = (1 - INTERVAL_WIDTH) / 2
+    for lag in np.unique(lags):
+        changes = y[lag:] - y[:-lag]
+        chosen = lags == lag
+        lower[chosen] = yhat[chosen] + np.quantile(changes, alpha)
+        upper[chosen] = yhat[chosen] + np.quantile(changes, 1 - alpha)
+    return _interval_frame(pd.Series(future_ds), yhat, lower, upper)
+
+
+def gbm_lags(horizon: int, freq: Freq) -> list[int]:
+    """The load lags the boosting model uses: whole days and whole weeks, never below the horizon.
+
+    For a 24-hour horizon these are 24, 168 and 336 hours; for two weeks 336 and 504.
+    """
+    per_day = STEPS_PER_DAY[freq]
+    season = SEASON[freq]
+    first_day = per_day * math.ceil(horizon / per_day)
+    first_week = season * math.ceil(horizon / season)
+    lags = {first_day, first_week, first_week + season}
+    if freq == "D":
+        lags.add(364 * math.ceil(horizon / 364))
+    return sorted(lags)
+
+
+def gbm_features(frame: pd.DataFrame, horizon: int, freq: Freq, days: pd.DataFrame) -> pd.DataFrame:
+    """The boosting model's features for every row of a history+future frame.
+
+    ``y`` of the future rows may be missing: every load feature looks back at least ``horizon``
+    steps, so the features of the first ``horizon`` future rows use history only.
+
+    Args:
+        frame: ``ds``, ``y`` and optionally ``temperature_c``, regular.
+        horizon: steps ahead.
+        freq: ``h`` or ``D``.
+        days: the output of :func:`day_calendar` covering ``frame``.
+
+    Returns:
+        One row per row of ``frame``, numeric columns only.
+    """
+    ds = pd.to_datetime(frame["ds"])
+    calendar_columns = _calendar_columns(ds, days)
+    holiday_codes = {name: i for i, name in enumerate(sorted(set(days["holiday"]) - {""}))}
+    day_type = np.select(
+        [
+            calendar_columns["is_makeup_workday"],
+            calendar_columns["is_holiday"],
+            ~calendar_columns["is_workday"],
+        ],
+        [3, 2, 1],
+        default=0,
+    )
+    features = pd.DataFrame(
+        {
+            "day_of_week": ds.dt.day_of_week.to_numpy(),
+            "day_of_year": ds.dt.day_of_year.to_numpy(),
+            "day_type": day_type,
+            "holiday": calendar_columns["holiday"].map(lambda n: holiday_codes.get(n, -1)),
+        },
+        index=frame.index,
+    )
+    if freq == "h":
+        features["hour"] = ds.dt.hour.to_numpy()
+    if "temperature_c" in frame:
+        temperature = frame["temperature_c"].astype(float)
+        per_day = STEPS_PER_DAY[freq]
+        features["temperature_c"] = temperature
+        if freq == "h":
+            features["temperature_mean_24h"] = temperature.rolling(per_day, min_periods=1).mean()
+            features["temperature_max_24h"] = temperature.rolling(per_day, min_periods=1).max()
+    y = frame["y"].astype(float)
+    for lag in gbm_lags(horizon, freq):
+        features[f"load_lag_{lag}"] = y.shift(lag)
+    first = gbm_lags(horizon, freq)[0]
+    window = STEPS_PER_DAY[freq] if freq == "h" else 7
+    features[f"load_mean_{window}_lag_{first}"] = (
+        y.shift(first).rolling(window, min_periods=window // 2).mean()
+    )
+    return features.astype(float)
+
+
+def _gbm_fit(
+    features: pd.DataFrame, y: pd.Series, train_mask: np.ndarray, loss: str = "squared_error"
+):
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    categorical = [name in ("day_type", "holiday") for name in features.columns]
+    if loss == "squared_error":
+        params = dict(GBM_PARAMS, categorical_features=categorical)
+    else:
+        quantile = (1 - INTERVAL_WIDTH) / 2 if loss == "lower" else (1 + INTERVAL_WIDTH) / 2
+        params = dict(
+            GBM_QUANTILE_PARAMS,
+            loss="quantile",
+            quantile=quantile,
+            categorical_features=categorical,
+        )
+    return HistGradientBoostingRegressor(**params).fit(features[train_mask], y[train_mask])
+
+
+def _gbm_interval_models(features: pd.DataFrame, y: pd.Series, train_mask: np.ndarray) -> tuple:
+    return tuple(_gbm_fit(features, y, train_mask, loss) for loss in ("lower", "upper"))
+
+
+def _gbm_predict(point_model, interval_models: tuple, features: pd.DataFrame) -> tuple:
+    yhat = point_model.predict(features)
+    lower, upper = (model.predict(features) for model in interval_models)
+    return yhat, np.minimum(lower, yhat), np.maximum(upper, yhat)
+
+
+# Backtest and forecast ----------------------------------------------------------------------
+
+
+def backtest(
+    history: pd.DataFrame | Prepared,
+    *,
+    horizon: int = 24,
+    freq: Freq = "h",
+    folds: int = 7,
+    step: int | None = None,
+    calendar: str = "cn",
+    prophet_refit_every: int = PROPHET_REFIT_EVERY,
+) -> Backtest:
+    """Rolling-origin backtest of every model on the end of a history.
+
+    The last fold's origin is ``horizon`` steps before the end; earlier origins are ``step`` apart.
+    Each fold forecasts from data before its origin only. Temperature in the forecast window is the
+    observed one (a perfect weather forecast), which isolates the load model's own error.
+    Gradient boosting's point model is refitted for every fold; Prophet and boosting's interval
+    models every ``prophet_refit_every`` folds, the folds in between predicted from the last fit
+    (trained on less data, never on more): a Prophet fit costs seconds on an hourly series.
+
+    Args:
+        history: ``ds``, ``y`` and optionally ``temperature_c``, or an already prepared history.
+        horizon: steps ahead each fold forecasts.
+        freq: ``h`` or ``D``.
+        folds: number of origins.
+        step: steps between origins (default one day).
+        calendar: the holiday calendar (see :func:`day_calendar`).
+        prophet_refit_every: folds per Prophet fit.
+
+    Returns:
+        The predictions of every model and fold and the metrics per model; the ensemble's weight
+        for each fold is chosen on the other folds, so its score is out of sample too.
+
+    Raises:
+        SeriesError: the history is too short, gappy or flat for this many folds.
+        ValueError: folds or step below one.
+    """
+    if folds < 1:
+        raise ValueError(f"the backtest needs at least one fold, got {folds}")
+    step = step or STEPS_PER_DAY[freq]
+    if step < 1:
+        raise ValueError(f"steps between origins must be at least one, got {step}")
+    prepared = (
+        history
+        if isinstance(history, Prepared)
+        else prepare(history, freq=freq, horizon=horizon, folds=folds, step=step)
+    )
+    frame = prepared.frame
+    if len(frame) < MIN_HISTORY[freq] + horizon + (folds - 1) * step:
+        raise SeriesError(
+            f"{folds} folds of {horizon} steps need "
+            f"{MIN_HISTORY[freq] + horizon + (folds - 1) * step} values, the series has "
+            f"{len(frame)}.",
+            None,
+        )
+    days = day_calendar(frame["ds"], calendar)
+    features = gbm_features(frame, horizon, freq, days)
+    season = SEASON[freq]
+    last_origin = len(frame) - horizon
+    origins = [last_origin - (folds - 1 - k) * step for k in range(folds)]
+    parts = []
+    scales: dict[int, float] = {}
+    prophet_models: dict[str, object] = {}
+    interval_models: tuple = ()
+    for fold, origin in enumerate(origins):
+        train = frame.iloc[:origin]
+        test = frame.iloc[origin : origin + horizon]
+        history_y = train["y"].to_numpy()
+        scales[fold] = float(np.mean(np.abs(history_y[season:] - history_y[:-season])))
+        predicted = {"seasonal_naive": seasonal_naive(train, test["ds"], freq)}
+        if fold % max(prophet_refit_every, 1) == 0:
+            prophet_models["prophet_default"] = _prophet_default(train)
+            prophet_models["prophet"] = _prophet_tuned(train, freq, days, prepared.has_temperature)
+        for name in ("prophet_default", "prophet"):
+            raw = _prophet_predict(
+                prophet_models[name],
+                test,
+                freq,
+                days,
+                prepared.has_temperature,
+                tuned=name == "prophet",
+            )
+            predicted[name] = _interval_frame(
+                test["ds"], raw["yhat"], raw["yhat_lower"], raw["yhat_upper"]
+            )
+        train_mask = np.zeros(len(frame), dtype=bool)
+        train_mask[:origin] = True
+        test_mask = np.zeros(len(frame), dtype=bool)
+        test_mask[origin : origin + horizon] = True
+        if fold % max(prophet_refit_every, 1) == 0:
+            interval_models = _gbm_interval_models(features, frame["y"], train_mask)
+        point_model = _gbm_fit(features, frame["y"], train_mask)
+        predicted["gbm"] = _interval_frame(
+            test["ds"], *_gbm_predict(point_model, interval_models, features[test_mask])
+        )
+        for name, result in predicted.items():
+            parts.append(
+                result.assign(
+                    model=name,
+                    fold=fold,
+                    origin=frame["ds"].iloc[origin],
+                    y=test["y"].to_numpy(),
+                )
+            )
+    predictions = pd.concat(parts, ignore_index=True)
+    predictions, weight = _add_ensemble(predictions)
+    predictions = predictions[
+        ["model", "fold", "origin", "ds", "y", "yhat", "yhat_lower", "yhat_upper"]
+    ]
+    return Backtest(predictions, _metrics(predictions, scales), weight, horizon, freq)
+
+
+def _blend(prophet: pd.DataFrame, gbm: pd.DataFrame, weight: float) -> pd.DataFrame:
+    blended = prophet.copy()
+    for column in ("yhat", "yhat_lower", "yhat_upper"):
+        blended[column] = (
+            weight * prophet[column].to_numpy() + (1 - weight) * gbm[column].to_numpy()
+        )
+    return blended
+
+
+def _best_weight(prophet: pd.DataFrame, gbm: pd.DataFrame) -> float:
+    scores = [
+        mape(prophet["y"], weight * prophet["yhat"].to_numpy() + (1 - weight) * gbm["yhat"])
+        for weight in ENSEMBLE_WEIGHT_GRID
+    ]
+    return float(ENSEMBLE_WEIGHT_GRID[int(np.nanargmin(scores))])
+
+
+def _add_ensemble(predictions: pd.DataFrame) -> tuple[pd.DataFrame, float]:
+    prophet = predictions[predictions["model"] == "prophet"].reset_index(drop=True)
+    gbm = predictions[predictions["model"] == "gbm"].reset_index(drop=True)
+    folds = sorted(prophet["fold"].unique())
+    parts = []
+    for fold in folds:
+        others = prophet["fold"] != fold if len(folds) > 1 else np.ones(len(prophet), dtype=bool)
+        weight = _best_weight(prophet[others], gbm[others])
+        here = prophet["fold"] == fold
+        parts.append(_blend(prophet[here], gbm[here], weight).assign(model="ensemble"))
+    overall = _best_weight(prophet, gbm)
+    return pd.concat([predictions, *parts], ignore_index=True), overall
+
+
+def _metrics(predictions: pd.DataFrame, scales: dict[int, float]) -> pd.DataFrame:
+    rows = []
+    for model in MODELS:
+        chosen = predictions[predictions["model"] == model]
+        if chosen.empty:
+            continue
+        fold_mase = [
+            np.mean(np.abs(group["y"] - group["yhat"])) / scales[fold]
+            if scales[fold] > 0
+            else math.nan
+            for fold, group in chosen.groupby("fold")
+        ]
+        rows.append(
+            {
+                "model": model,
+                "mape": mape(chosen["y"], chosen["yhat"]),
+                "smape": smape(chosen["y"], chosen["yhat"]),
+                "mase": float(np.nanmean(fold_mase))
+                if not np.all(np.isnan(fold_mase))
+                else math.nan,
+                "coverage": coverage(chosen["y"], chosen["yhat_lower"], chosen["yhat_upper"]),
+            }
+        )
+    return pd.DataFrame(rows, columns=["model", "mape", "smape", "mase", "coverage"])
+
+
+def forecast(
+    history: pd.DataFrame,
+    *,
+    horizon: int = 24,
+    freq: Freq = "h",
+    future: pd.DataFrame | None = None,
+    calendar: str = "cn",
+    folds: int = 7,
+    temperature_shift_c: float = 2.0,
+    prophet_refit_every: int = PROPHET_REFIT_EVERY,
+    component_history: int | None = None,
+) -> Forecast:
+    """Forecasts the next ``horizon`` steps with every model and their backtest-weighted ensemble.
+
+    Args:
+        history: ``ds``, ``y`` and optionally ``temperature_c``.
+        horizon: steps ahead.
+        freq: ``h`` or ``D``.
+        future: ``ds`` and ``temperature_c`` for the forecast period; required when the history has
+            temperature (a weather forecast, or :func:`climatology`).
+        calendar: the holiday calendar (see :func:`day_calendar`).
+        folds: backtest folds that choose the ensemble weight; 0 skips the backtest and weighs
+            Prophet and boosting equally.
+        temperature_shift_c: degrees added to the future temperature for ``yhat_what_if``.
+        prophet_refit_every: folds per Prophet fit in the backtest.
+        component_history: steps of history before the forecast to include in ``components``
+            (default four weeks).
+
+    Returns:
+        The forecast.
+
+    Raises:
+        SeriesError: the history is too short, gappy or flat.
+        ValueError: future temperature missing or not covering the horizon, bad arguments.
+    """
+    prepared = prepare(history, freq=freq, horizon=horizon, folds=folds)
+    frame = prepared.frame
+    index = future_index(frame, horizon, freq)
+    future_frame = pd.DataFrame({"ds": index})
+    if prepared.has_temperature:
+        if future is None or "temperature_c" not in future:
+            raise ValueError(
+                "the history has temperature, so the forecast needs temperature_c for the "
+                f"forecast period {index[0]:%Y-%m-%d %H:%M} to {index[-1]:%Y-%m-%d %H:%M}"
+            )
+        supplied = future.assign(ds=pd.to_datetime(future["ds"])).drop_duplicates("ds")
+        matched = supplied.set_index("ds")["temperature_c"].reindex(index)
+        if matched.isna().any():
+            first = matched.index[matched.isna()][0]
+            raise ValueError(
+                f"the future temperature has no value for {first:%Y-%m-%d %H:%M}; "
+                f"it must cover {index[0]:%Y-%m-%d %H:%M} to {index[-1]:%Y-%m-%d %H:%M}"
+            )
+        future_frame["temperature_c"] = matched.to_numpy(dtype=float)
+    tested = (
+        backtest(
+            prepared,
+            horizon=horizon,
+            freq=freq,
+            folds=folds,
+            calendar=calendar,
+            prophet_refit_every=prophet_refit_every,
+        )
+        if folds > 0
+        else None
+    )
+    weight = tested.ensemble_weight if tested is not None else 0.5
+    warnings = list(prepared.warnings)
+    if tested is None:
+        warnings.append("No backtest was run; Prophet and gradient boosting are weighed equally.")
+
+    days = day_calendar(pd.concat([frame["ds"], future_frame["ds"]]), calendar)
+    scenarios = {"": future_frame}
+    if prepared.has_temperature:
+        scenarios["what_if"] = future_frame.assign(
+            temperature_c=future_frame["temperature_c"] + temperature_shift_c
+        )
+    out = pd.DataFrame({"ds": index})
+    naive = seasonal_naive(frame, index, freq)
+    out["yhat_seasonal_naive"] = naive["yhat"].to_numpy()
+    default = _prophet_default(frame).predict(future_frame[["ds"]])
+    out["yhat_prophet_default"] = default["yhat"].to_numpy()
+    tuned = _prophet_tuned(frame, freq, days, prepared.has_temperature)
+    train_mask = np.zeros(len(frame) + horizon, dtype=bool)
+    train_mask[: len(frame)] = True
+    gbm_models = None
+    blended = {}
+    for scenario, scenario_future in scenarios.items():
+        raw = _prophet_predict(tuned, scenario_future, freq, days, prepared.has_temperature, True)
+        prophet_part = _interval_frame(index, raw["yhat"], raw["yhat_lower"], raw["yhat_upper"])
+        both = pd.concat([frame, scenario_future], ignore_index=True)
+        features = gbm_features(both, horizon, freq, days)
+        if gbm_models is None:
+            gbm_models = (
+                _gbm_fit(features, both["y"], train_mask),
+                _gbm_interval_models(features, both["y"], train_mask),
+            )
+        gbm_part = _interval_frame(index, *_gbm_predict(*gbm_models, features[~train_mask]))
+        blended[scenario] = (prophet_part, gbm_part, _blend(prophet_part, gbm_part, weight))
+    prophet_part, gbm_part, ensemble = blended[""]
+    out["yhat_prophet"] = prophet_part["yhat"].to_numpy()
+    out["yhat_gbm"] = gbm_part["yhat"].to_numpy()
+    for column in ("yhat", "yhat_lower", "yhat_upper"):
+        out[column] = ensemble[column].to_numpy()
+    out["yhat_what_if"] = (
+        blended["what_if"][2]["yhat"].to_numpy() if "what_if" in blended else out["yhat"]
+    )
+    window = component_history if component_history is not None else 28 * STEPS_PER_DAY[freq]
+    components = _components(
+        tuned,
+        frame.iloc[-window:] if window else frame.iloc[:0],
+        future_frame,
+        freq,
+        days,
+        prepared.has_temperature,
+    )
+    return Forecast(
+        frame=out[
+            ["ds", "yhat", "yhat_lower", "yhat_upper", "yhat_what_if"]
+            + [f"yhat_{model}" for model in ("seasonal_naive", "prophet_default", "prophet", "gbm")]
+        ],
+        components=components,
+        backtest=tested,
+        ensemble_weight=weight,
+        temperature_shift_c=float(temperature_shift_c) if prepared.has_temperature else 0.0,
+        warnings=tuple(warnings),
+    )
+
+
+def _components(model, recent, future, freq, days, has_temperature) -> pd.DataFrame:
+    window = pd.concat([recent.drop(columns="y", errors="ignore"), future], ignore_index=True)
+    samples = model.uncertainty_samples
+    model.uncertainty_samples = 0
+    try:
+        raw = model.predict(_prophet_frame(window, freq, days, has_temperature))
+    finally:
+        model.uncertainty_samples = samples
+    zero = np.zeros(len(raw))
+
+    def part(*names: str) -> np.ndarray:
+        present = [raw[name].to_numpy() for name in names if name in raw]
+        return np.sum(present, axis=0) if present else zero
+
+    return pd.DataFrame(
+        {
+            "ds": raw["ds"].to_numpy(),
+            "trend": raw["trend"].to_numpy(),
+            "daily": part("daily_workday", "daily_offday", "daily"),
+            "weekly": part("weekly"),
+            "yearly": part("yearly"),
+            "holiday": part("holidays"),
+            "temperature": part("heating_degrees", "cooling_degrees"),
+        }
+    )
+
+
+# Many series --------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class SeriesTask:
+    """One series to forecast in a batch.
+
+    Attributes:
+        key: the series' name (a district, a class, a customer id).
+        history: ``ds``, ``y`` and optionally ``temperature_c``.
+        future: future temperature, when the history has temperature.
+    """
+
+    key: str
+    history: pd.DataFrame
+    future: pd.DataFrame | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class SeriesOutcome:
+    """The forecast of one series of a batch, or why there is none.
+
+    Attributes:
+        key: the series' name.
+        forecast: the forecast, None when the series could not be forecast.
+        error: the reason in words for the user, None on success.
+    """
+
+    key: str
+    forecast: Forecast | None
+    error: str | None
+
+
+def forecast_one(task: SeriesTask, options: dict) -> SeriesOutcome:
+    """Forecasts one task; a series that cannot be forecast comes back with its reason.
+
+    Args:
+        task: the series.
+        options: keyword arguments for :func:`forecast`.
+
+    Returns:
+        The outcome.
+    """
+    try:
+        return SeriesOutcome(task.key, forecast(task.history, future=task.future, **options), None)
+    except ValueError as error:
+        return SeriesOutcome(task.key, None, str(error))
+
+
+def forecast_many(
+    tasks: Sequence[SeriesTask],
+    *,
+    workers: int | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+    **options,
+) -> list[SeriesOutcome]:
+    """Forecasts many series in parallel processes, in the order given.
+
+    Args:
+        tasks: the series.
+        workers: processes to use (default: the machine's CPUs); 1 runs in this process.
+        progress: called as ``progress(done, total, key)`` after each series.
+        **options: keyword arguments for :func:`forecast` shared by every series.
+
+    Returns:
+        One outcome per task, in the order of ``tasks``.
+    """
+    total = len(tasks)
+    outcomes: dict[str, SeriesOutcome] = {}
+    if workers == 1 or total <= 1:
+        for done, task in enumerate(tasks, start=1):
+            outcomes[task.key] = forecast_one(task, options)
+            if progress:
+                progress(done, total, task.key)
+    else:
+        with concurrent.futures.ProcessPoolExecutor(max_workers=workers) as pool:
+            pending = {pool.submit(forecast_one, task, options): task.key for task in tasks}
+            for done, finished in enumerate(concurrent.futures.as_completed(pending), start=1):
+                outcome = finished.result()
+                outcomes[outcome.key] = outcome
+                if progress:
+                    progress(done, total, outcome.key)
+    return [outcomes[task.key] for task in tasks]
