@@ -72,8 +72,8 @@ readings = sa.Table(
     metadata,
     _customer_id(),
     sa.Column("ts", sa.DateTime, nullable=False),
-    sa.Column("kwh", sa.Double, nullable=False),
-    sa.Column("kvarh", sa.Double),
+    sa.Column("kwh", sa.Float, nullable=False),
+    sa.Column("kvarh", sa.Float),
 )
 # DuckDB prunes by zone maps and an ART index over hundreds of millions of readings costs more
 # than it saves; the row stores need the index to find one customer's readings.
@@ -94,11 +94,11 @@ bills = sa.Table(
     metadata,
     _customer_id(primary_key=True),
     sa.Column("period", sa.String(7), primary_key=True),
-    sa.Column("kwh_peak", sa.Double),
-    sa.Column("kwh_flat", sa.Double),
-    sa.Column("kwh_valley", sa.Double),
-    sa.Column("kwh_critical", sa.Double),
-    sa.Column("kwh_total", sa.Double, nullable=False),
+    sa.Column("kwh_peak", sa.Float),
+    sa.Column("kwh_flat", sa.Float),
+    sa.Column("kwh_valley", sa.Float),
+    sa.Column("kwh_critical", sa.Float),
+    sa.Column("kwh_total", sa.Float, nullable=False),
     sa.Column("amount_cny", sa.Numeric(14, 2), nullable=False),
     sa.Column("due_date", sa.Date),
     sa.Column("paid_date", sa.Date),
@@ -178,9 +178,6 @@ imports = sa.Table(
     sa.Column("rows_landed", sa.Integer, nullable=False, server_default="0"),
     sa.Column("rows_rejected", sa.Integer, nullable=False, server_default="0"),
     sa.Column("user_name", sa.String(60)),
-    # The period the landed rows cover, for the lag between a reading's time and its arrival.
-    sa.Column("data_start", sa.DateTime),
-    sa.Column("data_end", sa.DateTime),
 )
 
 rejected_rows = sa.Table(
@@ -195,22 +192,6 @@ rejected_rows = sa.Table(
     sa.Column("value", sa.Text),
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("rejected_at", sa.DateTime, nullable=False),
-)
-
-# The data-quality figures as they stood after each import: the trend over imports.
-quality_snapshots = sa.Table(
-    "quality_snapshots",
-    metadata,
-    _identity("quality_snapshots"),
-    sa.Column("import_id", sa.Integer),
-    sa.Column("taken_at", sa.DateTime, nullable=False),
-    sa.Column("dimension", sa.String(20), nullable=False),
-    sa.Column("table_name", sa.String(40), nullable=False),
-    sa.Column("source_system", sa.String(40)),
-    sa.Column("metric", sa.String(60), nullable=False),
-    sa.Column("value", sa.Float),
-    sa.Column("numerator", sa.Float),
-    sa.Column("denominator", sa.Float),
 )
 
 users = sa.Table(
