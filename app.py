@@ -26,7 +26,17 @@ with st.sidebar:
     else:
         st.caption(t("app.data_period", start=f"{period[0]:%Y-%m-%d}", end=f"{period[1]:%Y-%m-%d}"))
 
+# Nobody reaches a page without signing in: until then the sign-in page is the only page.
+if session.gate() is None:
+    st.navigation([st.Page("pages/login.py", title=t("nav.login"), icon=":material/login:")]).run()
+    st.stop()
+with st.sidebar:
+    session.account_box()
+
 pages = [
     st.Page("pages/overview.py", title=t("nav.overview"), icon=":material/dashboard:", default=True),
+    st.Page("pages/account.py", title=t("nav.account"), icon=":material/account_circle:"),
+    st.Page("pages/admin.py", title=t("nav.admin"), icon=":material/admin_panel_settings:"),
 ]
-st.navigation(pages).run()
+# A role sees only its pages; a page refuses a signed-in role it is not for (session.require_page).
+st.navigation(session.allowed_pages(pages)).run()

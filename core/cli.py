@@ -7,6 +7,8 @@ errors a user can fix are printed in one line, never as a traceback.
 import argparse
 import sys
 
+import sqlalchemy as sa
+
 from core import config
 
 
@@ -33,6 +35,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_database_url(demo)
     demo.set_defaults(handler=_command_demo)
 
+    users = commands.add_parser("users", help="accounts: demo accounts, the first administrator")
+    users_action = users.add_mutually_exclusive_group(required=True)
+    users_action.add_argument(
+        "--demo", action="store_true", help="create one demo account per role (demo stores)"
+    )
+    users_action.add_argument(
+        "--create-admin",
+        metavar="NAME",
+        help="create an administrator; password from WORKBENCH_ADMIN_PASSWORD or a prompt",
+    )
+    users_action.add_argument("--list", action="store_true", help="list the accounts")
+    _add_database_url(users)
+    users.set_defaults(handler=_command_users)
+
     return parser
 
 
@@ -44,6 +60,7 @@ def _command_demo(args: argparse.Namespace) -> int:
     engine = store_engine.connect(url)
     if args.if_missing and store_engine.has_data(engine):
         print(f"Store already has data: {store_engine.describe(url)}")
+        _print_demo_accounts(engine, only_without_users=True)
         return 0
     if args.customers < 1 or args.years < 1:
         print("--customers and --years must be at least 1", file=sys.stderr)
@@ -56,6 +73,54 @@ def _command_demo(args: argparse.Namespace) -> int:
         progress=demo.print_progress,
     )
     print(summary.describe())
+    _print_demo_accounts(engine)
+    return 0
+
+
+def _print_demo_accounts(engine: sa.Engine, *, only_without_users: bool = False) -> None:
+    """Creates the demo accounts on a demo store; never on a store of real data."""
+    from core import access
+    from core.store import engine as store_engine
+
+    store_engine.create_schema(engine)
+    with engine.begin() as conn:
+        if only_without_users and (access.has_users(conn) or not access.is_demo_store(conn)):
+            return
+        accounts = access.create_demo_accounts(conn)
+    names = ", ".join(account.user_name for account in accounts)
+    print(f"Demo accounts (password {access.DEMO_PASSWORD}): {names}")
+
+
+def _command_users(args: argparse.Namespace) -> int:
+    import getpass
+    import os
+
+    from core import access
+    from core.store import engine as store_engine
+
+    url = args.database_url or config.database_url()
+    engine = store_engine.connect(url)
+    store_engine.create_schema(engine)
+    if args.demo:
+        _print_demo_accounts(engine)
+        return 0
+    if args.list:
+        with engine.connect() as conn:
+            accounts = access.users(conn, access.SYSTEM)
+        print(accounts.to_string(index=False) if len(accounts) else "No accounts.")
+        return 0
+    password = os.environ.get("WORKBENCH_ADMIN_PASSWORD")
+    if not password:
+        if not sys.stdin.isatty():
+            print("Set WORKBENCH_ADMIN_PASSWORD or run in a terminal to type it", file=sys.stderr)
+            return 2
+        password = getpass.getpass(f"Password for {args.create_admin}: ")
+        if getpass.getpass("Repeat it: ") != password:
+            print("The two passwords differ; nothing was created", file=sys.stderr)
+            return 2
+    with engine.begin() as conn:
+        access.create_administrator(conn, args.create_admin, password)
+    print(f"Administrator {args.create_admin} created in {store_engine.describe(url)}")
     return 0
 
 

@@ -1,7 +1,11 @@
 """What every page needs from the session: the store, the language, the viewer."""
 
+from pathlib import Path
+
 import sqlalchemy as sa
 import streamlit as st
+from streamlit.errors import StreamlitSecretNotFoundError
+from streamlit.navigation.page import StreamlitPage
 
 from core import access, config, i18n
 from core.store import engine as store_engine
@@ -40,10 +44,141 @@ def t(key: str, **values: object) -> str:
     return i18n.translate(key, language(), **values)
 
 
-# Until someone signs in, the session acts as the demo administrator.
+# The one place that decides who a page runs as when it runs on its own, outside app.py's sign-in
+# gate (a page script run directly, as the page tests do). Inside the app nobody reaches a page
+# without signing in.
 DEFAULT_VIEWER = access.Viewer(user_name="demo", role="administrator", contact_grant=True)
+
+VIEWER_KEY = "viewer"
+LAST_SEEN_KEY = "last_seen"
+EXPIRED_KEY = "session_expired_notice"
+SSO_ERROR_KEY = "sso_error"
 
 
 def viewer() -> access.Viewer:
     """Who is using this session."""
-    return st.session_state.get("viewer", DEFAULT_VIEWER)
+    return st.session_state.get(VIEWER_KEY, DEFAULT_VIEWER)
+
+
+def signed_in() -> access.Viewer | None:
+    """The viewer who signed in to this session, or None."""
+    return st.session_state.get(VIEWER_KEY)
+
+
+def role_name(role: str) -> str:
+    return t(f"access.role_{role}")
+
+
+def sign_in(signed: access.Viewer) -> None:
+    """Starts the session as ``signed`` (the password was checked by core.access)."""
+    st.session_state[VIEWER_KEY] = signed
+    st.session_state[LAST_SEEN_KEY] = access.now()
+    st.session_state.pop(EXPIRED_KEY, None)
+    st.session_state.pop(SSO_ERROR_KEY, None)
+
+
+def sign_out(action: str = "logout") -> None:
+    """Ends the session, recording why (``logout`` or ``session_expired``) in the audit log."""
+    signed = signed_in()
+    if signed is not None:
+        with engine().begin() as conn:
+            access.record(conn, signed, action, signed.user_name)
+    st.session_state.pop(VIEWER_KEY, None)
+    st.session_state.pop(LAST_SEEN_KEY, None)
+    if sso_configured() and st.user.is_logged_in:
+        st.logout()
+
+
+def sso_configured() -> bool:
+    """Whether single sign-on (OIDC, ``st.login``) is set up in ``.streamlit/secrets.toml``."""
+    try:
+        return "auth" in st.secrets
+    except (StreamlitSecretNotFoundError, FileNotFoundError):
+        return False
+
+
+def _sso_viewer() -> access.Viewer | None:
+    if not sso_configured() or not st.user.is_logged_in:
+        return None
+    email = str(st.user.get("email") or "")
+    try:
+        with engine().begin() as conn:
+            signed = access.viewer_for_email(conn, email)
+            access.record(conn, signed, "login", signed.user_name, {"method": "sso"})
+    except access.AccessError as error:
+        st.session_state[SSO_ERROR_KEY] = t(error.key, **error.values)
+        return None
+    return signed
+
+
+def gate() -> access.Viewer | None:
+    """The signed-in viewer, after ending a session idle too long; app.py routes on it.
+
+    Returns:
+        The viewer, with the session's last-seen time renewed; None when nobody is signed in
+        (the app then shows the sign-in page only).
+    """
+    signed = signed_in()
+    if signed is not None and access.session_expired(st.session_state.get(LAST_SEEN_KEY)):
+        sign_out("session_expired")
+        st.session_state[EXPIRED_KEY] = True
+        return None
+    if signed is None:
+        signed = _sso_viewer()
+        if signed is None:
+            return None
+        sign_in(signed)
+    st.session_state[LAST_SEEN_KEY] = access.now()
+    return signed
+
+
+def page_path(page: StreamlitPage) -> str:
+    """A navigation page's file relative to the project root (``pages/admin.py``)."""
+    source = getattr(page, "_page", None)
+    if isinstance(source, Path):
+        try:
+            return source.resolve().relative_to(config.PROJECT_ROOT).as_posix()
+        except ValueError:
+            return source.as_posix()
+    return page.url_path
+
+
+def allowed_pages(pages: list[StreamlitPage]) -> list[StreamlitPage]:
+    """The pages of the navigation the session's viewer may open; the others are not listed."""
+    current = viewer()
+    return [page for page in pages if access.may_open(current, page_path(page))]
+
+
+def require_page(page_path: str) -> access.Viewer:
+    """Stops a page, with a refusal, when the signed-in viewer's role may not open it.
+
+    Every page calls this first with its own path. A page run on its own, with nobody signed in,
+    runs as :data:`DEFAULT_VIEWER`.
+
+    Returns:
+        The viewer the page runs for.
+    """
+    signed = signed_in()
+    if signed is not None and not access.may_open(signed, page_path):
+        st.error(t("access.page_refused", role=role_name(signed.role)))
+        st.stop()
+    return viewer()
+
+
+def show_identity(shown: access.Viewer) -> None:
+    """Who ``shown`` is: name, role and, when limited, the scope of their rows."""
+    st.markdown(t("access.signed_in_as", user_name=shown.user_name, role=role_name(shown.role)))
+    scope = shown.manager_id or ", ".join(shown.regions)
+    if scope:
+        st.caption(t("access.scope_district", scope=scope))
+
+
+def account_box() -> None:
+    """The sidebar's account lines: who is signed in, their scope, and the sign-out button."""
+    signed = signed_in()
+    if signed is None:
+        return
+    show_identity(signed)
+    if st.button(t("access.sign_out"), key="sign_out"):
+        sign_out()
+        st.rerun()
