@@ -41,7 +41,7 @@ MIN_REGRESSION_DAYS = 10
 # Growth needs a comparable year before: at least half a year of readings in it.
 MIN_PREVIOUS_DAYS = 183
 COMPLAINT_TYPE = "complaint"
-ONLINE_CHANNELS = ("app", "wechat", "web", "alipay", "sms")
+ONLINE_CHANNELS = ("app", "wechat", "95598_web", "web", "alipay")
 COUNTER_CHANNELS = ("counter",)
 RECENT_DAYS = 90
 # A complaint this soon after an outage of the same customer is counted as caused by it.

@@ -86,3 +86,27 @@ def demo_store(demo_url) -> sa.Engine:
     engine = store_engine.connect(demo_url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def featured_demo_url(demo_url, tmp_path_factory) -> str:
+    """A copy of the demo store with the features table refreshed. Tests must not write to it."""
+    import shutil
+
+    from core import features
+
+    path = tmp_path_factory.mktemp("featured") / "demo.duckdb"
+    shutil.copyfile(sa.make_url(demo_url).database, path)
+    url = f"duckdb:///{path}"
+    engine = store_engine.connect(url)
+    features.refresh(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def featured_demo_store(featured_demo_url) -> sa.Engine:
+    """An engine on the demo store with features."""
+    engine = store_engine.connect(featured_demo_url)
+    yield engine
+    engine.dispose()
