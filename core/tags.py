@@ -119,7 +119,8 @@ def _parse_rule(path: str, number: int, entry: dict) -> Rule:
     )
     for key, value, allowed in checks:
         if value not in allowed:
-            raise ValueError(f"{where}: {key} '{value}' must be one of {', '.join(sorted(allowed))}")
+            listed = ", ".join(sorted(allowed))
+            raise ValueError(f"{where}: {key} '{value}' must be one of {listed}")
     per = entry.get("per")
     if per is not None and per not in schema.FEATURE_COLUMNS:
         raise ValueError(f"{where}: per '{per}' is not a feature")
@@ -322,4 +323,3 @@ def reason(hit: Hit, language: str) -> str:
         threshold=format_value(rule.threshold, rule.unit, language),
         tag=tag_name(rule, language),
     )
-
