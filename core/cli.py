@@ -49,7 +49,48 @@ def build_parser() -> argparse.ArgumentParser:
     _add_database_url(users)
     users.set_defaults(handler=_command_users)
 
+    bill = commands.add_parser("bill", help="price a customer's readings under a tariff")
+    bill.add_argument("--tariff", required=True, help="tariff code from the catalog")
+    bill.add_argument("--readings", required=True, help="CSV, Excel or Parquet: ts, kwh[, kvarh]")
+    bill.add_argument("--capacity-kva", type=float, default=None, help="contract capacity")
+    bill.add_argument("--basic-basis", choices=("capacity", "demand"), default=None)
+    bill.add_argument("--declared-demand-kw", type=float, default=None)
+    bill.add_argument("--catalog", default=None, help="tariff catalog (default data/tariffs.toml)")
+    bill.add_argument("--json", action="store_true", help="print the breakdown as JSON")
+    bill.set_defaults(handler=_command_bill)
+
     return parser
+
+
+def _command_bill(args: argparse.Namespace) -> int:
+    import json
+
+    from core import tariffs
+
+    catalog = tariffs.load_catalog(args.catalog)
+    if args.tariff not in catalog:
+        print(f"tariff {args.tariff} is not in the catalog: {', '.join(catalog)}", file=sys.stderr)
+        return 2
+    tariff = catalog[args.tariff]
+    readings = tariffs.read_readings_file(args.readings)
+    bills = tariffs.bill(
+        readings,
+        tariff,
+        args.capacity_kva,
+        basic_basis=args.basic_basis,
+        declared_demand_kw=args.declared_demand_kw,
+        source=args.readings,
+    )
+    breakdown = tariffs.bill_breakdown(bills, tariff)
+    if args.json:
+        print(json.dumps(breakdown, ensure_ascii=False, indent=2))
+        return 0
+    print(f"{tariff.code} {tariff.name}")
+    for month in breakdown["months"]:
+        kwh, total = month["kwh_total"], month["total_cny"]
+        print(f"{month['period']}  {kwh:>14,.2f} kWh  {total:>14,.2f} CNY")
+    print(f"total {breakdown['total_cny']:,.2f} CNY")
+    return 0
 
 
 def _command_demo(args: argparse.Namespace) -> int:

@@ -54,6 +54,8 @@ USAGE_COLUMNS = (
     "contract_capacity_kva",
 )
 OPTIONAL_USAGE_COLUMNS = ("basic_basis", "declared_demand_kw")
+# The customer id given to readings of one customer that carry no customer_id column.
+SINGLE_CUSTOMER = "-"
 
 
 @dataclass(frozen=True)
@@ -630,6 +632,8 @@ def power_factor(kwh: np.ndarray, kvarh: np.ndarray) -> np.ndarray:
 
 def _first_customer(usage: pd.DataFrame, mask: np.ndarray) -> str:
     row = usage.loc[mask].iloc[0]
+    if row["customer_id"] == SINGLE_CUSTOMER:
+        return f"period {row['period']}"
     return f"customer {row['customer_id']} period {row['period']}"
 
 
@@ -834,7 +838,8 @@ def validate_readings(readings: pd.DataFrame, source: str = "readings") -> pd.Da
         source: how to name the input in messages (a file name).
 
     Returns:
-        A new frame sorted by customer and time, with a default ``customer_id`` of ``"-"``.
+        A new frame sorted by customer and time; ``customer_id`` is :data:`SINGLE_CUSTOMER`
+        when the readings have none.
 
     Raises:
         ValueError: a column is missing, a value is not a time or a number, kWh is negative or
@@ -881,7 +886,7 @@ def validate_readings(readings: pd.DataFrame, source: str = "readings") -> pd.Da
     if "customer_id" in columns:
         frame["customer_id"] = readings[columns["customer_id"]].astype(str).to_numpy()
     else:
-        frame["customer_id"] = "-"
+        frame["customer_id"] = SINGLE_CUSTOMER
     repeated = frame.duplicated(["customer_id", "ts"]).to_numpy()
     if repeated.any():
         row = int(np.flatnonzero(repeated)[0])
@@ -1035,3 +1040,101 @@ def bill(
             raise ValueError("declared demand must be a positive number of kW")
         usage["declared_demand_kw"] = float(declared_demand_kw)
     return bill_usage(tariff, usage)
+
+
+# --- files and reports -----------------------------------------------------------------------
+
+READINGS_SUFFIXES = (".csv", ".xlsx", ".xls", ".parquet")
+# Bill lines reported per month, in the order a printed bill lists them.
+BILL_LINES = (
+    "kwh_critical",
+    "kwh_peak",
+    "kwh_flat",
+    "kwh_valley",
+    "kwh_total",
+    "charge_critical_cny",
+    "charge_peak_cny",
+    "charge_flat_cny",
+    "charge_valley_cny",
+    "energy_charge_cny",
+    "basic_basis",
+    "basic_quantity",
+    "basic_excess_kw",
+    "basic_excess_cny",
+    "basic_charge_cny",
+    "max_demand_kw",
+    "demand_interval",
+    "kvarh",
+    "power_factor",
+    "pf_adjustment_percent",
+    "pf_adjustment_cny",
+)
+
+
+def read_readings_file(file: Path | str | object, name: str | None = None) -> pd.DataFrame:
+    """Reads a readings file (CSV, Excel or Parquet) into a frame.
+
+    Args:
+        file: a path or a binary file-like object (an upload).
+        name: the file name when ``file`` is a file-like object; decides the format.
+
+    Returns:
+        The file's rows as read; :func:`validate_readings` checks them.
+
+    Raises:
+        FileNotFoundError: the path does not exist.
+        ValueError: the format is not supported or the file cannot be read.
+    """
+    label = name or (Path(file).name if isinstance(file, str | Path) else "upload")
+    suffix = Path(label).suffix.lower()
+    if isinstance(file, str | Path) and not Path(file).exists():
+        raise FileNotFoundError(f"{file}: no such file")
+    if suffix not in READINGS_SUFFIXES:
+        raise ValueError(f"{label}: use a .csv, .xlsx or .parquet file with columns ts, kwh")
+    try:
+        if suffix == ".csv":
+            return pd.read_csv(file)
+        if suffix == ".parquet":
+            return pd.read_parquet(file)
+        return pd.read_excel(file)
+    except (ValueError, OSError, ImportError) as error:
+        raise ValueError(f"{label}: cannot be read ({error})") from error
+    except pd.errors.ParserError as error:
+        raise ValueError(f"{label}: not a readable CSV file ({error})") from error
+
+
+def _plain(value: object) -> object:
+    if value is None:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return None if math.isnan(value) else value
+    return value
+
+
+def bill_breakdown(bills: pd.DataFrame, tariff: Tariff) -> dict:
+    """A bill frame of one customer as a plain dictionary (for JSON).
+
+    Args:
+        bills: from :func:`bill` or :func:`bill_usage`, one customer.
+        tariff: the tariff the bills were priced with.
+
+    Returns:
+        ``tariff``, ``months`` (each with ``period``, every bill line, the tier lines and
+        ``total_cny``) and ``total_cny`` over all months.
+    """
+    tier_columns = [c for c in bills.columns if c.startswith("tier") and c[4:5].isdigit()]
+    months = []
+    for _, row in bills.sort_values("period").iterrows():
+        month = {"period": row["period"]}
+        month.update({line: _plain(row[line]) for line in BILL_LINES if line in bills.columns})
+        month.update({column: _plain(row[column]) for column in tier_columns})
+        month["total_cny"] = _plain(row["amount_cny"])
+        months.append(month)
+    total_fen = int(to_fen(bills["amount_cny"].to_numpy(float)).sum())
+    return {
+        "tariff": {"code": tariff.code, "name": tariff.name, "name_zh": tariff.name_zh},
+        "months": months,
+        "total_cny": total_fen / 100,
+    }
