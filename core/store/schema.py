@@ -178,6 +178,9 @@ imports = sa.Table(
     sa.Column("rows_landed", sa.Integer, nullable=False, server_default="0"),
     sa.Column("rows_rejected", sa.Integer, nullable=False, server_default="0"),
     sa.Column("user_name", sa.String(60)),
+    # The period the landed rows cover, for the lag between a reading's time and its arrival.
+    sa.Column("data_start", sa.DateTime),
+    sa.Column("data_end", sa.DateTime),
 )
 
 rejected_rows = sa.Table(
@@ -192,6 +195,22 @@ rejected_rows = sa.Table(
     sa.Column("value", sa.Text),
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("rejected_at", sa.DateTime, nullable=False),
+)
+
+# The data-quality figures as they stood after each import: the trend over imports.
+quality_snapshots = sa.Table(
+    "quality_snapshots",
+    metadata,
+    _identity("quality_snapshots"),
+    sa.Column("import_id", sa.Integer),
+    sa.Column("taken_at", sa.DateTime, nullable=False),
+    sa.Column("dimension", sa.String(20), nullable=False),
+    sa.Column("table_name", sa.String(40), nullable=False),
+    sa.Column("source_system", sa.String(40)),
+    sa.Column("metric", sa.String(60), nullable=False),
+    sa.Column("value", sa.Float),
+    sa.Column("numerator", sa.Float),
+    sa.Column("denominator", sa.Float),
 )
 
 users = sa.Table(

@@ -1,0 +1,1626 @@
+"""File import with validation: good rows land, bad rows are kept with the reason, nothing twice.
+
+An import reads a CSV (UTF-8 or GBK/GB18030, comma or tab), Excel (.xlsx) or Parquet file in
+chunks, maps its headers (the store's column names or the common Chinese headers) onto one table
+of the store, validates every value, and lands the good rows in one transaction:
+
+1. good rows go to a temporary staging table, bad values to ``rejected_rows`` with the file, row
+   number, column, value and the reason in words;
+2. rows repeating an earlier row's key inside the file are rejected as duplicates;
+3. the rows the file covers are deleted from the table (readings and weather: each series' time
+   range; other tables: the same keys), then the staged rows are inserted, so importing a file
+   again changes nothing and a corrected file replaces what it covers;
+4. the ``imports`` row is completed and the data version bumped.
+
+A failure anywhere rolls the whole import back. Readings arrive in the long layout (one row per
+interval) or the wide layout collection systems export (one row per customer and day with 24 or
+96 value columns); the interval (15/30/60 minutes or daily) is detected per customer.
+"""
+
+import codecs
+import csv
+import datetime as dt
+import io
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+import sqlalchemy as sa
+
+from core import access, tariffs
+from core.store import engine as store_engine
+from core.store import schema
+
+# Rows validated and staged at a time: bounds memory for multi-GB files while keeping the
+# per-chunk overhead (one bulk insert, one round of vectorised checks) small.
+CHUNK_ROWS = 500_000
+# Bytes pyarrow parses per CSV block; a block of hourly readings is roughly 400,000 rows.
+CSV_BLOCK_BYTES = 16 << 20
+# Bytes read to detect the encoding and the delimiter.
+SNIFF_BYTES = 1 << 16
+
+# Physical limits past which a value is an error, not an unusual customer.
+MAX_READING_KWH = 10_000_000.0
+MAX_CAPACITY_KVA = 1_000_000.0
+MAX_VOLTAGE_KV = 1000.0
+TEMPERATURE_RANGE_C = (-60.0, 60.0)
+SATISFACTION_RANGE = (1, 5)
+# Readings start on a quarter hour: the finest interval the metering system records.
+READING_GRID_MINUTES = 15
+INTERVAL_NAMES = {15: "15-minute", 30: "30-minute", 60: "hourly", 1440: "daily"}
+WIDE_COLUMN_MINUTES = {24: 60, 96: 15}
+
+Layout = Literal["long", "wide"]
+Progress = Callable[[int, float], None]
+
+# Tables that refer to customers resolve source-system ids through id_map.
+CUSTOMER_TABLES = (
+    "readings",
+    "bills",
+    "work_orders",
+    "channel_activity",
+    "outages",
+    "campaign_members",
+)
+
+# Common Chinese headers of marketing, metering and 95598 exports, after _normalise_header.
+COMMON_HEADERS = {
+    "户号": "customer_id",
+    "用户编号": "customer_id",
+    "用户号": "customer_id",
+    "电力户号": "customer_id",
+    "客户户号": "customer_id",
+    "户名": "name",
+    "用户名称": "name",
+    "客户名称": "name",
+    "用电类别": "customer_class",
+    "用户类别": "customer_class",
+    "客户类别": "customer_class",
+    "行业": "industry",
+    "行业分类": "industry",
+    "电压等级": "voltage_kv",
+    "供电电压": "voltage_kv",
+    "合同容量": "contract_capacity_kva",
+    "运行容量": "contract_capacity_kva",
+    "区县": "region",
+    "所属区县": "region",
+    "供电区域": "region",
+    "地区": "region",
+    "台区": "transformer_area",
+    "台区名称": "transformer_area",
+    "纬度": "lat",
+    "经度": "lon",
+    "电价代码": "tariff_code",
+    "电价编码": "tariff_code",
+    "执行电价": "tariff_code",
+    "立户日期": "open_date",
+    "开户日期": "open_date",
+    "客户经理": "manager_id",
+    "客户经理编号": "manager_id",
+    "电话": "phone",
+    "联系电话": "phone",
+    "手机号": "phone",
+    "用户状态": "status",
+    "状态": "status",
+    "系统": "system",
+    "来源系统": "system",
+    "外部编号": "external_id",
+    "外部标识": "external_id",
+    "是否有效": "active",
+    "有效": "active",
+    "日期": "date",
+    "数据日期": "date",
+    "数据时间": "ts",
+    "采集时间": "ts",
+    "日期时间": "ts",
+    "时间戳": "ts",
+    "时间": "time",
+    "时刻": "time",
+    "电量": "kwh",
+    "有功电量": "kwh",
+    "用电量": "kwh",
+    "正向有功电量": "kwh",
+    "无功电量": "kvarh",
+    "温度": "temperature_c",
+    "气温": "temperature_c",
+    "账期": "period",
+    "电费年月": "period",
+    "年月": "period",
+    "峰电量": "kwh_peak",
+    "平电量": "kwh_flat",
+    "谷电量": "kwh_valley",
+    "尖峰电量": "kwh_critical",
+    "总电量": "kwh_total",
+    "结算电量": "kwh_total",
+    "电费": "amount_cny",
+    "应收电费": "amount_cny",
+    "电费金额": "amount_cny",
+    "缴费截止日期": "due_date",
+    "应缴日期": "due_date",
+    "缴费日期": "paid_date",
+    "实缴日期": "paid_date",
+    "实收电费": "paid_cny",
+    "实缴金额": "paid_cny",
+    "工单编号": "order_id",
+    "工单号": "order_id",
+    "受理时间": "created_at",
+    "创建时间": "created_at",
+    "办结时间": "closed_at",
+    "归档时间": "closed_at",
+    "工单类型": "type",
+    "业务类型": "type",
+    "渠道": "channel",
+    "受理渠道": "channel",
+    "满意度": "satisfaction",
+    "工单内容": "description",
+    "内容": "description",
+    "描述": "description",
+    "次数": "events",
+    "事件数": "events",
+    "事件编号": "event_id",
+    "停电编号": "event_id",
+    "停电开始时间": "start",
+    "开始时间": "start",
+    "恢复时间": "end",
+    "结束时间": "end",
+    "计划停电": "planned",
+    "是否计划": "planned",
+    "活动编号": "campaign_id",
+    "活动名称": "name",
+    "目标": "goal",
+    "活动目标": "goal",
+    "权益": "offer",
+    "优惠": "offer",
+    "开始日期": "start_date",
+    "结束日期": "end_date",
+    "单次触达成本": "cost_per_contact_cny",
+    "分组": "arm",
+    "触达时间": "contacted_at",
+    "响应时间": "responded_at",
+    "转化时间": "converted_at",
+    "转化价值": "value_cny",
+}
+
+# Values exports spell in Chinese, mapped onto the store's codes.
+VALUE_ALIASES = {
+    "customer_class": {
+        "居民": "residential",
+        "居民生活": "residential",
+        "商业": "commercial",
+        "一般工商业": "commercial",
+        "工业": "industrial",
+        "大工业": "industrial",
+        "农业": "agricultural",
+        "农业生产": "agricultural",
+    },
+    "goal": {"拉新": "acquire", "促活": "activate", "留存": "retain", "挽留": "retain"},
+    "arm": {"实验组": "treatment", "处理组": "treatment", "对照组": "control"},
+    "status": {"正常": "active", "在用": "active", "销户": "closed", "暂停": "suspended"},
+}
+ALLOWED_VALUES = {
+    "customer_class": schema.CUSTOMER_CLASSES,
+    "goal": schema.CAMPAIGN_GOALS,
+    "arm": schema.CAMPAIGN_ARMS,
+}
+TRUE_WORDS = {"true", "t", "yes", "y", "1", "1.0", "是", "有效", "计划"}
+FALSE_WORDS = {"false", "f", "no", "n", "0", "0.0", "否", "无效", "非计划"}
+
+DATETIME_FORMATS = (
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y/%m/%d %H:%M:%S",
+    "%Y/%m/%d %H:%M",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d",
+    "%Y/%m/%d",
+    "%Y%m%d",
+    "%Y%m%d%H%M%S",
+    "%Y年%m月%d日",
+    "%Y年%m月%d日 %H:%M",
+)
+
+# Numeric ranges: (table, column, minimum, maximum, reason); None leaves that side open.
+RANGES: tuple[tuple[str, str, float | None, float | None, str], ...] = (
+    ("readings", "kwh", 0.0, None, "is negative"),
+    (
+        "readings",
+        "kwh",
+        None,
+        MAX_READING_KWH,
+        f"is more than any meter records in one interval ({MAX_READING_KWH:,.0f} kWh)",
+    ),
+    ("readings", "kvarh", 0.0, None, "is negative"),
+    (
+        "customers",
+        "contract_capacity_kva",
+        1e-9,
+        MAX_CAPACITY_KVA,
+        f"is not a possible contract capacity (above 0, at most {MAX_CAPACITY_KVA:,.0f} kVA)",
+    ),
+    (
+        "customers",
+        "voltage_kv",
+        1e-9,
+        MAX_VOLTAGE_KV,
+        f"is not a possible voltage (above 0, at most {MAX_VOLTAGE_KV:,.0f} kV)",
+    ),
+    ("customers", "lat", -90.0, 90.0, "is not a latitude (-90 to 90)"),
+    ("customers", "lon", -180.0, 180.0, "is not a longitude (-180 to 180)"),
+    (
+        "weather",
+        "temperature_c",
+        *TEMPERATURE_RANGE_C,
+        f"is outside {TEMPERATURE_RANGE_C[0]:.0f} to {TEMPERATURE_RANGE_C[1]:.0f} °C",
+    ),
+    ("bills", "kwh_peak", 0.0, None, "is negative"),
+    ("bills", "kwh_flat", 0.0, None, "is negative"),
+    ("bills", "kwh_valley", 0.0, None, "is negative"),
+    ("bills", "kwh_critical", 0.0, None, "is negative"),
+    ("bills", "kwh_total", 0.0, None, "is negative"),
+    ("bills", "paid_cny", 0.0, None, "is negative"),
+    ("work_orders", "satisfaction", *SATISFACTION_RANGE, "is not a satisfaction score 1 to 5"),
+    ("channel_activity", "events", 0.0, None, "is negative"),
+    ("campaigns", "cost_per_contact_cny", 0.0, None, "is negative"),
+    ("campaign_members", "value_cny", 0.0, None, "is negative"),
+)
+
+# Columns that record something that has happened, so they cannot lie in the future. Weather
+# (forecasts), planned outages and campaign dates may.
+PAST_COLUMNS = {
+    "customers": ("open_date",),
+    "readings": ("ts",),
+    "bills": ("paid_date",),
+    "work_orders": ("created_at", "closed_at"),
+    "channel_activity": ("date",),
+    "campaign_members": ("contacted_at", "responded_at", "converted_at"),
+}
+
+# (earlier, later) pairs that must be in this order.
+ORDER_RULES = {
+    "work_orders": (("created_at", "closed_at"),),
+    "outages": (("start", "end"),),
+    "campaigns": (("start_date", "end_date"),),
+    "campaign_members": (("contacted_at", "responded_at"), ("contacted_at", "converted_at")),
+}
+
+# The key that identifies a row of each table inside a file; readings have no primary key.
+ROW_KEYS = {"readings": ("customer_id", "ts")}
+# Time-series tables: a file replaces each series' whole time range, so a corrected file that
+# leaves out a wrong reading removes it.
+SERIES_COLUMN = {"readings": "customer_id", "weather": "region"}
+
+REASON_EMPTY = "is empty but required"
+REASON_NOT_NUMBER = "is not a number"
+REASON_NOT_INTEGER = "is not a whole number"
+REASON_NOT_DATE = "is not a date or time this import understands"
+REASON_NOT_BOOLEAN = "is not yes/no (true/false, 1/0, 是/否)"
+REASON_TOO_LONG = "is longer than the store allows"
+REASON_FUTURE = "is in the future"
+REASON_OFF_GRID = "is not the start of a 15-minute interval"
+REASON_UNKNOWN_CUSTOMER = "is not a known customer"
+REASON_UNRESOLVED = "is not in the id map of the source system"
+REASON_AMBIGUOUS = "maps to more than one customer in the id map of the source system"
+REASON_UNKNOWN_TARIFF = "is not a tariff code of the tariff catalog"
+REASON_BAD_PERIOD = "is not a billing period (YYYY-MM)"
+REASON_DUPLICATE = "repeats an earlier row of the file"
+REASON_MALFORMED = "has a different number of fields than the header"
+
+
+@dataclass(frozen=True)
+class ColumnMapping:
+    """How a file's headers map onto a table's columns.
+
+    Attributes:
+        table: the target table's name.
+        columns: file header → column name, for the headers that map onto a column.
+        wide: for readings in the wide layout, file header → minutes after midnight.
+        ignored: headers that map onto nothing and are not imported.
+        layout: ``long`` (one row per record) or ``wide`` (readings: one row per customer-day).
+    """
+
+    table: str
+    columns: dict[str, str]
+    wide: dict[str, int]
+    ignored: tuple[str, ...]
+    layout: Layout
+
+    def as_frame(self) -> pd.DataFrame:
+        """The mapping as a table to show: one row per file header."""
+        rows = [(header, column) for header, column in self.columns.items()]
+        rows += [
+            (header, f"kwh @ {minutes // 60:02d}:{minutes % 60:02d}")
+            for header, minutes in self.wide.items()
+        ]
+        rows += [(header, None) for header in self.ignored]
+        return pd.DataFrame(rows, columns=["file_header", "column"])
+
+
+@dataclass
+class ImportResult:
+    """What an import did.
+
+    Attributes:
+        import_id: the ``imports`` row of this import.
+        table: the target table.
+        file_name: the file's name as recorded.
+        encoding: the text encoding read (``utf-8``, ``gb18030``), or the format for binary files.
+        mapping: how the headers were mapped.
+        rows_read: data rows in the file.
+        rows_landed: records written to the table (wide readings: one per value).
+        rows_rejected: file rows with at least one rejected value.
+        rows_replaced: records of earlier imports this file replaced.
+        reasons: rejected values by reason.
+        intervals: readings: number of customers by detected interval (``hourly``, ...).
+        customer_intervals: readings: each customer's detected interval in minutes.
+    """
+
+    import_id: int
+    table: str
+    file_name: str
+    encoding: str
+    mapping: ColumnMapping
+    rows_read: int = 0
+    rows_landed: int = 0
+    rows_rejected: int = 0
+    rows_replaced: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    intervals: dict[str, int] = field(default_factory=dict)
+    customer_intervals: dict[str, int] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        """A few lines for the command line: rows read, landed, rejected by reason."""
+        lines = [
+            f"{self.table}: {self.file_name} ({self.encoding}, {self.mapping.layout} layout)",
+            f"read {self.rows_read:,} rows, landed {self.rows_landed:,} records, "
+            f"rejected {self.rows_rejected:,} rows, replaced {self.rows_replaced:,} records",
+        ]
+        lines += [f"  {count:,} × {reason}" for reason, count in sorted(self.reasons.items())]
+        if self.intervals:
+            detected = ", ".join(
+                f"{name}: {count}" for name, count in sorted(self.intervals.items())
+            )
+            lines.append(f"intervals by customer: {detected}")
+        return "\n".join(lines)
+
+
+@dataclass
+class _Chunk:
+    first_row: int
+    frame: pd.DataFrame
+    row_numbers: np.ndarray | None = None
+
+
+@dataclass
+class _Source:
+    headers: list[str]
+    encoding: str
+    chunks: Callable[[], Iterator[_Chunk]]
+    malformed: list[tuple[int | None, str]] = field(default_factory=list)
+
+
+class _MalformedRows(Exception):
+    """The fast CSV reader met rows with the wrong number of fields; the exact reader takes over."""
+
+
+@dataclass
+class _Context:
+    table: sa.Table
+    file_name: str
+    source_system: str | None
+    now: dt.datetime
+    known_customers: pd.Index | None
+    id_lookup: pd.Series | None
+    ambiguous_ids: pd.Index | None
+    tariff_codes: pd.Index | None
+
+
+def tables() -> list[str]:
+    """The tables a file can be imported into (DESIGN §4)."""
+    return [table.name for table in schema.ENTITY_TABLES]
+
+
+def _entity_table(name: str) -> sa.Table:
+    for table in schema.ENTITY_TABLES:
+        if table.name == name:
+            return table
+    raise ValueError(
+        f"there is no table {name!r} to import into; choose one of {', '.join(tables())}"
+    )
+
+
+def _normalise_header(header: object) -> str:
+    text = str(header).replace("\ufeff", "").strip().lower()
+    # Units in brackets ("电量(kWh)", "合同容量（kVA）") do not change what a column is.
+    text = re.sub(r"[(（\[][^)）\]]*[)）\]]", "", text)
+    return re.sub(r"\s+", "", text)
+
+
+def _wide_offsets(headers: list[str]) -> dict[str, int] | None:
+    """Minutes after midnight for each wide-layout value header, or None when they are not one."""
+    count = len(headers)
+    if count not in WIDE_COLUMN_MINUTES:
+        return None
+    step = WIDE_COLUMN_MINUTES[count]
+    times, numbers = {}, {}
+    for header in headers:
+        text = _normalise_header(header)
+        clock = re.match(r"^\D*(\d{1,2}):(\d{2})", text)
+        if clock:
+            times[header] = int(clock.group(1)) * 60 + int(clock.group(2))
+            continue
+        number = re.fullmatch(r"\D*(\d{1,3})\D*", text)
+        if number:
+            numbers[header] = int(number.group(1))
+    if len(times) == count:
+        expected = set(range(0, 1440, step))
+        return times if set(times.values()) == expected else None
+    if len(numbers) == count:
+        values = set(numbers.values())
+        if values == set(range(count)):
+            return {header: value * step for header, value in numbers.items()}
+        if values == set(range(1, count + 1)):
+            # Column 1 is the first interval of the day (00:00 to 00:15 or 01:00).
+            return {header: (value - 1) * step for header, value in numbers.items()}
+    return None
+
+
+def map_columns(table_name: str, headers: list[str]) -> ColumnMapping:
+    """Maps a file's headers onto a table's columns.
+
+    Args:
+        table_name: the target table.
+        headers: the file's headers in file order.
+
+    Returns:
+        The mapping, with the headers that map onto nothing listed as ignored.
+
+    Raises:
+        ValueError: two headers map onto the same column, or a required column is missing.
+    """
+    table = _entity_table(table_name)
+    accepted = set(table.c.keys())
+    if table_name == "readings":
+        accepted |= {"date", "time"}
+    columns: dict[str, str] = {}
+    unmapped: list[str] = []
+    for header in headers:
+        key = _normalise_header(header)
+        column = key if key in accepted else COMMON_HEADERS.get(key)
+        if column is None or column not in accepted:
+            unmapped.append(header)
+            continue
+        if column in columns.values():
+            first = next(name for name, mapped in columns.items() if mapped == column)
+            raise ValueError(
+                f"the headers {first!r} and {header!r} both mean {column}; keep one of them"
+            )
+        columns[header] = column
+    wide: dict[str, int] = {}
+    layout: Layout = "long"
+    mapped = set(columns.values())
+    if table_name == "readings" and "ts" not in mapped and "kwh" not in mapped:
+        offsets = _wide_offsets(unmapped)
+        if offsets is not None and "date" in mapped:
+            wide, unmapped, layout = offsets, [], "wide"
+    missing = [name for name in _required_columns(table) if name not in _provided(columns, layout)]
+    if missing:
+        raise ValueError(
+            f"the file has no column for {', '.join(missing)} (table {table_name}); "
+            f"its headers are {', '.join(map(str, headers))}"
+        )
+    return ColumnMapping(table_name, columns, wide, tuple(unmapped), layout)
+
+
+def _provided(columns: dict[str, str], layout: Layout) -> set[str]:
+    provided = set(columns.values())
+    if "date" in provided or "time" in provided:
+        provided.add("ts")
+    if layout == "wide":
+        provided.add("kwh")
+    return provided
+
+
+def _required_columns(table: sa.Table) -> list[str]:
+    return [
+        column.name
+        for column in table.columns
+        if not column.nullable and column.server_default is None
+    ]
+
+
+def _defaults(table: sa.Table) -> dict[str, object]:
+    """Values for empty cells of columns the store fills by default (status, active)."""
+    defaults: dict[str, object] = {}
+    for column in table.columns:
+        if column.nullable or column.server_default is None or column.name == "id":
+            continue
+        if isinstance(column.type, sa.Boolean):
+            defaults[column.name] = True
+        else:
+            defaults[column.name] = str(column.server_default.arg)
+    return defaults
+
+
+# Reading files.
+
+
+def _open_binary(source: str | Path | BinaryIO) -> BinaryIO:
+    if isinstance(source, str | Path):
+        path = Path(source)
+        if not path.is_file():
+            raise ValueError(f"{path}: no such file")
+        return path.open("rb")
+    source.seek(0)
+    return source
+
+
+def _size(handle: BinaryIO) -> int:
+    position = handle.tell()
+    handle.seek(0, io.SEEK_END)
+    size = handle.tell()
+    handle.seek(position)
+    return max(size, 1)
+
+
+def _detect_encoding(head: bytes, file_name: str) -> str:
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        # GB18030 is a superset of GBK and GB2312; a cut multi-byte character at the end is fine.
+        codecs.getincrementaldecoder("gb18030")().decode(head, final=False)
+        return "gb18030"
+    except UnicodeDecodeError:
+        raise ValueError(
+            f"{file_name} cannot be read: it is neither UTF-8 nor GBK/GB18030 text; "
+            "save it as CSV UTF-8, Excel (.xlsx) or Parquet"
+        ) from None
+
+
+def _csv_source(handle: BinaryIO, file_name: str, chunk_rows: int, progress_total: int) -> _Source:
+    head = handle.read(SNIFF_BYTES)
+    if not head.strip():
+        raise ValueError(f"{file_name} is empty")
+    encoding = _detect_encoding(head, file_name)
+    text = head.decode(encoding, errors="ignore")
+    first_line = text.splitlines()[0] if text.splitlines() else ""
+    delimiter = "\t" if first_line.count("\t") > first_line.count(",") else ","
+    headers = next(csv.reader([first_line], delimiter=delimiter))
+    headers = [header.strip() for header in headers]
+    if len(headers) < 2:
+        raise ValueError(
+            f"{file_name} has only one column; separate the columns with commas or tabs"
+        )
+    source = _Source(headers=headers, encoding=encoding, chunks=lambda: iter(()))
+
+    def fast_chunks() -> Iterator[_Chunk]:
+        handle.seek(0)
+        reader = pa_csv.open_csv(
+            handle,
+            read_options=pa_csv.ReadOptions(
+                column_names=headers,
+                skip_rows=1,
+                encoding=encoding,
+                block_size=CSV_BLOCK_BYTES,
+            ),
+            parse_options=pa_csv.ParseOptions(
+                delimiter=delimiter, invalid_row_handler=_raise_malformed
+            ),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={header: pa.string() for header in headers},
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
+        next_row = 2
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                return
+            except pa.ArrowInvalid as error:
+                if "malformed" in str(error):
+                    raise _MalformedRows from error
+                raise ValueError(f"{file_name} cannot be read as CSV: {error}") from error
+            for start in range(0, batch.num_rows, chunk_rows):
+                part = batch.slice(start, chunk_rows)
+                yield _Chunk(next_row, part.to_pandas())
+                next_row += part.num_rows
+
+    def exact_chunks() -> Iterator[_Chunk]:
+        handle.seek(0)
+        wrapper = io.TextIOWrapper(handle, encoding=encoding, newline="")
+        try:
+            reader = csv.reader(wrapper, delimiter=delimiter)
+            next(reader)
+            rows: list[list[str]] = []
+            numbers: list[int] = []
+            for row in reader:
+                if not any(cell.strip() for cell in row):
+                    continue
+                if len(row) != len(headers):
+                    source.malformed.append((reader.line_num, delimiter.join(row)))
+                    continue
+                rows.append(row)
+                numbers.append(reader.line_num)
+                if len(rows) >= chunk_rows:
+                    yield _exact_chunk(rows, numbers, headers)
+                    rows, numbers = [], []
+            if rows:
+                yield _exact_chunk(rows, numbers, headers)
+        except UnicodeDecodeError as error:
+            raise ValueError(f"{file_name} cannot be read: {error}") from error
+        finally:
+            wrapper.detach()
+
+    def chunks() -> Iterator[_Chunk]:
+        if source.malformed or getattr(source, "exact", False):
+            yield from exact_chunks()
+        else:
+            yield from fast_chunks()
+
+    source.chunks = chunks
+    source.exact_chunks = exact_chunks  # type: ignore[attr-defined]
+    return source
+
+
+def _exact_chunk(rows: list[list[str]], numbers: list[int], headers: list[str]) -> _Chunk:
+    frame = pd.DataFrame(rows, columns=headers, dtype="str")
+    return _Chunk(numbers[0], frame, np.asarray(numbers, dtype=np.int64))
+
+
+def _raise_malformed(row: object) -> str:
+    return "error"
+
+
+def _parquet_source(handle: BinaryIO, file_name: str, chunk_rows: int) -> _Source:
+    try:
+        parquet = pq.ParquetFile(handle)
+    except (pa.ArrowInvalid, OSError) as error:
+        raise ValueError(f"{file_name} cannot be read as Parquet: {error}") from error
+    headers = list(parquet.schema_arrow.names)
+
+    def chunks() -> Iterator[_Chunk]:
+        next_row = 1
+        for batch in parquet.iter_batches(batch_size=chunk_rows):
+            yield _Chunk(next_row, batch.to_pandas())
+            next_row += batch.num_rows
+
+    return _Source(headers=headers, encoding="parquet", chunks=chunks)
+
+
+def _excel_source(handle: BinaryIO, file_name: str, chunk_rows: int) -> _Source:
+    import openpyxl
+
+    try:
+        workbook = openpyxl.load_workbook(handle, read_only=True, data_only=True)
+    except Exception as error:  # noqa: BLE001 - openpyxl raises many kinds for a broken file
+        raise ValueError(f"{file_name} cannot be read as Excel (.xlsx): {error}") from error
+    sheet = workbook.worksheets[0]
+    rows = sheet.iter_rows(values_only=True)
+    try:
+        header_row = next(rows)
+    except StopIteration:
+        raise ValueError(f"{file_name} is empty") from None
+    headers = [str(value).strip() if value is not None else "" for value in header_row]
+    while headers and headers[-1] == "":
+        headers.pop()
+
+    def chunks() -> Iterator[_Chunk]:
+        block: list[tuple] = []
+        numbers: list[int] = []
+        for number, row in enumerate(rows, start=2):
+            values = tuple(row[: len(headers)])
+            if all(value is None or str(value).strip() == "" for value in values):
+                continue
+            block.append(values + (None,) * (len(headers) - len(values)))
+            numbers.append(number)
+            if len(block) >= chunk_rows:
+                yield _Chunk(
+                    numbers[0],
+                    pd.DataFrame(block, columns=headers, dtype=object),
+                    np.asarray(numbers),
+                )
+                block, numbers = [], []
+        if block:
+            yield _Chunk(
+                numbers[0], pd.DataFrame(block, columns=headers, dtype=object), np.asarray(numbers)
+            )
+
+    return _Source(headers=headers, encoding="xlsx", chunks=chunks)
+
+
+def _source(handle: BinaryIO, file_name: str, chunk_rows: int) -> _Source:
+    suffix = Path(file_name).suffix.lower()
+    if suffix == ".parquet":
+        return _parquet_source(handle, file_name, chunk_rows)
+    if suffix in (".xlsx", ".xlsm"):
+        return _excel_source(handle, file_name, chunk_rows)
+    if suffix in (".csv", ".txt", ".tsv", ""):
+        return _csv_source(handle, file_name, chunk_rows, _size(handle))
+    raise ValueError(
+        f"{file_name}: files of type {suffix} cannot be imported; use CSV, Excel (.xlsx) or Parquet"
+    )
+
+
+def preview_mapping(
+    table_name: str, source: str | Path | BinaryIO, file_name: str | None = None
+) -> ColumnMapping:
+    """The column mapping a file would get, read from its header only.
+
+    Args:
+        table_name: the target table.
+        source: a path or a binary file object.
+        file_name: the name to use in messages (defaults to the path's name).
+
+    Returns:
+        The mapping.
+
+    Raises:
+        ValueError: the file cannot be read or lacks a required column.
+    """
+    handle = _open_binary(source)
+    name = file_name or Path(getattr(handle, "name", "file")).name
+    try:
+        return map_columns(table_name, _source(handle, name, CHUNK_ROWS).headers)
+    finally:
+        if isinstance(source, str | Path):
+            handle.close()
+
+
+# Parsing and validation.
+
+
+def _text(raw: pd.Series) -> pd.Series:
+    """Cell values as stripped strings, empty cells as missing."""
+    if pd.api.types.is_float_dtype(raw.dtype):
+        # Ids exported as numbers (3201000001.0) keep their digits, not a decimal point.
+        integral = raw.notna() & (raw == np.floor(raw))
+        text = raw.astype(object).where(~integral, raw.where(integral).astype("Int64").astype(str))
+        return _text(text.where(raw.notna(), None).astype(object))
+    if raw.dtype == object:
+        converted = raw.map(_cell_text, na_action="ignore")
+        return _text(converted.astype("str"))
+    text = raw.astype("str") if not pd.api.types.is_string_dtype(raw.dtype) else raw
+    text = text.str.strip()
+    return text.where(text.str.len() > 0)
+
+
+def _cell_text(value: object) -> object:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def _arrow_strings(text: pd.Series) -> pa.Array:
+    return pa.array(text.to_numpy(dtype=object, na_value=None), type=pa.string())
+
+
+def _parse_number(raw: pd.Series, text: pd.Series) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
+        values = raw.astype("float64")
+    else:
+        try:
+            values = pd.Series(
+                _arrow_strings(text).cast(pa.float64()).to_numpy(zero_copy_only=False),
+                index=text.index,
+            )
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            cleaned = text.str.replace(
+                r"[,\s]|(kwh|kvarh|kva|kw|kv|元|°c)$", "", regex=True, case=False
+            )
+            values = pd.to_numeric(cleaned, errors="coerce").astype("float64")
+    return values.where(np.isfinite(values))
+
+
+def _parse_datetime(raw: pd.Series, text: pd.Series) -> pd.Series:
+    if isinstance(raw.dtype, pd.DatetimeTZDtype):
+        return raw.dt.tz_convert("Asia/Shanghai").dt.tz_localize(None).astype("datetime64[us]")
+    if pd.api.types.is_datetime64_any_dtype(raw.dtype):
+        return raw.astype("datetime64[us]")
+    if raw.dtype == object:
+        parsed = pd.to_datetime(raw.where(text.notna()), errors="coerce", format="mixed")
+        return parsed.astype("datetime64[us]")
+    strings = _arrow_strings(text)
+    result = pa.nulls(len(strings), pa.timestamp("us"))
+    for pattern in DATETIME_FORMATS:
+        pending = pc.and_(pc.is_null(result), pc.is_valid(strings))
+        if not pc.any(pending).as_py():
+            break
+        attempt = pc.strptime(strings, format=pattern, unit="us", error_is_null=True)
+        result = pc.if_else(pending, attempt, result)
+    values = pd.Series(result.to_numpy(zero_copy_only=False), index=text.index).astype(
+        "datetime64[us]"
+    )
+    pending = values.isna() & text.notna()
+    if pending.any():
+        values[pending] = pd.to_datetime(text[pending], errors="coerce", format="mixed")
+    return values
+
+
+def _parse_boolean(text: pd.Series) -> pd.Series:
+    lowered = text.str.lower()
+    values = pd.Series(pd.NA, index=text.index, dtype="boolean")
+    values[lowered.isin(TRUE_WORDS)] = True
+    values[lowered.isin(FALSE_WORDS)] = False
+    return values
+
+
+def _parse_period(text: pd.Series) -> pd.Series:
+    parts = text.str.extract(r"^(\d{4})\D?(\d{1,2})\D?$")
+    month = pd.to_numeric(parts[1], errors="coerce")
+    valid = parts[0].notna() & month.between(1, 12)
+    formatted = parts[0] + "-" + month.astype("Int64").astype("str").str.zfill(2)
+    return formatted.where(valid)
+
+
+class _Problems:
+    """Rejected values of one chunk: (position, column, value, reason) collected vectorised."""
+
+    def __init__(self, row_numbers: np.ndarray) -> None:
+        self.row_numbers = row_numbers
+        self.parts: list[pd.DataFrame] = []
+        self.bad = np.zeros(len(row_numbers), dtype=bool)
+
+    def add(
+        self, mask: pd.Series | np.ndarray, column: str, values: pd.Series, reason: str
+    ) -> None:
+        mask = np.asarray(mask, dtype=bool)
+        if not mask.any():
+            return
+        self.bad |= mask
+        shown = values.to_numpy(dtype=object)[mask]
+        self.parts.append(
+            pd.DataFrame(
+                {
+                    "row_number": self.row_numbers[mask],
+                    "column_name": column,
+                    "value": [
+                        None
+                        if value is None
+                        or value is pd.NA
+                        or (isinstance(value, float) and np.isnan(value))
+                        else str(value)
+                        for value in shown
+                    ],
+                    "reason": f"{column} {reason}",
+                }
+            )
+        )
+
+    def frame(self) -> pd.DataFrame:
+        if not self.parts:
+            return pd.DataFrame(columns=["row_number", "column_name", "value", "reason"])
+        return pd.concat(self.parts, ignore_index=True)
+
+
+def _validate(
+    chunk: _Chunk, mapping: ColumnMapping, context: _Context
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Parses and checks one chunk.
+
+    Returns:
+        The good records (the table's columns plus ``source_row``) and the rejected values.
+    """
+    table = context.table
+    frame = chunk.frame
+    row_numbers = (
+        chunk.row_numbers
+        if chunk.row_numbers is not None
+        else np.arange(chunk.first_row, chunk.first_row + len(frame), dtype=np.int64)
+    )
+    problems = _Problems(row_numbers)
+    raw = {
+        column: frame[header].reset_index(drop=True) for header, column in mapping.columns.items()
+    }
+    texts = {column: _text(values) for column, values in raw.items()}
+    if context.table.name == "id_map" and "system" not in texts and context.source_system:
+        texts["system"] = pd.Series(context.source_system, index=range(len(frame)), dtype="str")
+        raw["system"] = texts["system"]
+    if table.name == "readings":
+        _combine_date_time(raw, texts)
+    parsed: dict[str, pd.Series] = {}
+    defaults = _defaults(table)
+    for column in table.columns:
+        name = column.name
+        if name not in texts:
+            continue
+        text = texts[name]
+        if name in defaults:
+            text = text.fillna(str(defaults[name]))
+        values = _parse_column(name, column, raw.get(name, text), text, problems, table.name)
+        if not column.nullable:
+            problems.add(text.isna(), name, text, REASON_EMPTY)
+        parsed[name] = values
+    _check_rules(parsed, texts, problems, context)
+    if mapping.layout == "wide":
+        return _wide_records(frame, mapping, parsed, texts, problems, context)
+    good = ~problems.bad
+    records = pd.DataFrame({name: values[good] for name, values in parsed.items()})
+    records["source_row"] = row_numbers[good]
+    return records.reset_index(drop=True), problems.frame()
+
+
+def _combine_date_time(raw: dict[str, pd.Series], texts: dict[str, pd.Series]) -> None:
+    """Readings give their time as ts, as date + time, as date alone (daily) or as time alone."""
+    if "ts" in texts:
+        return
+    date, time = texts.pop("date", None), texts.pop("time", None)
+    raw.pop("date", None)
+    raw.pop("time", None)
+    if date is not None and time is not None:
+        combined = (date + " " + time).where(date.notna() & time.notna())
+    else:
+        combined = date if date is not None else time
+    if combined is not None:
+        texts["ts"] = combined
+        raw["ts"] = combined
+
+
+def _parse_column(
+    name: str,
+    column: sa.Column,
+    raw: pd.Series,
+    text: pd.Series,
+    problems: _Problems,
+    table_name: str,
+) -> pd.Series:
+    kind = column.type
+    if name in VALUE_ALIASES:
+        lowered = text.str.lower()
+        text = lowered.map(
+            lambda value: VALUE_ALIASES[name].get(value, value), na_action="ignore"
+        ).astype("str")
+    if name == "period":
+        values = _parse_period(text)
+        problems.add(text.notna() & values.isna(), name, text, REASON_BAD_PERIOD)
+        return values
+    if isinstance(kind, sa.Boolean):
+        values = _parse_boolean(text)
+        problems.add(text.notna() & values.isna(), name, text, REASON_NOT_BOOLEAN)
+        return values
+    if isinstance(kind, sa.DateTime | sa.Date):
+        values = _parse_datetime(raw, text)
+        problems.add(text.notna() & values.isna(), name, text, REASON_NOT_DATE)
+        if isinstance(kind, sa.Date) and not isinstance(kind, sa.DateTime):
+            return values.dt.floor("D").dt.date.astype(object).where(values.notna(), None)
+        return values
+    if isinstance(kind, sa.Integer):
+        values = _parse_number(raw, text)
+        problems.add(text.notna() & values.isna(), name, text, REASON_NOT_NUMBER)
+        problems.add(values.notna() & (values != np.floor(values)), name, text, REASON_NOT_INTEGER)
+        return values.round().astype("Int64")
+    if isinstance(kind, sa.Float | sa.Numeric):
+        values = _parse_number(raw, text)
+        problems.add(text.notna() & values.isna(), name, text, REASON_NOT_NUMBER)
+        if isinstance(kind, sa.Numeric) and not isinstance(kind, sa.Float):
+            values = values.round(kind.scale or 0)
+        return values
+    length = getattr(kind, "length", None)
+    if length:
+        problems.add(
+            text.str.len() > length, name, text, f"{REASON_TOO_LONG} ({length} characters)"
+        )
+    return text
+
+
+def _outside(values: pd.Series, low: float | None, high: float | None) -> pd.Series:
+    outside = pd.Series(False, index=values.index)
+    if low is not None:
+        outside |= values < low
+    if high is not None:
+        outside |= values > high
+    return outside.fillna(False)
+
+
+def _check_rules(
+    parsed: dict[str, pd.Series],
+    texts: dict[str, pd.Series],
+    problems: _Problems,
+    context: _Context,
+) -> None:
+    table_name = context.table.name
+    for name, allowed in ALLOWED_VALUES.items():
+        if name in parsed and (table_name != "campaign_members" or name == "arm"):
+            values = parsed[name]
+            problems.add(
+                values.notna() & ~values.isin(allowed),
+                name,
+                texts[name],
+                f"is not one of {', '.join(allowed)}",
+            )
+    for table, name, low, high, reason in RANGES:
+        if table == table_name and name in parsed:
+            outside = _outside(parsed[name].astype("float64"), low, high)
+            problems.add(outside, name, texts[name], reason)
+    now = pd.Timestamp(context.now)
+    for name in PAST_COLUMNS.get(table_name, ()):
+        if name in parsed:
+            values = pd.to_datetime(parsed[name])
+            problems.add((values > now).fillna(False), name, texts[name], REASON_FUTURE)
+    if table_name == "readings" and "ts" in parsed:
+        ts = parsed["ts"]
+        minutes_into_day = ts.dt.hour * 60 + ts.dt.minute
+        off_grid = (minutes_into_day % READING_GRID_MINUTES != 0) | (ts.dt.second != 0)
+        problems.add(off_grid.fillna(False), "ts", texts["ts"], REASON_OFF_GRID)
+    for earlier, later in ORDER_RULES.get(table_name, ()):
+        if earlier in parsed and later in parsed:
+            first, second = pd.to_datetime(parsed[earlier]), pd.to_datetime(parsed[later])
+            problems.add(
+                (second < first).fillna(False), later, texts[later], f"is before {earlier}"
+            )
+    if "tariff_code" in parsed and context.tariff_codes is not None:
+        codes = parsed["tariff_code"]
+        problems.add(
+            codes.notna() & ~codes.isin(context.tariff_codes),
+            "tariff_code",
+            texts["tariff_code"],
+            REASON_UNKNOWN_TARIFF,
+        )
+    if "customer_id" in parsed and table_name != "customers":
+        _resolve_customers(parsed, texts, problems, context)
+
+
+def _resolve_customers(
+    parsed: dict[str, pd.Series],
+    texts: dict[str, pd.Series],
+    problems: _Problems,
+    context: _Context,
+) -> None:
+    ids = parsed["customer_id"]
+    present = ids.notna()
+    if context.id_lookup is not None:
+        problems.add(
+            present & ids.isin(context.ambiguous_ids),
+            "customer_id",
+            texts["customer_id"],
+            REASON_AMBIGUOUS,
+        )
+        resolved = ids.map(context.id_lookup)
+        problems.add(
+            present & resolved.isna(),
+            "customer_id",
+            texts["customer_id"],
+            f"{REASON_UNRESOLVED} ({context.source_system})",
+        )
+        ids = resolved.astype("str").where(resolved.notna())
+        parsed["customer_id"] = ids
+    if context.known_customers is not None:
+        problems.add(
+            ids.notna() & ~ids.isin(context.known_customers),
+            "customer_id",
+            texts["customer_id"],
+            REASON_UNKNOWN_CUSTOMER,
+        )
+
+
+def _wide_records(
+    frame: pd.DataFrame,
+    mapping: ColumnMapping,
+    parsed: dict[str, pd.Series],
+    texts: dict[str, pd.Series],
+    problems: _Problems,
+    context: _Context,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Unpivots wide readings: one record per customer, day and value column."""
+    row_ok = ~problems.bad
+    day = pd.to_datetime(parsed["ts"]).dt.floor("D")
+    parts = []
+    for header, minutes in mapping.wide.items():
+        raw = frame[header].reset_index(drop=True)
+        text = _text(raw)
+        values = _parse_number(raw, text)
+        # Cells of a row rejected as a whole (unknown customer, bad date) are not checked again.
+        cell = _Problems(problems.row_numbers)
+        ts = day + pd.Timedelta(minutes=minutes)
+        cell.add(row_ok & (text.notna() & values.isna()), header, text, REASON_NOT_NUMBER)
+        for table, name, low, high, reason in RANGES:
+            if (table, name) == ("readings", "kwh"):
+                cell.add(row_ok & _outside(values, low, high), header, text, reason)
+        cell.add(
+            row_ok & (ts > pd.Timestamp(context.now)).fillna(False), header, text, REASON_FUTURE
+        )
+        problems.parts.extend(cell.parts)
+        # An empty cell is a reading the collection system did not get: no record, no rejection.
+        keep = row_ok & values.notna().to_numpy() & ~cell.bad
+        parts.append(
+            pd.DataFrame(
+                {
+                    "customer_id": parsed["customer_id"][keep],
+                    "ts": ts[keep].astype("datetime64[us]"),
+                    "kwh": values[keep],
+                    "source_row": problems.row_numbers[keep],
+                }
+            )
+        )
+    records = pd.concat(parts, ignore_index=True).sort_values(["source_row", "ts"], kind="stable")
+    return records.reset_index(drop=True), problems.frame()
+
+
+def _interval_counts(records: pd.DataFrame) -> pd.Series:
+    """Counts of (customer, minutes between consecutive readings) in one chunk."""
+    if records.empty:
+        return pd.Series(dtype="int64")
+    minutes = records["ts"].astype("int64") // 60_000_000
+    steps = minutes.groupby(records["customer_id"].to_numpy(), sort=False).diff()
+    positive = (steps > 0).to_numpy()
+    pairs = pd.DataFrame(
+        {"customer_id": records["customer_id"].to_numpy()[positive], "minutes": steps[positive]}
+    )
+    return pairs.value_counts()
+
+
+def _detect_intervals(counts: pd.Series) -> dict[str, int]:
+    """Each customer's interval: the most frequent step between consecutive readings."""
+    if counts.empty:
+        return {}
+    frame = (
+        counts.rename("count")
+        .reset_index()
+        .sort_values(["customer_id", "count", "minutes"], ascending=[True, False, True])
+    )
+    first = frame.drop_duplicates("customer_id")
+    return {
+        customer: int(minutes)
+        for customer, minutes in zip(first["customer_id"], first["minutes"], strict=True)
+    }
+
+
+def _staged_columns(
+    table: sa.Table, mapping: ColumnMapping, source_system: str | None
+) -> list[str]:
+    provided = _provided(mapping.columns, mapping.layout)
+    if table.name == "id_map" and source_system:
+        provided.add("system")
+    return [column.name for column in table.columns if column.name in provided]
+
+
+def _create_stage(conn: sa.Connection, table: sa.Table, names: list[str]) -> sa.Table:
+    columns = [
+        sa.Column(column.name, column.type) for column in table.columns if column.name in names
+    ]
+    stage = sa.Table(
+        f"import_stage_{table.name}",
+        sa.MetaData(),
+        *columns,
+        sa.Column("source_row", sa.Integer, nullable=False),
+        prefixes=["TEMPORARY"],
+    )
+    stage.create(conn)
+    return stage
+
+
+def _load_context(
+    conn: sa.Connection,
+    table: sa.Table,
+    file_name: str,
+    source_system: str | None,
+    now: dt.datetime,
+    mapping: ColumnMapping,
+) -> _Context:
+    known = None
+    if table.name != "customers" and "customer_id" in table.c:
+        known = pd.Index(
+            conn.execute(sa.select(schema.customers.c.customer_id)).scalars().all(), dtype="str"
+        )
+    lookup = ambiguous = None
+    if source_system and table.name in CUSTOMER_TABLES:
+        pairs = pd.DataFrame(
+            conn.execute(
+                sa.select(schema.id_map.c.external_id, schema.id_map.c.customer_id).where(
+                    schema.id_map.c.system == source_system, schema.id_map.c.active
+                )
+            ).all(),
+            columns=["external_id", "customer_id"],
+        ).drop_duplicates()
+        if pairs.empty:
+            raise ValueError(
+                f"the id map has no active ids of the source system {source_system!r}; "
+                "import its id_map rows first or leave out --source-system"
+            )
+        repeated = pairs["external_id"].duplicated(keep=False)
+        ambiguous = pd.Index(pairs.loc[repeated, "external_id"].unique(), dtype="str")
+        unique = pairs[~repeated]
+        lookup = pd.Series(unique["customer_id"].to_numpy(), index=unique["external_id"].to_numpy())
+    codes = None
+    if table.name == "customers" and "tariff_code" in mapping.columns.values():
+        codes = pd.Index(list(tariffs.load_catalog()), dtype="str")
+    return _Context(table, file_name, source_system, now, known, lookup, ambiguous, codes)
+
+
+def _rejected_frame(
+    problems: pd.DataFrame, import_id: int, table_name: str, file_name: str, now: dt.datetime
+) -> pd.DataFrame:
+    frame = problems.copy()
+    frame.insert(0, "import_id", import_id)
+    frame.insert(1, "table_name", table_name)
+    frame.insert(2, "file_name", file_name)
+    frame["rejected_at"] = pd.Timestamp(now)
+    frame["row_number"] = frame["row_number"].astype("Int64")
+    frame["value"] = frame["value"].astype("str")
+    return frame
+
+
+def _stage_chunks(
+    conn: sa.Connection,
+    source: _Source,
+    mapping: ColumnMapping,
+    context: _Context,
+    stage: sa.Table,
+    result: ImportResult,
+    progress: Progress | None,
+    fraction: Callable[[int], float],
+) -> tuple[pd.Series, Counter]:
+    intervals: list[pd.Series] = []
+    reasons: Counter = Counter()
+    names = [column.name for column in stage.columns if column.name != "source_row"]
+    for chunk in source.chunks():
+        records, problems = _validate(chunk, mapping, context)
+        result.rows_read += len(chunk.frame)
+        if not problems.empty:
+            reasons.update(problems["reason"].to_list())
+            store_engine.bulk_insert(
+                conn,
+                schema.rejected_rows,
+                _rejected_frame(
+                    problems, result.import_id, result.table, result.file_name, context.now
+                ),
+            )
+        if not records.empty:
+            store_engine.bulk_insert(conn, stage, records[[*names, "source_row"]])
+            if context.table.name == "readings":
+                intervals.append(_interval_counts(records))
+        if progress is not None:
+            progress(result.rows_read, min(fraction(result.rows_read), 1.0))
+    counts = pd.concat(intervals).groupby(level=[0, 1]).sum() if intervals else pd.Series()
+    return counts, reasons
+
+
+def _key_columns(table: sa.Table) -> tuple[str, ...]:
+    return ROW_KEYS.get(table.name) or tuple(column.name for column in table.primary_key.columns)
+
+
+def _reject_duplicates(
+    conn: sa.Connection, stage: sa.Table, table: sa.Table, result: ImportResult, now: dt.datetime
+) -> int:
+    """Moves rows that repeat an earlier row's key from the staging table to the rejected rows."""
+    key = _key_columns(table)
+    key_columns = [stage.c[name] for name in key]
+    firsts = (
+        sa.select(*key_columns, sa.func.min(stage.c.source_row).label("first_row"))
+        .group_by(*key_columns)
+        .having(sa.func.count() > 1)
+        .subquery("firsts")
+    )
+    same_key = sa.and_(*[stage.c[name] == firsts.c[name] for name in key])
+    later = stage.c.source_row > firsts.c.first_row
+    duplicates = (
+        sa.select(stage.c.source_row).select_from(stage.join(firsts, same_key)).where(later)
+    )
+    count = conn.execute(sa.select(sa.func.count()).select_from(duplicates.subquery())).scalar_one()
+    if count == 0:
+        return 0
+    value = sa.cast(stage.c[key[0]], sa.String)
+    for name in key[1:]:
+        value = value + sa.literal(", ") + sa.cast(stage.c[name], sa.String)
+    reason = (
+        sa.literal(f"{', '.join(key)} {REASON_DUPLICATE} (row ")
+        + sa.cast(firsts.c.first_row, sa.String)
+        + sa.literal(")")
+    )
+    rejected = schema.rejected_rows
+    conn.execute(
+        rejected.insert().from_select(
+            [
+                "import_id",
+                "table_name",
+                "file_name",
+                "row_number",
+                "column_name",
+                "value",
+                "reason",
+                "rejected_at",
+            ],
+            sa.select(
+                sa.literal(result.import_id, sa.Integer),
+                sa.literal(table.name, sa.String),
+                sa.literal(result.file_name, sa.String),
+                stage.c.source_row,
+                sa.literal(", ".join(key), sa.String),
+                value,
+                reason,
+                sa.literal(now, sa.DateTime),
+            )
+            .select_from(stage.join(firsts, same_key))
+            .where(later),
+        )
+    )
+    match = (
+        sa.select(sa.literal(1))
+        .select_from(firsts)
+        .where(
+            *[stage.c[name] == firsts.c[name] for name in key],
+            stage.c.source_row > firsts.c.first_row,
+        )
+    )
+    conn.execute(stage.delete().where(match.exists()))
+    return count
+
+
+def _replace(
+    conn: sa.Connection, table: sa.Table, stage: sa.Table, names: list[str]
+) -> tuple[int, int]:
+    """Deletes what the staged rows cover, inserts them; returns (replaced, landed)."""
+    series = SERIES_COLUMN.get(table.name)
+    if series is not None:
+        ranges = (
+            sa.select(
+                stage.c[series],
+                sa.func.min(stage.c.ts).label("first_ts"),
+                sa.func.max(stage.c.ts).label("last_ts"),
+            )
+            .group_by(stage.c[series])
+            .subquery("ranges")
+        )
+        covered = (
+            sa.select(sa.literal(1))
+            .select_from(ranges)
+            .where(
+                ranges.c[series] == table.c[series],
+                table.c.ts.between(ranges.c.first_ts, ranges.c.last_ts),
+            )
+        )
+    else:
+        covered = (
+            sa.select(sa.literal(1))
+            .select_from(stage)
+            .where(*[stage.c[name] == table.c[name] for name in _key_columns(table)])
+        )
+    replaced = conn.execute(table.delete().where(covered.exists())).rowcount
+    landed = conn.execute(sa.select(sa.func.count()).select_from(stage)).scalar_one()
+    if landed:
+        conn.execute(
+            table.insert().from_select(names, sa.select(*[stage.c[name] for name in names]))
+        )
+    return max(replaced or 0, 0), landed
+
+
+# The column whose range says which period a file's rows cover.
+PERIOD_COLUMN = {
+    "readings": "ts",
+    "weather": "ts",
+    "work_orders": "created_at",
+    "channel_activity": "date",
+    "outages": "start",
+    "campaign_members": "contacted_at",
+}
+
+
+def _covered_period(
+    conn: sa.Connection, stage: sa.Table, table: sa.Table
+) -> tuple[dt.datetime | None, dt.datetime | None]:
+    name = PERIOD_COLUMN.get(table.name)
+    if name is None or name not in stage.c:
+        return None, None
+    first, last = conn.execute(
+        sa.select(sa.func.min(stage.c[name]), sa.func.max(stage.c[name]))
+    ).one()
+    return _as_datetime(first), _as_datetime(last)
+
+
+def _as_datetime(value: object) -> dt.datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, dt.date):
+        return dt.datetime.combine(value, dt.time())
+    return pd.Timestamp(value).to_pydatetime()
+
+
+def import_file(
+    engine: sa.Engine,
+    table_name: str,
+    source: str | Path | BinaryIO,
+    *,
+    file_name: str | None = None,
+    source_system: str | None = None,
+    viewer: access.Viewer = access.SYSTEM,
+    progress: Progress | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+    record_quality: bool = True,
+) -> ImportResult:
+    """Imports one file into one table in one transaction.
+
+    Args:
+        engine: the store.
+        table_name: the target table (one of :func:`tables`).
+        source: a path, or a binary file object such as an upload.
+        file_name: the name recorded with the import and its rejected rows (defaults to the
+            path's name).
+        source_system: the system the file comes from; its customer ids are resolved through
+            ``id_map`` (for id_map files it fills a missing ``system`` column).
+        viewer: who imports, recorded with the import.
+        progress: called after each chunk with the rows read so far and the share of the file
+            done (0 to 1).
+        chunk_rows: rows validated and staged at a time.
+        record_quality: record the table's data-quality figures after the import (the trend
+            over imports).
+
+    Returns:
+        What was read, landed, rejected and replaced.
+
+    Raises:
+        ValueError: the file cannot be read, lacks a required column, or the import is not
+            possible as asked; the store is unchanged.
+    """
+    table = _entity_table(table_name)
+    if source_system is not None and table_name not in (*CUSTOMER_TABLES, "id_map"):
+        raise ValueError(
+            f"{table_name} rows carry no customer ids of another system; "
+            "leave out the source system"
+        )
+    handle = _open_binary(source)
+    name = file_name or Path(getattr(handle, "name", "upload")).name
+    try:
+        source_reader = _source(handle, name, chunk_rows)
+        mapping = map_columns(table_name, source_reader.headers)
+        return _run_import(
+            engine,
+            table,
+            source_reader,
+            mapping,
+            name,
+            source_system,
+            viewer,
+            progress,
+            handle,
+            record_quality,
+        )
+    finally:
+        if isinstance(source, str | Path):
+            handle.close()
+
+
+def _fraction(source: _Source, handle: BinaryIO) -> Callable[[int], float]:
+    if source.encoding == "parquet":
+        total = pq.ParquetFile(handle).metadata.num_rows
+        return lambda rows: rows / max(total, 1)
+    size = _size(handle)
+    if source.encoding == "xlsx":
+        # Zipped XML gives no row count without reading it all; the chunks are small anyway.
+        return lambda rows: 0.0
+    return lambda rows: handle.tell() / size
+
+
+def _run_import(
+    engine: sa.Engine,
+    table: sa.Table,
+    source: _Source,
+    mapping: ColumnMapping,
+    file_name: str,
+    source_system: str | None,
+    viewer: access.Viewer,
+    progress: Progress | None,
+    handle: BinaryIO,
+    record_quality: bool,
+) -> ImportResult:
+    now = dt.datetime.now().replace(microsecond=0)
+    fraction = _fraction(source, handle)
+    with engine.begin() as conn:
+        context = _load_context(conn, table, file_name, source_system, now, mapping)
+        import_id = conn.execute(
+            schema.imports.insert().values(
+                table_name=table.name,
+                file_name=file_name,
+                source_system=source_system,
+                started_at=now,
+                user_name=viewer.user_name,
+            )
+        ).inserted_primary_key[0]
+        result = ImportResult(
+            import_id=import_id,
+            table=table.name,
+            file_name=file_name,
+            encoding=source.encoding,
+            mapping=mapping,
+        )
+        names = _staged_columns(table, mapping, source_system)
+        stage = _create_stage(conn, table, names)
+        try:
+            intervals, reasons = _stage_chunks(
+                conn, source, mapping, context, stage, result, progress, fraction
+            )
+        except _MalformedRows:
+            # Rows with a wrong number of fields: read again with the exact reader, which knows
+            # each row's line number.
+            conn.execute(stage.delete())
+            conn.execute(
+                schema.rejected_rows.delete().where(schema.rejected_rows.c.import_id == import_id)
+            )
+            result.rows_read = 0
+            source.exact = True  # type: ignore[attr-defined]
+            intervals, reasons = _stage_chunks(
+                conn, source, mapping, context, stage, result, progress, fraction
+            )
+        if source.malformed:
+            malformed = pd.DataFrame(
+                {
+                    "row_number": [number for number, _ in source.malformed],
+                    "column_name": None,
+                    "value": [text for _, text in source.malformed],
+                    "reason": f"the row {REASON_MALFORMED} ({len(source.headers)})",
+                }
+            )
+            store_engine.bulk_insert(
+                conn,
+                schema.rejected_rows,
+                _rejected_frame(malformed, import_id, table.name, file_name, now),
+            )
+            reasons[malformed["reason"].iloc[0]] += len(malformed)
+            result.rows_read += len(malformed)
+        duplicates = _reject_duplicates(conn, stage, table, result, now)
+        if duplicates:
+            reasons[f"{', '.join(_key_columns(table))} {REASON_DUPLICATE}"] += duplicates
+        data_start, data_end = _covered_period(conn, stage, table)
+        result.rows_replaced, result.rows_landed = _replace(conn, table, stage, names)
+        rejected = schema.rejected_rows
+        result.rows_rejected = conn.execute(
+            sa.select(sa.func.count(sa.distinct(rejected.c.row_number))).where(
+                rejected.c.import_id == import_id
+            )
+        ).scalar_one()
+        # A file imported again supersedes the rejected rows of its earlier imports.
+        conn.execute(
+            rejected.delete().where(
+                rejected.c.table_name == table.name,
+                rejected.c.file_name == file_name,
+                rejected.c.import_id != import_id,
+            )
+        )
+        conn.execute(
+            schema.imports.update()
+            .where(schema.imports.c.id == import_id)
+            .values(
+                finished_at=dt.datetime.now().replace(microsecond=0),
+                rows_read=result.rows_read,
+                rows_landed=result.rows_landed,
+                rows_rejected=result.rows_rejected,
+                data_start=data_start,
+                data_end=data_end,
+            )
+        )
+        stage.drop(conn)
+        store_engine.bump_data_version(conn)
+        if record_quality:
+            from core import quality
+
+            quality.record_snapshot(conn, import_id, table.name, source_system)
+    result.reasons = dict(reasons)
+    if table.name == "readings":
+        result.customer_intervals = _detect_intervals(intervals)
+        result.intervals = dict(
+            Counter(
+                INTERVAL_NAMES.get(minutes, f"{minutes}-minute")
+                for minutes in result.customer_intervals.values()
+            )
+        )
+    return result
