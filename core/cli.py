@@ -59,7 +59,35 @@ def build_parser() -> argparse.ArgumentParser:
     bill.add_argument("--json", action="store_true", help="print the breakdown as JSON")
     bill.set_defaults(handler=_command_bill)
 
+    load = commands.add_parser("import", help="import a CSV, Excel or Parquet file into a table")
+    load.add_argument("--table", required=True, help="target table, e.g. customers or readings")
+    load.add_argument("file", help="the file to import")
+    load.add_argument(
+        "--source-system", default=None, help="system the ids come from (resolved via id_map)"
+    )
+    _add_database_url(load)
+    load.set_defaults(handler=_command_import)
+
     return parser
+
+
+def _command_import(args: argparse.Namespace) -> int:
+    from core import ingest
+    from core.store import engine as store_engine
+
+    engine = store_engine.connect(args.database_url or config.database_url())
+    store_engine.create_schema(engine)
+
+    def progress(rows: int, share: float) -> None:
+        print(f"\r{args.table}: {rows:,} rows read ({share:.0%})", end="", file=sys.stderr)
+
+    result = ingest.import_file(
+        engine, args.table, args.file, source_system=args.source_system, progress=progress
+    )
+    print(file=sys.stderr)
+    print(result.describe())
+    # Rejected rows make the exit code non-zero so batch jobs notice them.
+    return 1 if result.rows_rejected else 0
 
 
 def _command_bill(args: argparse.Namespace) -> int:
