@@ -501,9 +501,6 @@ def change_password(
 def viewer_for(conn: sa.Connection, user_name: str) -> Viewer:
     """The viewer an account signs in as: its role, its organisation scope and its grant.
 
-    A customer manager always sees the contact fields of their own customers; an analyst never
-    does; managers and administrators only with the grant.
-
     Raises:
         AccessError: the account does not exist or is disabled.
     """
@@ -511,20 +508,27 @@ def viewer_for(conn: sa.Connection, user_name: str) -> Viewer:
     if row is None or not row.active:
         raise AccessError("access.unknown_user", user_name=user_name)
     regions, areas = org_scope(conn, row.org_unit)
-    if row.role == "customer_manager":
-        grant = True
-    elif row.role == "analyst":
-        grant = False
-    else:
-        grant = bool(row.contact_grant)
     return Viewer(
         user_name=row.user_name,
         role=row.role,
         regions=regions,
         manager_id=row.manager_id if row.role == "customer_manager" else None,
-        contact_grant=grant,
+        contact_grant=contact_grant_for(row.role, bool(row.contact_grant)),
         transformer_areas=areas,
     )
+
+
+def contact_grant_for(role: str, granted: bool) -> bool:
+    """Whether a role sees contact fields unmasked, given the account's grant.
+
+    Customer managers always do (their scope is their own customers), analysts never, managers
+    and administrators only when granted.
+    """
+    if role == "customer_manager":
+        return True
+    if role == "analyst":
+        return False
+    return granted
 
 
 def viewer_for_email(conn: sa.Connection, email: str) -> Viewer:

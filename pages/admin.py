@@ -51,15 +51,18 @@ with users_tab:
     st.dataframe(shown, hide_index=True, width="stretch")
 
     with st.expander(t("admin.create_user")), st.form("create_user", clear_on_submit=True):
-        new_name = st.text_input(t("admin.user_name"))
+        new_name = st.text_input(t("admin.user_name"), key="new_user_name")
         new_display = st.text_input(t("admin.display_name"))
-        new_role = st.selectbox(t("admin.role"), access.ROLES, format_func=session.role_name)
+        new_role = st.selectbox(
+            t("admin.role"), access.ROLES, format_func=session.role_name, key="new_role"
+        )
         new_unit = st.selectbox(t("admin.org_unit"), list(unit_names), format_func=unit_label)
         new_manager = st.text_input(t("admin.manager_id"), help=t("admin.manager_id_help"))
         new_grant = st.checkbox(t("admin.contact_grant"), help=t("admin.contact_grant_help"))
         new_password = st.text_input(
             t("admin.initial_password"),
             type="password",
+            key="new_password",
             help=t("access.password_rules", length=access.MIN_PASSWORD_LENGTH),
         )
         if st.form_submit_button(t("admin.create"), type="primary"):

@@ -110,3 +110,41 @@ def featured_demo_store(featured_demo_url) -> sa.Engine:
     engine = store_engine.connect(featured_demo_url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def signed_in():
+    """Signs an AppTest session in: ``signed_in(at, "analyst", regions=("大冶市",))``.
+
+    Pages run directly (``AppTest.from_file("pages/x.py")``) act as the default viewer; tests of
+    what a role may see sign the session in first.
+    """
+    from core import access
+
+    def sign_in(at, role: str, *, granted: bool = False, **scope) -> access.Viewer:
+        viewer = access.Viewer(
+            user_name=f"test_{role}",
+            role=role,
+            contact_grant=access.contact_grant_for(role, granted),
+            **scope,
+        )
+        at.session_state["viewer"] = viewer
+        at.session_state["last_seen"] = access.now()
+        return viewer
+
+    return sign_in
+
+
+@pytest.fixture(scope="session")
+def access_url(demo_url, tmp_path_factory) -> str:
+    """A writable copy of the demo store with its demo accounts, made the way `make run` does."""
+    import shutil
+    from pathlib import Path
+
+    from core import cli
+
+    target = tmp_path_factory.mktemp("access") / "access.duckdb"
+    shutil.copy(Path(sa.make_url(demo_url).database), target)
+    url = f"duckdb:///{target}"
+    assert cli.main(["demo", "--if-missing", "--database-url", url]) == 0
+    return url

@@ -1,0 +1,436 @@
+"""Accounts, roles, row scope, masking and the audit log (core.access)."""
+
+import datetime as dt
+import json
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from core import access, cli
+from core.store import engine as store_engine
+from core.store import schema
+
+PASSWORD = "secret123"
+
+
+@pytest.fixture
+def access_store(access_url) -> sa.Engine:
+    engine = store_engine.connect(access_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def small_store(tmp_path) -> sa.Engine:
+    """An empty SQLite store, for account rules that do not depend on the backend."""
+    engine = store_engine.connect(f"sqlite:///{tmp_path / 'accounts.sqlite'}")
+    store_engine.create_schema(engine)
+    yield engine
+    engine.dispose()
+
+
+def audit(engine: sa.Engine, **filters) -> pd.DataFrame:
+    with engine.connect() as conn:
+        return access.audit_entries(conn, access.SYSTEM, **filters)
+
+
+# Passwords, accounts, lockout, expiry (every backend)
+
+
+def test_password_hash_is_salted_argon2id():
+    first, second = access.hash_password(PASSWORD), access.hash_password(PASSWORD)
+    assert first.startswith("$argon2id$")
+    assert first != second
+    assert PASSWORD not in first
+    assert access.password_matches(first, PASSWORD)
+    assert not access.password_matches(first, "secret124")
+    assert not access.password_matches("not a hash", PASSWORD)
+
+
+@pytest.mark.parametrize(
+    ("password", "key"),
+    [("abc123", "access.password_too_short"), ("abcdefghij", "access.password_letters_digits")],
+)
+def test_password_rules_refuse_weak_passwords(password, key):
+    with pytest.raises(access.AccessError) as refused:
+        access.check_password_rules(password)
+    assert refused.value.key == key
+
+
+def test_sign_in_checks_password_and_audits(store):
+    with store.begin() as conn:
+        access.create_administrator(conn, "root", PASSWORD)
+        stored = conn.execute(sa.select(schema.users.c.password_hash)).scalar_one()
+    assert stored.startswith("$argon2id$")
+
+    viewer = access.authenticate(store, "root", PASSWORD)
+    assert viewer == access.Viewer("root", "administrator", contact_grant=True)
+
+    for name, password in [("root", "wrong1234"), ("nobody", PASSWORD)]:
+        with pytest.raises(access.AccessError) as refused:
+            access.authenticate(store, name, password)
+        # One message whether the name or the password is wrong: names cannot be probed.
+        assert refused.value.key == "access.login_failed"
+
+    entries = audit(store)
+    assert list(entries["action"]) == ["login_failed", "login_failed", "login", "user_created"]
+    assert list(entries["user_name"][:2]) == ["nobody", "root"]
+
+
+def test_lockout_after_repeated_failures(store):
+    with store.begin() as conn:
+        access.create_administrator(conn, "root", PASSWORD)
+    start = dt.datetime(2024, 5, 6, 9, 0)
+    for attempt in range(access.MAX_FAILED_LOGINS):
+        with pytest.raises(access.AccessError) as refused:
+            access.authenticate(
+                store, "root", "wrong1234", at=start + dt.timedelta(seconds=attempt)
+            )
+    assert refused.value.key == "access.locked"
+
+    # Locked: even the right password is refused until the lock runs out.
+    with pytest.raises(access.AccessError) as refused:
+        access.authenticate(store, "root", PASSWORD, at=start + dt.timedelta(minutes=1))
+    assert refused.value.key == "access.locked"
+    expiry = start + dt.timedelta(
+        seconds=access.MAX_FAILED_LOGINS - 1, minutes=access.LOCKOUT_MINUTES
+    )
+    assert refused.value.values == {"until": f"{expiry:%H:%M}"}
+
+    after = start + dt.timedelta(minutes=access.LOCKOUT_MINUTES + 1)
+    assert access.authenticate(store, "root", PASSWORD, at=after).user_name == "root"
+    with store.connect() as conn:
+        row = conn.execute(sa.select(schema.users).where(schema.users.c.user_name == "root")).one()
+    assert row.failed_logins == 0 and row.locked_until is None
+
+    actions = audit(store)["action"].value_counts()
+    assert actions["login_failed"] == access.MAX_FAILED_LOGINS
+    assert actions["account_locked"] == 1
+    assert actions["login_refused_locked"] == 1
+
+
+def test_a_success_resets_the_failure_count(small_store):
+    with small_store.begin() as conn:
+        access.create_administrator(conn, "root", PASSWORD)
+    for _ in range(access.MAX_FAILED_LOGINS - 1):
+        with pytest.raises(access.AccessError):
+            access.authenticate(small_store, "root", "wrong1234")
+    access.authenticate(small_store, "root", PASSWORD)
+    with pytest.raises(access.AccessError) as refused:
+        access.authenticate(small_store, "root", "wrong1234")
+    assert refused.value.key == "access.login_failed"
+
+
+def test_session_expires_after_inactivity():
+    seen = dt.datetime(2024, 5, 6, 9, 0)
+    idle = dt.timedelta(minutes=access.SESSION_IDLE_MINUTES)
+    assert not access.session_expired(seen, seen + idle)
+    assert access.session_expired(seen, seen + idle + dt.timedelta(seconds=1))
+    assert access.session_expired(None, seen)
+
+
+def test_password_change(small_store):
+    with small_store.begin() as conn:
+        access.create_administrator(conn, "root", PASSWORD)
+    viewer = access.authenticate(small_store, "root", PASSWORD)
+    with pytest.raises(access.AccessError) as refused, small_store.begin() as conn:
+        access.change_password(conn, viewer, "wrong1234", "newsecret9")
+    assert refused.value.key == "access.current_password_wrong"
+    with pytest.raises(access.AccessError) as refused, small_store.begin() as conn:
+        access.change_password(conn, viewer, PASSWORD, "short1")
+    assert refused.value.key == "access.password_too_short"
+    with small_store.begin() as conn:
+        access.change_password(conn, viewer, PASSWORD, "newsecret9")
+    assert access.authenticate(small_store, "root", "newsecret9").user_name == "root"
+    with pytest.raises(access.AccessError):
+        access.authenticate(small_store, "root", PASSWORD)
+    assert "password_changed" in set(audit(small_store)["action"])
+
+
+def test_only_administrators_manage_accounts_and_changes_are_audited(small_store):
+    with small_store.begin() as conn:
+        access.create_administrator(conn, "root", PASSWORD)
+        root = access.viewer_for(conn, "root")
+        access.create_user(conn, root, "li.ming", PASSWORD, "analyst")
+        analyst = access.viewer_for(conn, "li.ming")
+        with pytest.raises(access.AccessError) as refused:
+            access.create_user(conn, analyst, "intruder", PASSWORD, "administrator")
+        assert refused.value.key == "access.administrators_only"
+        with pytest.raises(access.AccessError) as refused:
+            access.audit_entries(conn, analyst)
+        assert refused.value.key == "access.administrators_only"
+        with pytest.raises(access.AccessError) as refused:
+            access.create_user(conn, root, "cm", PASSWORD, "customer_manager")
+        assert refused.value.key == "access.manager_id_required"
+        with pytest.raises(access.AccessError) as refused:
+            access.create_user(conn, root, "li.ming", PASSWORD, "analyst")
+        assert refused.value.key == "access.user_exists"
+        with pytest.raises(access.AccessError) as refused:
+            access.update_user(conn, root, "root", role="analyst")
+        assert refused.value.key == "access.keep_own_administration"
+
+        access.update_user(conn, root, "li.ming", role="manager", contact_grant=True)
+        promoted = access.viewer_for(conn, "li.ming")
+    assert promoted.role == "manager" and promoted.contact_grant
+
+    change = audit(small_store, action="role_changed").iloc[0]
+    assert (change["user_name"], change["target"]) == ("root", "li.ming")
+    assert json.loads(change["detail"])["role"] == {"from": "analyst", "to": "manager"}
+
+
+def test_audit_refuses_unknown_actions_and_filters(small_store):
+    with small_store.begin() as conn:
+        with pytest.raises(ValueError, match="unknown audit action"):
+            access.record(conn, access.SYSTEM, "delete_everything")
+        access.record_export(conn, access.SYSTEM, "target_list.csv", 42)
+        access.record(conn, "zhang", "import", "readings.csv", {"rows": 10})
+    exports = audit(small_store, action="export")
+    assert len(exports) == 1
+    assert exports.iloc[0]["target"] == "target_list.csv"
+    assert json.loads(exports.iloc[0]["detail"]) == {"rows": 42}
+    assert list(audit(small_store, user_name="zhang")["action"]) == ["import"]
+    future = access.now() + dt.timedelta(days=1)
+    assert audit(small_store, start=future).empty
+
+
+# Masking
+
+
+def test_masking_functions():
+    assert access.mask_phone("13812345678") == "138****5678"
+    assert access.mask_phone(None) is None
+    assert access.mask_name("张三明") == "张*明"
+    assert access.mask_name("李四") == "李*"
+    assert access.mask_name("欧阳小明") == "欧**明"
+    assert access.mask_name("John Smith") == "J*** S****"
+    assert access.mask_id_number("420102199001011234") == "4201**********1234"
+
+
+def customers_frame() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": ["1", "2", "3"],
+            "name": ["张三明", "黄石恒通科技有限公司", None],
+            "customer_class": ["residential", "industrial", "residential"],
+            "phone": ["13812345678", "18167812618", None],
+            "kwh": [1.0, 2.0, 3.0],
+        }
+    )
+
+
+def test_mask_frame_hides_personal_fields_without_the_grant():
+    frame = customers_frame()
+    analyst = access.Viewer("a", "analyst")
+    masked = access.mask_frame(analyst, frame)
+    assert list(masked["name"][:2]) == ["张*明", "黄石恒通科技有限公司"]
+    assert masked["name"].isna().iloc[2]
+    assert list(masked["phone"][:2]) == ["138****5678", "181****2618"]
+    assert masked["phone"].isna().iloc[2]
+    assert masked["phone"].dtype == frame["phone"].dtype
+    assert list(masked["kwh"]) == [1.0, 2.0, 3.0]
+    assert frame["phone"].iloc[0] == "13812345678", "the caller's frame is left as it was"
+
+    granted = access.Viewer("c", "customer_manager", manager_id="CM1", contact_grant=True)
+    assert access.mask_frame(granted, frame).equals(frame)
+
+
+def test_mask_frame_masks_every_name_when_the_class_is_unknown():
+    frame = customers_frame().drop(columns="customer_class")
+    masked = access.mask_frame(access.Viewer("m", "manager"), frame)
+    assert masked["name"].iloc[1] == "黄********司"
+
+
+def test_mask_record():
+    record = {"customer_id": "1", "name": "王小二", "phone": "13912345678"}
+    masked = access.mask_record(access.Viewer("m", "manager"), record)
+    assert masked == {"customer_id": "1", "name": "王*二", "phone": "139****5678"}
+
+
+# Roles and pages
+
+EXPECTED_PAGES = {
+    "administrator": {
+        "pages/overview.py",
+        "pages/account.py",
+        "pages/data_quality.py",
+        "pages/admin.py",
+    },
+    "manager": {
+        "pages/overview.py",
+        "pages/account.py",
+        "pages/customer_360.py",
+        "pages/segments.py",
+        "pages/forecast.py",
+        "pages/tariffs.py",
+        "pages/campaigns.py",
+        "pages/topic_windows.py",
+        "pages/data_quality.py",
+    },
+    "analyst": {
+        "pages/overview.py",
+        "pages/account.py",
+        "pages/customer_360.py",
+        "pages/segments.py",
+        "pages/forecast.py",
+        "pages/tariffs.py",
+        "pages/campaigns.py",
+    },
+    "customer_manager": {
+        "pages/overview.py",
+        "pages/account.py",
+        "pages/customer_360.py",
+        "pages/tariffs.py",
+    },
+}
+
+
+@pytest.mark.parametrize("role", access.ROLES)
+def test_each_role_sees_exactly_its_pages(role):
+    viewer = access.Viewer("someone", role)
+    assert set(access.pages_for(viewer, access.PAGE_ROLES)) == EXPECTED_PAGES[role]
+
+
+def test_a_page_without_roles_is_for_administrators_only():
+    assert access.may_open(access.Viewer("a", "administrator"), "pages/new_window.py")
+    for role in ("manager", "analyst", "customer_manager"):
+        assert not access.may_open(access.Viewer("x", role), "pages/new_window.py")
+
+
+# Organisation tree and row scope on the demo store
+
+
+def test_org_tree_is_city_districts_service_offices(access_store):
+    with access_store.connect() as conn:
+        units = access.org_units(conn)
+        regions = set(conn.execute(sa.select(schema.customers.c.region).distinct()).scalars())
+    assert units[0].level == "city" and units[0].parent is None
+    assert {unit.path for unit in units if unit.level == "district"} == regions
+    offices = [unit for unit in units if unit.level == "service_office"]
+    assert offices and all(unit.parent in regions for unit in offices)
+    assert all(unit.path == f"{unit.parent}/{unit.name}" for unit in offices)
+
+
+def test_service_offices_from_transformer_area_numbers():
+    assert access.service_office_of("大冶市", "大冶001号台区") == "大冶市第1供电所"
+    assert access.service_office_of("大冶市", "大冶008号台区") == "大冶市第1供电所"
+    assert access.service_office_of("大冶市", "大冶009号台区") == "大冶市第2供电所"
+    assert access.service_office_of("大冶市", "东风路台区") == "大冶市供电所"
+    assert access.service_office_of("大冶市", None) is None
+
+
+def customer_ids(engine: sa.Engine, condition: sa.ColumnElement) -> set[str]:
+    with engine.connect() as conn:
+        return set(
+            conn.execute(sa.select(schema.customers.c.customer_id).where(condition)).scalars()
+        )
+
+
+@pytest.mark.parametrize("user_name", [name for name, _ in access.DEMO_ACCOUNTS])
+def test_each_demo_account_sees_exactly_its_rows(access_store, user_name):
+    viewer = access.authenticate(access_store, user_name, access.DEMO_PASSWORD)
+    with access_store.connect() as conn:
+        visible = access.visible_customers(conn, viewer, limit=10_000)
+        accounts = {account.user_name: account for account in access.demo_accounts(conn)}
+    customers = schema.customers
+    scope = accounts[user_name].scope
+    if user_name == "district_manager":
+        expected = customer_ids(access_store, customers.c.region == scope)
+    elif user_name == "customer_manager":
+        expected = customer_ids(access_store, customers.c.manager_id == scope)
+    else:
+        expected = customer_ids(access_store, sa.true())
+    assert set(visible["customer_id"]) == expected
+    assert len(expected) > 0
+    masked = visible["phone"].str.contains(r"\*\*\*\*", regex=True)
+    assert masked.all() if not viewer.contact_grant else not masked.any()
+
+
+def test_demo_accounts_have_the_roles_and_scopes_the_login_page_lists(access_store):
+    with access_store.connect() as conn:
+        accounts = access.demo_accounts(conn)
+    assert [(account.user_name, account.role) for account in accounts] == list(access.DEMO_ACCOUNTS)
+    assert {account.user_name for account in accounts if account.scope} == {
+        "district_manager",
+        "customer_manager",
+    }
+    assert access.authenticate(access_store, "admin", access.DEMO_PASSWORD).contact_grant
+    assert not access.authenticate(access_store, "manager", access.DEMO_PASSWORD).contact_grant
+
+
+def test_search_obeys_the_scope(access_store):
+    viewer = access.authenticate(access_store, "customer_manager", access.DEMO_PASSWORD)
+    with access_store.connect() as conn:
+        other = conn.execute(
+            sa.select(schema.customers.c.customer_id, schema.customers.c.phone)
+            .where(schema.customers.c.manager_id != viewer.manager_id)
+            .limit(1)
+        ).one()
+        own = access.visible_customers(conn, viewer, limit=1).iloc[0]
+        assert access.visible_customers(conn, viewer, search=other.phone).empty
+        assert access.visible_customers(conn, viewer, search=other.customer_id).empty
+        found = access.visible_customers(conn, viewer, search=own["phone"])
+    assert list(found["customer_id"]) == [own["customer_id"]]
+
+
+def test_a_service_office_sees_its_transformer_areas(access_store):
+    with access_store.begin() as conn:
+        office = next(unit for unit in access.org_units(conn) if unit.level == "service_office")
+        access.create_user(
+            conn, access.SYSTEM, "office.lead", PASSWORD, "manager", org_unit=office.path
+        )
+        viewer = access.viewer_for(conn, "office.lead")
+        visible = access.visible_customers(conn, viewer, limit=10_000)
+        every = access.visible_customers(conn, access.SYSTEM, limit=10_000)
+    assert viewer.regions == (office.parent,)
+    served = every[
+        [
+            access.service_office_of(region, area) == office.name
+            for region, area in zip(every["region"], every["transformer_area"], strict=True)
+        ]
+    ]
+    assert set(visible["customer_id"]) == set(served["customer_id"])
+    assert not visible.empty
+
+
+def test_unknown_org_unit_is_refused(access_store):
+    with access_store.begin() as conn, pytest.raises(access.AccessError) as refused:
+        access.create_user(conn, access.SYSTEM, "x.y", PASSWORD, "manager", org_unit="火星区")
+    assert refused.value.key == "access.unknown_org_unit"
+
+
+def test_opening_another_managers_customer_is_refused_and_audited(access_store):
+    viewer = access.authenticate(access_store, "customer_manager", access.DEMO_PASSWORD)
+    customers = schema.customers
+    own = sorted(customer_ids(access_store, customers.c.manager_id == viewer.manager_id))[0]
+    other = sorted(customer_ids(access_store, customers.c.manager_id != viewer.manager_id))[0]
+    with access_store.begin() as conn:
+        assert access.open_customer(conn, viewer, own)
+        assert not access.open_customer(conn, viewer, other)
+    entries = audit(access_store, user_name="customer_manager")
+    assert entries.iloc[0][["action", "target"]].tolist() == ["customer_refused", other]
+    assert entries.iloc[1][["action", "target"]].tolist() == ["customer_opened", own]
+
+
+# Command line
+
+
+def test_create_admin_from_the_command_line(tmp_path, monkeypatch, capsys):
+    url = f"sqlite:///{tmp_path / 'real.sqlite'}"
+    monkeypatch.setenv("WORKBENCH_ADMIN_PASSWORD", "first-admin-7")
+    assert cli.main(["users", "--create-admin", "wang.admin", "--database-url", url]) == 0
+    engine = store_engine.connect(url)
+    assert access.authenticate(engine, "wang.admin", "first-admin-7").role == "administrator"
+    # A real store never gets the demo accounts and their published password.
+    assert cli.main(["users", "--demo", "--database-url", url]) == 2
+    assert "only created on a demo store" in capsys.readouterr().err
+    with engine.connect() as conn:
+        assert list(access.users(conn, access.SYSTEM)["user_name"]) == ["wang.admin"]
+    engine.dispose()
+
+
+def test_create_admin_refuses_a_weak_password(tmp_path, monkeypatch, capsys):
+    url = f"sqlite:///{tmp_path / 'real.sqlite'}"
+    monkeypatch.setenv("WORKBENCH_ADMIN_PASSWORD", "short")
+    assert cli.main(["users", "--create-admin", "wang.admin", "--database-url", url]) == 2
+    assert "at least 8 characters" in capsys.readouterr().err

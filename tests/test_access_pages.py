@@ -1,0 +1,207 @@
+"""The sign-in gate, the page guards, the account and Admin pages (AppTest)."""
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import access, i18n
+from core.store import engine as store_engine
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT = 60
+
+
+def app_test(page: str, url: str, monkeypatch) -> AppTest:
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("WORKBENCH_LANGUAGE", "en")
+    return AppTest.from_file(str(ROOT / page), default_timeout=TIMEOUT)
+
+
+def en(key: str, **values) -> str:
+    return i18n.translate(key, "en", **values)
+
+
+def audit(url: str, **filters):
+    engine = store_engine.connect(url)
+    with engine.connect() as conn:
+        entries = access.audit_entries(conn, access.SYSTEM, **filters)
+    engine.dispose()
+    return entries
+
+
+def test_the_app_shows_only_the_sign_in_page_until_someone_signs_in(access_url, monkeypatch):
+    at = app_test("app.py", access_url, monkeypatch).run()
+    assert not at.exception
+    assert at.title[0].value == en("access.login_title")
+    assert "viewer" not in at.session_state
+    # The demo store tells how to sign in: the shared password and one account per role.
+    assert any(access.DEMO_PASSWORD in info.value for info in at.info)
+    listed = at.table[0].value.iloc[:, 0].tolist()
+    assert listed == [name for name, _ in access.DEMO_ACCOUNTS]
+
+
+def test_a_wrong_password_keeps_the_gate_closed(access_url, monkeypatch):
+    at = app_test("app.py", access_url, monkeypatch).run()
+    at.text_input(key="login_user_name").input("analyst")
+    at.text_input(key="login_password").input("wrong-password-1")
+    at.button[0].click().run()
+    assert not at.exception
+    assert at.error[0].value == en("access.login_failed")
+    assert "viewer" not in at.session_state
+
+
+def test_signing_in_opens_the_app_as_that_account(access_url, monkeypatch):
+    at = app_test("app.py", access_url, monkeypatch).run()
+    at.text_input(key="login_user_name").input("customer_manager")
+    at.text_input(key="login_password").input(access.DEMO_PASSWORD)
+    at.button[0].click().run()
+    assert not at.exception
+    viewer = at.session_state["viewer"]
+    assert viewer.role == "customer_manager" and viewer.manager_id
+    assert viewer.contact_grant
+    at.switch_page("pages/overview.py").run()
+    assert not at.exception
+    assert at.title[0].value != en("access.login_title")
+    assert audit(access_url, user_name="customer_manager", action="login").shape[0] >= 1
+
+
+def test_an_idle_session_ends_and_is_audited(access_url, monkeypatch, signed_in):
+    at = app_test("app.py", access_url, monkeypatch)
+    signed_in(at, "analyst")
+    idle = dt.timedelta(minutes=access.SESSION_IDLE_MINUTES + 1)
+    at.session_state["last_seen"] = access.now() - idle
+    at.run()
+    assert not at.exception
+    assert "viewer" not in at.session_state
+    assert at.warning[0].value == en("access.session_expired", minutes=access.SESSION_IDLE_MINUTES)
+    assert at.title[0].value == en("access.login_title")
+    assert audit(access_url, user_name="test_analyst", action="session_expired").shape[0] == 1
+
+
+@pytest.mark.parametrize("role", ["manager", "analyst", "customer_manager"])
+def test_a_forbidden_page_refuses(access_url, monkeypatch, signed_in, role):
+    at = app_test("pages/admin.py", access_url, monkeypatch)
+    signed_in(at, role, manager_id="CM101" if role == "customer_manager" else None)
+    at.run()
+    assert not at.exception
+    assert at.error[0].value == en("access.page_refused", role=en(f"access.role_{role}"))
+    assert not at.dataframe
+    assert not at.title
+
+
+def test_admin_page_lists_accounts_audit_and_organisation(access_url, monkeypatch, signed_in):
+    at = app_test("pages/admin.py", access_url, monkeypatch)
+    signed_in(at, "administrator")
+    at.run()
+    assert not at.exception
+    accounts, entries, tree, roles = (frame.value for frame in at.dataframe)
+    assert {name for name, _ in access.DEMO_ACCOUNTS} <= set(accounts["user_name"])
+    assert "password_hash" not in accounts.columns
+    assert set(entries.columns) == {"id", "at", "user_name", "action", "target", "detail"}
+    assert len(entries) >= len(access.DEMO_ACCOUNTS)
+    assert tree.iloc[0, 2] == "" and len(tree) > 7
+    assert len(roles) == len(access.PAGE_ROLES)
+
+
+def test_admin_creates_an_account(access_url, monkeypatch):
+    at = app_test("pages/admin.py", access_url, monkeypatch).run()
+    at.text_input(key="new_user_name").input("zhao.analyst")
+    at.selectbox(key="new_role").select("analyst")
+    at.text_input(key="new_password").input("analyst2024")
+    next(button for button in at.button if button.label == en("admin.create")).click().run()
+    assert not at.exception
+    engine = store_engine.connect(access_url)
+    assert access.authenticate(engine, "zhao.analyst", "analyst2024").role == "analyst"
+    engine.dispose()
+    created = audit(access_url, action="user_created", user_name="demo")
+    assert created.iloc[0]["target"] == "zhao.analyst"
+
+
+def test_admin_shows_a_bad_password_in_words(access_url, monkeypatch):
+    at = app_test("pages/admin.py", access_url, monkeypatch).run()
+    at.text_input(key="new_user_name").input("qian.analyst")
+    at.text_input(key="new_password").input("short")
+    next(button for button in at.button if button.label == en("admin.create")).click().run()
+    assert not at.exception
+    assert at.error[0].value == en("access.password_too_short", length=access.MIN_PASSWORD_LENGTH)
+
+
+def test_account_page_changes_the_password(access_url, monkeypatch):
+    engine = store_engine.connect(access_url)
+    with engine.begin() as conn:
+        access.create_user(conn, access.SYSTEM, "sun.manager", "manager2024", "manager")
+        viewer = access.viewer_for(conn, "sun.manager")
+    at = app_test("pages/account.py", access_url, monkeypatch)
+    at.session_state["viewer"] = viewer
+    at.session_state["last_seen"] = access.now()
+    at.run()
+    current, new, repeated = at.text_input
+    current.input("manager2024")
+    new.input("manager2025")
+    repeated.input("manager2025")
+    at.button[0].click().run()
+    assert not at.exception
+    assert at.success[0].value == en("access.password_changed")
+    assert access.authenticate(engine, "sun.manager", "manager2025").user_name == "sun.manager"
+    engine.dispose()
+
+
+def test_an_empty_store_says_how_to_create_the_first_administrator(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'empty.sqlite'}"
+    engine = store_engine.connect(url)
+    store_engine.create_schema(engine)
+    engine.dispose()
+    at = app_test("app.py", url, monkeypatch).run()
+    assert not at.exception
+    assert "--create-admin" in at.info[0].value
+    assert not at.text_input
+
+
+def listed_pages_script():
+    import streamlit as st
+
+    from core import config
+    from ui import session
+
+    paths = ["pages/overview.py", "pages/account.py", "pages/admin.py", "pages/login.py"]
+    pages = [st.Page(config.PROJECT_ROOT / path) for path in paths]
+    st.write(",".join(session.page_path(page) for page in session.allowed_pages(pages)))
+
+
+@pytest.mark.parametrize(
+    ("role", "listed"),
+    [
+        ("administrator", "pages/overview.py,pages/account.py,pages/admin.py,pages/login.py"),
+        ("manager", "pages/overview.py,pages/account.py"),
+        ("customer_manager", "pages/overview.py,pages/account.py"),
+    ],
+)
+def test_the_navigation_lists_only_the_roles_pages(monkeypatch, signed_in, role, listed):
+    monkeypatch.setenv("WORKBENCH_LANGUAGE", "en")
+    at = AppTest.from_function(listed_pages_script, default_timeout=TIMEOUT)
+    signed_in(at, role)
+    at.run()
+    assert not at.exception
+    assert at.markdown[0].value == listed
+
+
+def test_the_audit_log_has_no_way_to_change_it():
+    # The core offers appends and reads only; no function updates or deletes audit entries.
+    names = [name for name in dir(access) if "audit" in name.lower() or name == "record"]
+    assert sorted(names) == ["AUDIT_ACTIONS", "AUDIT_ROWS_LIMIT", "audit_entries", "record"]
+    source = (ROOT / "core" / "access.py").read_text(encoding="utf-8")
+    assert "audit_log.update" not in source and "audit_log.delete" not in source
+
+
+def test_the_sidebar_says_who_is_signed_in_and_their_scope(access_url, monkeypatch, signed_in):
+    at = app_test("app.py", access_url, monkeypatch)
+    signed_in(at, "customer_manager", manager_id="CM101")
+    at.run()
+    assert not at.exception
+    assert at.sidebar.markdown[0].value == en(
+        "access.signed_in_as", user_name="test_customer_manager", role="Customer manager"
+    )
+    assert at.sidebar.caption[-1].value == en("access.scope_district", scope="CM101")
+    assert at.sidebar.button[0].label == en("access.sign_out")
