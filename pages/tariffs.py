@@ -1,0 +1,397 @@
+"""Tariff savings (电价测算): one customer's bill, load-shift what-if, plans, basis, power factor;
+and all customers ranked by attainable saving."""
+
+import datetime as dt
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core import access, savings, tariffs
+from ui import session
+
+t = session.t
+viewer = session.require_page("pages/tariffs.py")
+VIEWER_HASH = {access.Viewer: hash, savings.Assumptions: hash}
+PERIOD_COLOURS = {
+    "critical": "#b2182b",
+    "peak": "#ef8a62",
+    "flat": "#999999",
+    "valley": "#67a9cf",
+}
+BILL_COLUMNS = [
+    "period",
+    "kwh_total",
+    "charge_critical_cny",
+    "charge_peak_cny",
+    "charge_flat_cny",
+    "charge_valley_cny",
+    "tier1_cny",
+    "tier2_cny",
+    "tier3_cny",
+    "energy_charge_cny",
+    "basic_charge_cny",
+    "power_factor",
+    "pf_adjustment_cny",
+    "amount_cny",
+]
+
+
+@st.cache_data(show_spinner=False)
+def _catalog() -> dict[str, tariffs.Tariff]:
+    return tariffs.load_catalog()
+
+
+@st.cache_data(show_spinner=False, hash_funcs=VIEWER_HASH)
+def _find(url: str, version: int, who: access.Viewer, text: str) -> pd.DataFrame:
+    return savings.find_customers(session.engine(), who, text)
+
+
+@st.cache_data(show_spinner=False, hash_funcs=VIEWER_HASH)
+def _customer(url: str, version: int, who: access.Viewer, customer_id: str):
+    return savings.customer_readings(session.engine(), who, customer_id)
+
+
+@st.cache_data(show_spinner=False, hash_funcs=VIEWER_HASH)
+def _ranking(
+    url: str, version: int, who: access.Viewer, assumptions: savings.Assumptions
+) -> pd.DataFrame:
+    return savings.rank_savings(session.engine(), who, assumptions)
+
+
+def _money(value: float) -> str:
+    return f"¥{value:,.2f}"
+
+
+def _labelled(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.rename(columns=lambda name: t(f"tariffs.col.{name}"))
+
+
+def _tariff_name(code: str) -> str:
+    catalog = _catalog()
+    return catalog[code].label(session.language()) if code in catalog else code
+
+
+def _load_from_store() -> tuple[pd.DataFrame, str, str, float | None] | None:
+    text = st.text_input(t("tariffs.search"), key="tariff_search")
+    found = _find(session.database_url(), session.data_version(), viewer, text)
+    if found.empty:
+        st.info(t("tariffs.no_customers"))
+        return None
+    labels = {
+        row.customer_id: f"{row.customer_id} · {row.name} · {_tariff_name(row.tariff_code)}"
+        for row in found.itertuples()
+    }
+    customer_id = st.selectbox(
+        t("tariffs.customer"), list(labels), format_func=labels.get, key="tariff_customer"
+    )
+    customer, readings = _customer(
+        session.database_url(), session.data_version(), viewer, customer_id
+    )
+    capacity = customer["contract_capacity_kva"]
+    return readings, customer["customer_class"], customer["tariff_code"], capacity
+
+
+def _load_from_upload() -> tuple[pd.DataFrame, str, str, float | None] | None:
+    upload = st.file_uploader(
+        t("tariffs.upload"), type=["csv", "xlsx", "parquet"], help=t("tariffs.upload_help")
+    )
+    customer_class, code, capacity = _customer_inputs("upload")
+    if upload is None:
+        st.info(t("tariffs.upload_help"))
+        return None
+    readings = tariffs.read_readings_file(upload, upload.name)
+    return readings, customer_class, code, capacity
+
+
+def _load_typical() -> tuple[pd.DataFrame, str, str, float | None]:
+    customer_class, code, capacity = _customer_inputs("profile")
+    left, right = st.columns(2)
+    annual = left.number_input(
+        t("tariffs.annual_kwh"), min_value=1.0, value=50_000.0, step=1_000.0, key="profile_kwh"
+    )
+    year = right.number_input(
+        t("tariffs.profile_year"),
+        min_value=2004,
+        max_value=2030,
+        value=dt.date.today().year - 1,
+        key="profile_year",
+    )
+    readings = savings.typical_readings(customer_class, float(annual), int(year))
+    return readings, customer_class, code, capacity
+
+
+def _customer_inputs(key: str) -> tuple[str, str, float | None]:
+    catalog = _catalog()
+    left, middle, right = st.columns(3)
+    classes = ["residential", "commercial", "industrial", "agricultural"]
+    customer_class = left.selectbox(
+        t("tariffs.class"),
+        classes,
+        index=1,
+        format_func=lambda name: t(f"domain.customer_class.{name}"),
+        key=f"{key}_class",
+    )
+    capacity = middle.number_input(
+        t("tariffs.capacity"), min_value=0.0, value=200.0, step=10.0, key=f"{key}_capacity"
+    )
+    codes = [code for code, tariff in catalog.items() if customer_class in tariff.customer_classes]
+    code = right.selectbox(
+        t("tariffs.tariff"), codes, format_func=_tariff_name, key=f"{key}_tariff"
+    )
+    return customer_class, code, capacity or None
+
+
+def _period_chart(whatif: pd.DataFrame) -> go.Figure:
+    figure = go.Figure()
+    for period in tariffs.PERIODS:
+        before = whatif[f"kwh_{period}_before"].sum()
+        after = whatif[f"kwh_{period}_after"].sum()
+        figure.add_bar(
+            name=t(f"domain.period.{period}"),
+            x=[t("tariffs.before"), t("tariffs.after")],
+            y=[before, after],
+            marker_color=PERIOD_COLOURS[period],
+        )
+    figure.update_layout(
+        barmode="stack",
+        height=360,
+        yaxis_title="kWh",
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        title=t("tariffs.chart_title"),
+    )
+    return figure
+
+
+def _customer_view() -> None:
+    sources = ["store", "upload", "profile"]
+    source = st.radio(
+        t("tariffs.source"),
+        sources,
+        format_func=lambda name: t(f"tariffs.source_{name}"),
+        horizontal=True,
+        key="tariff_source",
+    )
+    loaded = {"store": _load_from_store, "upload": _load_from_upload, "profile": _load_typical}[
+        source
+    ]()
+    if loaded is None:
+        return
+    readings, customer_class, current_code, capacity = loaded
+    catalog = _catalog()
+    if current_code not in catalog:
+        st.error(t("tariffs.unknown_tariff", code=current_code))
+        return
+    tariff = catalog[current_code]
+    basis = None
+    declared = None
+    if tariff.kind == "two_part":
+        left, right = st.columns(2)
+        basis = left.radio(
+            t("tariffs.basis"),
+            list(tariffs.BASIC_BASES),
+            format_func=lambda name: t(f"tariffs.basis_{name}"),
+            horizontal=True,
+            key="tariff_basis",
+        )
+        declared_value = right.number_input(
+            t("tariffs.declared"), min_value=0.0, value=0.0, step=10.0, key="tariff_declared"
+        )
+        declared = declared_value or None
+
+    usage = tariffs.monthly_usage(readings, tariff, capacity)
+    if basis is not None:
+        usage["basic_basis"] = basis
+    if declared is not None:
+        usage["declared_demand_kw"] = declared
+    bills = tariffs.bill_usage(tariff, usage)
+    total = float(bills["amount_cny"].sum())
+    st.subheader(t("tariffs.current_bill", tariff=tariff.label(session.language())))
+    first, second, third = st.columns(3)
+    first.metric(t("tariffs.total_bill"), _money(total))
+    second.metric(t("tariffs.total_kwh"), f"{bills['kwh_total'].sum():,.0f}")
+    third.metric(t("tariffs.average_price"), f"{total / max(bills['kwh_total'].sum(), 1):.4f}")
+    shown = [column for column in BILL_COLUMNS if column in bills.columns]
+    st.dataframe(_labelled(bills[shown]), hide_index=True, width="stretch")
+    st.download_button(
+        t("tariffs.download_bills"),
+        bills.to_csv(index=False).encode("utf-8-sig"),
+        file_name=f"bills_{tariff.code}.csv",
+        mime="text/csv",
+        key="download_bills",
+    )
+
+    st.subheader(t("tariffs.shift_header"))
+    left, middle, right = st.columns(3)
+    share = left.slider(t("tariffs.shift_share"), 0, 100, 20, step=5, key="shift_share") / 100
+    target = middle.radio(
+        t("tariffs.shift_target"),
+        ["valley", "flat"],
+        format_func=lambda name: t(f"domain.period.{name}"),
+        horizontal=True,
+        key="shift_target",
+    )
+    capped = right.checkbox(t("tariffs.cap_to_shape"), value=True, key="shift_cap")
+    whatif = savings.shift_whatif(tariff, usage, share, target, capped)
+    first, second = st.columns(2)
+    first.metric(t("tariffs.saving_total"), _money(float(whatif["saving_cny"].sum())))
+    second.metric(t("tariffs.shifted_kwh"), f"{whatif['shifted_kwh'].sum():,.0f}")
+    st.plotly_chart(_period_chart(whatif), width="stretch")
+    st.dataframe(
+        _labelled(
+            whatif[["period", "shifted_kwh", "amount_before_cny", "amount_after_cny", "saving_cny"]]
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+
+    st.subheader(t("tariffs.plans_header"))
+    plans = savings.compare_plans(
+        readings, catalog, customer_class, current_code, capacity, declared
+    )
+    plans["name"] = plans["code"].map(_tariff_name)
+    plans["basic_basis"] = plans["basic_basis"].map(
+        lambda name: t(f"tariffs.basis_{name}") if isinstance(name, str) else ""
+    )
+    st.dataframe(
+        _labelled(plans[["name", "basic_basis", "amount_cny", "saving_cny", "current"]]),
+        hide_index=True,
+        width="stretch",
+    )
+
+    if tariff.kind == "two_part" and capacity and usage["max_demand_kw"].notna().all():
+        st.subheader(t("tariffs.basis_header"))
+        comparison = savings.basis_comparison(tariff, usage, declared)
+        st.metric(t("tariffs.demand_saving"), _money(float(comparison["demand_saving_cny"].sum())))
+        st.dataframe(
+            _labelled(
+                comparison[
+                    [
+                        "period",
+                        "max_demand_kw",
+                        "capacity_basic_cny",
+                        "demand_basic_cny",
+                        "demand_saving_cny",
+                    ]
+                ]
+            ),
+            hide_index=True,
+            width="stretch",
+        )
+
+    if tariff.power_factor_standard is not None and usage["kvarh"].notna().any():
+        st.subheader(t("tariffs.compensation_header"))
+        left, right = st.columns(2)
+        target_pf = left.slider(
+            t("tariffs.target_pf"), 0.80, 1.00, 0.95, step=0.01, key="target_pf"
+        )
+        investment = right.number_input(
+            t("tariffs.investment"), min_value=0.0, value=0.0, step=1000.0, key="investment"
+        )
+        result = savings.compensation_payback(
+            tariff, usage, target_pf, investment_cny=investment or None
+        )
+        first, second, third = st.columns(3)
+        first.metric(t("tariffs.annual_saving"), _money(result.annual_saving_cny))
+        second.metric(t("tariffs.required_kvar"), f"{result.required_kvar:,.0f}")
+        payback = (
+            t("tariffs.payback_never")
+            if result.payback_years == float("inf")
+            else t("tariffs.payback_years", years=f"{result.payback_years:.1f}")
+        )
+        third.metric(t("tariffs.payback"), payback)
+        st.caption(t("tariffs.investment_used", amount=_money(result.investment_cny)))
+
+
+def _reason(row: pd.Series) -> str:
+    option = row["best_option"]
+    if option == "switch":
+        return t("tariffs.reason.switch", tariff=_tariff_name(row["switch_tariff_code"]))
+    if option == "basis":
+        return t("tariffs.reason.basis", basis=t(f"tariffs.basis_{row['switch_basic_basis']}"))
+    if option == "compensation":
+        return t(
+            "tariffs.reason.compensation",
+            kvar=f"{row['compensation_kvar']:,.0f}",
+            years=f"{row['compensation_payback_years']:.1f}",
+        )
+    if option == "shift":
+        return t("tariffs.reason.shift", kwh=f"{row['shifted_kwh']:,.0f}")
+    return t("tariffs.reason.none")
+
+
+def _batch_view() -> None:
+    st.caption(t("tariffs.batch_intro"))
+    left, middle, right = st.columns(3)
+    share = left.slider(t("tariffs.shift_share"), 0, 100, 20, step=5, key="batch_share") / 100
+    target_pf = middle.slider(t("tariffs.target_pf"), 0.80, 1.00, 0.95, step=0.01, key="batch_pf")
+    payback = right.number_input(
+        t("tariffs.max_payback"), min_value=0.5, value=3.0, step=0.5, key="batch_payback"
+    )
+    assumptions = savings.Assumptions(
+        shift_share=share, target_power_factor=target_pf, max_payback_years=payback
+    )
+    with st.spinner(t("tariffs.ranking")):
+        ranking = _ranking(session.database_url(), session.data_version(), viewer, assumptions)
+    if ranking.empty:
+        st.info(t("tariffs.no_customers"))
+        return
+    first, second = st.columns(2)
+    first.metric(
+        t("tariffs.customers_with_saving"), f"{(ranking['best_option'] != 'none').sum():,}"
+    )
+    second.metric(t("tariffs.total_saving"), _money(float(ranking["attainable_saving_cny"].sum())))
+    left, right = st.columns(2)
+    top = left.number_input(t("tariffs.top_n"), min_value=1, value=100, step=10, key="top_n")
+    minimum = right.number_input(
+        t("tariffs.min_saving"), min_value=0.0, value=100.0, step=100.0, key="min_saving"
+    )
+    targets = savings.target_list(ranking, int(top), float(minimum))
+    shown = targets.assign(
+        reason=targets.apply(_reason, axis=1) if len(targets) else pd.Series(dtype=str),
+        tariff_code=targets["tariff_code"].map(_tariff_name),
+        customer_class=targets["customer_class"].map(
+            lambda name: t(f"domain.customer_class.{name}")
+        ),
+    )[
+        [
+            "customer_id",
+            "name",
+            "customer_class",
+            "tariff_code",
+            "annual_bill_cny",
+            "attainable_saving_cny",
+            "saving_share",
+            "reason",
+        ]
+    ]
+    st.dataframe(
+        _labelled(shown),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            t("tariffs.col.saving_share"): st.column_config.NumberColumn(format="percent")
+        },
+    )
+    st.download_button(
+        t("tariffs.download_targets"),
+        _labelled(shown).to_csv(index=False).encode("utf-8-sig"),
+        file_name="tariff_savings_targets.csv",
+        mime="text/csv",
+        key="download_targets",
+    )
+
+
+st.title(t("tariffs.title"))
+st.caption(t("tariffs.intro"))
+customer_tab, batch_tab = st.tabs([t("tariffs.tab_customer"), t("tariffs.tab_batch")])
+with customer_tab:
+    try:
+        _customer_view()
+    except (ValueError, FileNotFoundError) as error:
+        st.error(t("tariffs.input_error", reason=str(error)))
+with batch_tab:
+    try:
+        _batch_view()
+    except ValueError as error:
+        st.error(t("tariffs.input_error", reason=str(error)))
