@@ -406,6 +406,8 @@ class _Source:
     encoding: str
     chunks: Callable[[], Iterator[_Chunk]]
     malformed: list[tuple[int | None, str]] = field(default_factory=list)
+    # Set when the fast CSV reader gave up: read with the exact, line-numbering reader.
+    exact: bool = False
 
 
 class _MalformedRows(Exception):
@@ -609,23 +611,26 @@ def _csv_source(handle: BinaryIO, file_name: str, chunk_rows: int, progress_tota
 
     def fast_chunks() -> Iterator[_Chunk]:
         handle.seek(0)
-        reader = pa_csv.open_csv(
-            handle,
-            read_options=pa_csv.ReadOptions(
-                column_names=headers,
-                skip_rows=1,
-                encoding=encoding,
-                block_size=CSV_BLOCK_BYTES,
-            ),
-            parse_options=pa_csv.ParseOptions(
-                delimiter=delimiter, invalid_row_handler=_raise_malformed
-            ),
-            convert_options=pa_csv.ConvertOptions(
-                column_types={header: pa.string() for header in headers},
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=True,
-            ),
-        )
+        # Any parse problem (a row with too many or too few fields, a blank line) hands the file
+        # to the exact reader, which reports such rows with their line numbers.
+        try:
+            reader = pa_csv.open_csv(
+                handle,
+                read_options=pa_csv.ReadOptions(
+                    column_names=headers,
+                    skip_rows=1,
+                    encoding=encoding,
+                    block_size=CSV_BLOCK_BYTES,
+                ),
+                parse_options=pa_csv.ParseOptions(delimiter=delimiter, ignore_empty_lines=False),
+                convert_options=pa_csv.ConvertOptions(
+                    column_types={header: pa.string() for header in headers},
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=True,
+                ),
+            )
+        except pa.ArrowInvalid as error:
+            raise _MalformedRows from error
         next_row = 2
         while True:
             try:
@@ -633,9 +638,7 @@ def _csv_source(handle: BinaryIO, file_name: str, chunk_rows: int, progress_tota
             except StopIteration:
                 return
             except pa.ArrowInvalid as error:
-                if "malformed" in str(error):
-                    raise _MalformedRows from error
-                raise ValueError(f"{file_name} cannot be read as CSV: {error}") from error
+                raise _MalformedRows from error
             for start in range(0, batch.num_rows, chunk_rows):
                 part = batch.slice(start, chunk_rows)
                 yield _Chunk(next_row, part.to_pandas())
@@ -668,23 +671,18 @@ def _csv_source(handle: BinaryIO, file_name: str, chunk_rows: int, progress_tota
             wrapper.detach()
 
     def chunks() -> Iterator[_Chunk]:
-        if source.malformed or getattr(source, "exact", False):
+        if source.exact:
             yield from exact_chunks()
         else:
             yield from fast_chunks()
 
     source.chunks = chunks
-    source.exact_chunks = exact_chunks  # type: ignore[attr-defined]
     return source
 
 
 def _exact_chunk(rows: list[list[str]], numbers: list[int], headers: list[str]) -> _Chunk:
     frame = pd.DataFrame(rows, columns=headers, dtype="str")
     return _Chunk(numbers[0], frame, np.asarray(numbers, dtype=np.int64))
-
-
-def _raise_malformed(row: object) -> str:
-    return "error"
 
 
 def _parquet_source(handle: BinaryIO, file_name: str, chunk_rows: int) -> _Source:
@@ -1060,7 +1058,7 @@ def _check_rules(
         ts = parsed["ts"]
         minutes_into_day = ts.dt.hour * 60 + ts.dt.minute
         off_grid = (minutes_into_day % READING_GRID_MINUTES != 0) | (ts.dt.second != 0)
-        problems.add(off_grid.fillna(False), "ts", texts["ts"], REASON_OFF_GRID)
+        problems.add(ts.notna() & off_grid, "ts", texts["ts"], REASON_OFF_GRID)
     for earlier, later in ORDER_RULES.get(table_name, ()):
         if earlier in parsed and later in parsed:
             first, second = pd.to_datetime(parsed[earlier]), pd.to_datetime(parsed[later])
@@ -1096,7 +1094,7 @@ def _resolve_customers(
         )
         resolved = ids.map(context.id_lookup)
         problems.add(
-            present & resolved.isna(),
+            present & resolved.isna() & ~ids.isin(context.ambiguous_ids),
             "customer_id",
             texts["customer_id"],
             f"{REASON_UNRESOLVED} ({context.source_system})",
@@ -1557,7 +1555,7 @@ def _run_import(
                 schema.rejected_rows.delete().where(schema.rejected_rows.c.import_id == import_id)
             )
             result.rows_read = 0
-            source.exact = True  # type: ignore[attr-defined]
+            source.exact = True
             intervals, reasons = _stage_chunks(
                 conn, source, mapping, context, stage, result, progress, fraction
             )
@@ -1567,7 +1565,7 @@ def _run_import(
                     "row_number": [number for number, _ in source.malformed],
                     "column_name": None,
                     "value": [text for _, text in source.malformed],
-                    "reason": f"the row {REASON_MALFORMED} ({len(source.headers)})",
+                    "reason": f"the row {REASON_MALFORMED} ({len(source.headers)} fields)",
                 }
             )
             store_engine.bulk_insert(

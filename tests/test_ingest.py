@@ -1,0 +1,284 @@
+"""File import: exact landed and rejected counts on the sample files, on every backend."""
+
+import io
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from core import cli, ingest
+from core.store import engine as store_engine
+from core.store import schema
+
+SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
+
+
+def _count(engine: sa.Engine, table: sa.Table) -> int:
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+
+
+def _rejected(engine: sa.Engine, import_id: int) -> pd.DataFrame:
+    rejected = schema.rejected_rows
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(
+                rejected.c.row_number, rejected.c.column_name, rejected.c.value, rejected.c.reason
+            )
+            .where(rejected.c.import_id == import_id)
+            .order_by(rejected.c.row_number, rejected.c.reason)
+        ).all()
+    return pd.DataFrame(rows, columns=["row_number", "column_name", "value", "reason"])
+
+
+def _import(engine, table, name, **options) -> ingest.ImportResult:
+    return ingest.import_file(engine, table, SAMPLES / name, **options)
+
+
+def test_good_customers_all_land(store):
+    result = _import(store, "customers", "customers.csv")
+    assert (result.rows_read, result.rows_landed, result.rows_rejected) == (8, 8, 0)
+    assert _count(store, schema.customers) == 8
+    with store.connect() as conn:
+        status = conn.execute(sa.select(schema.customers.c.status).distinct()).scalars().all()
+    assert status == ["active"]
+
+
+def test_dirty_gbk_customers_keep_every_bad_row_with_its_reason(store):
+    result = _import(store, "customers", "customers_dirty_gbk.csv")
+    assert result.encoding == "gb18030"
+    assert (result.rows_read, result.rows_landed, result.rows_rejected) == (10, 2, 8)
+    assert result.mapping.columns["户号"] == "customer_id"
+    assert result.mapping.columns["合同容量(kVA)"] == "contract_capacity_kva"
+    rejected = _rejected(store, result.import_id)
+    assert list(zip(rejected["row_number"], rejected["column_name"], strict=True)) == [
+        (4, "tariff_code"),
+        (5, "contract_capacity_kva"),
+        (6, "customer_class"),
+        (7, "open_date"),
+        (8, "lat"),
+        (9, "customer_id"),
+        (10, "name"),
+        (11, "contract_capacity_kva"),
+    ]
+    assert rejected.loc[rejected["row_number"] == 6, "value"].item() == "军用"
+    assert rejected.loc[rejected["row_number"] == 9, "reason"].item() == (
+        "customer_id repeats an earlier row of the file (row 2)"
+    )
+    with store.connect() as conn:
+        landed = dict(
+            conn.execute(sa.select(schema.customers.c.customer_id, schema.customers.c.name)).all()
+        )
+        classes = conn.execute(sa.select(schema.customers.c.customer_class)).scalars().all()
+        voltage = conn.execute(sa.select(schema.customers.c.voltage_kv)).scalars().all()
+    assert landed == {"3201000011": "刘德明", "3201000012": "华新水泥厂"}
+    assert sorted(classes) == ["industrial", "residential"]
+    assert sorted(voltage) == pytest.approx([0.22, 10.0])
+
+
+def test_long_readings_dirty_file(store):
+    _import(store, "customers", "customers.csv")
+    result = _import(store, "readings", "readings_long_dirty.tsv")
+    assert (result.rows_read, result.rows_landed, result.rows_rejected) == (57, 48, 9)
+    assert result.customer_intervals == {"3201000001": 60, "3201000002": 15}
+    assert result.intervals == {"hourly": 1, "15-minute": 1}
+    assert result.reasons == {
+        "kwh is negative": 1,
+        "kwh is not a number": 1,
+        "customer_id is not a known customer": 1,
+        "ts is in the future": 1,
+        "ts is not the start of a 15-minute interval": 1,
+        "customer_id, ts repeats an earlier row of the file": 1,
+        "kwh is empty but required": 1,
+        "ts is not a date or time this import understands": 1,
+        "the row has a different number of fields than the header (3 fields)": 1,
+    }
+    rejected = _rejected(store, result.import_id)
+    assert rejected["row_number"].tolist() == list(range(50, 59))
+    with store.connect() as conn:
+        kept = conn.execute(
+            sa.select(schema.readings.c.kwh).where(
+                schema.readings.c.customer_id == "3201000001",
+                schema.readings.c.ts == pd.Timestamp("2024-01-01 05:00").to_pydatetime(),
+            )
+        ).scalar_one()
+    # The first of two readings with the same time is kept, the repeat rejected.
+    assert kept == pytest.approx(0.8)
+
+
+def test_wide_readings_24_and_96_columns(store):
+    _import(store, "customers", "customers.csv")
+    hourly = _import(store, "readings", "readings_wide_24.csv")
+    assert hourly.mapping.layout == "wide"
+    assert (hourly.rows_read, hourly.rows_landed, hourly.rows_rejected) == (5, 93, 3)
+    assert hourly.reasons == {
+        "13:00 is negative": 1,
+        "2:00 is not a number": 1,
+        "customer_id is not a known customer": 1,
+    }
+    assert hourly.customer_intervals == {"3201000003": 60, "3201000004": 60}
+    quarter = _import(store, "readings", "readings_wide_96.xlsx")
+    assert (quarter.rows_read, quarter.rows_landed, quarter.rows_rejected) == (2, 192, 0)
+    assert quarter.customer_intervals == {"3201000005": 15, "3201000006": 15}
+    with store.connect() as conn:
+        last = conn.execute(
+            sa.select(sa.func.max(schema.readings.c.ts)).where(
+                schema.readings.c.customer_id == "3201000005"
+            )
+        ).scalar_one()
+    assert pd.Timestamp(last) == pd.Timestamp("2024-01-01 23:45")
+
+
+def test_daily_parquet_readings(store):
+    _import(store, "customers", "customers.csv")
+    result = _import(store, "readings", "readings_daily.parquet")
+    assert (result.rows_read, result.rows_landed, result.rows_rejected) == (10, 10, 0)
+    assert result.intervals == {"daily": 1}
+
+
+def test_same_file_twice_adds_nothing_and_a_corrected_file_replaces(store, tmp_path):
+    _import(store, "customers", "customers.csv")
+    first = _import(store, "readings", "readings_long_dirty.tsv")
+    second = _import(store, "readings", "readings_long_dirty.tsv")
+    assert _count(store, schema.readings) == 48
+    assert second.rows_landed == first.rows_landed and second.rows_replaced == 48
+    # Only the latest import of a file keeps its rejected rows.
+    assert _count(store, schema.rejected_rows) == 9
+    corrected = tmp_path / "readings_long_dirty.tsv"
+    lines = (SAMPLES / "readings_long_dirty.tsv").read_text(encoding="utf-8").splitlines()
+    good = [line for line in lines[:49] if "01:00:00" not in line or "3201000002" in line]
+    good = [line.replace("\t0.30", "\t0.35") if " 00:00:00" in line else line for line in good]
+    corrected.write_text("\n".join(good) + "\n", encoding="utf-8")
+    result = ingest.import_file(store, "readings", corrected)
+    assert result.rows_rejected == 0
+    assert _count(store, schema.readings) == 47
+    assert _count(store, schema.rejected_rows) == 0
+    with store.connect() as conn:
+        midnight = conn.execute(
+            sa.select(schema.readings.c.kwh).where(
+                schema.readings.c.customer_id == "3201000001",
+                schema.readings.c.ts == pd.Timestamp("2024-01-01 00:00").to_pydatetime(),
+            )
+        ).scalar_one()
+    assert midnight == pytest.approx(0.35)
+
+
+def test_failure_mid_import_leaves_the_store_as_it_was(store, monkeypatch):
+    _import(store, "customers", "customers.csv")
+    with store.connect() as conn:
+        version = store_engine.data_version(conn)
+    calls = Counter()
+    real_insert = store_engine.bulk_insert
+
+    def failing_insert(conn, table, rows):
+        calls[table.name] += 1
+        if table.name.startswith("import_stage") and calls[table.name] == 3:
+            raise RuntimeError("disk full")
+        return real_insert(conn, table, rows)
+
+    monkeypatch.setattr(store_engine, "bulk_insert", failing_insert)
+    with pytest.raises(RuntimeError, match="disk full"):
+        _import(store, "readings", "readings_long_dirty.tsv", chunk_rows=10)
+    assert calls["import_stage_readings"] == 3
+    assert _count(store, schema.readings) == 0
+    assert _count(store, schema.rejected_rows) == 0
+    assert _count(store, schema.imports) == 1
+    with store.connect() as conn:
+        assert store_engine.data_version(conn) == version
+
+
+def test_source_system_ids_resolve_through_id_map(store):
+    _import(store, "customers", "customers.csv")
+    id_map = _import(store, "id_map", "id_map.csv")
+    assert (id_map.rows_read, id_map.rows_landed, id_map.rows_rejected) == (9, 8, 1)
+    result = _import(store, "work_orders", "work_orders_95598.xlsx", source_system="95598")
+    assert (result.rows_read, result.rows_landed, result.rows_rejected) == (6, 2, 4)
+    assert result.reasons == {
+        "customer_id maps to more than one customer in the id map of the source system": 1,
+        "customer_id is not in the id map of the source system (95598)": 1,
+        "closed_at is before created_at": 1,
+        "satisfaction is not a satisfaction score 1 to 5": 1,
+    }
+    with store.connect() as conn:
+        landed = dict(
+            conn.execute(
+                sa.select(schema.work_orders.c.order_id, schema.work_orders.c.customer_id)
+            ).all()
+        )
+        system = (
+            conn.execute(
+                sa.select(schema.imports.c.source_system).order_by(schema.imports.c.id.desc())
+            )
+            .scalars()
+            .first()
+        )
+    assert landed == {"GD240001": "3201000001", "GD240002": "3201000002"}
+    assert system == "95598"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("broken.csv", b"\xff\xfe\x00\x81\x82\x83" * 50, "neither UTF-8 nor GBK"),
+        ("empty.csv", b"", "is empty"),
+        ("readings.csv", b"customer_id,kwh\n3201000001,1.0\n", "no column for ts"),
+        ("readings.json", b"{}", "cannot be imported"),
+        ("fake.parquet", b"not parquet", "cannot be read as Parquet"),
+    ],
+)
+def test_unreadable_file_gets_one_message_and_changes_nothing(tmp_path, name, content, message):
+    engine = store_engine.connect(f"duckdb:///{tmp_path / 'store.duckdb'}")
+    store_engine.create_schema(engine)
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=message):
+        ingest.import_file(engine, "readings", path)
+    assert _count(engine, schema.imports) == 0
+    engine.dispose()
+
+
+def test_upload_object_and_progress(tmp_path):
+    engine = store_engine.connect(f"duckdb:///{tmp_path / 'store.duckdb'}")
+    store_engine.create_schema(engine)
+    seen = []
+    upload = io.BytesIO((SAMPLES / "customers.csv").read_bytes())
+    result = ingest.import_file(
+        engine,
+        "customers",
+        upload,
+        file_name="archive.csv",
+        chunk_rows=3,
+        progress=lambda rows, share: seen.append((rows, share)),
+    )
+    assert result.file_name == "archive.csv" and result.rows_landed == 8
+    assert [rows for rows, _ in seen] == [3, 6, 8]
+    assert seen[-1][1] == pytest.approx(1.0)
+    engine.dispose()
+
+
+def test_cli_summary_and_exit_code(tmp_path, capsys):
+    url = f"duckdb:///{tmp_path / 'store.duckdb'}"
+    good = cli.main(
+        ["import", "--table", "customers", str(SAMPLES / "customers.csv"), "--database-url", url]
+    )
+    dirty = cli.main(
+        [
+            "import",
+            "--table",
+            "readings",
+            str(SAMPLES / "readings_wide_24.csv"),
+            "--database-url",
+            url,
+        ]
+    )
+    output = capsys.readouterr()
+    assert (good, dirty) == (0, 1)
+    assert "read 5 rows, landed 93 records, rejected 3 rows" in output.out
+    assert "1 × 13:00 is negative" in output.out
+    assert "rows read" in output.err
+    missing = cli.main(
+        ["import", "--table", "readings", str(tmp_path / "none.csv"), "--database-url", url]
+    )
+    assert missing == 2
