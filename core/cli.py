@@ -201,3 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except sa.exc.OperationalError as error:
+        # Typically an embedded store held open by the running app, or a server that is down.
+        print(f"error: the store cannot be opened: {error.orig}", file=sys.stderr)
+        return 2

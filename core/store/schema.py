@@ -72,8 +72,8 @@ readings = sa.Table(
     metadata,
     _customer_id(),
     sa.Column("ts", sa.DateTime, nullable=False),
-    sa.Column("kwh", sa.Float, nullable=False),
-    sa.Column("kvarh", sa.Float),
+    sa.Column("kwh", sa.Double, nullable=False),
+    sa.Column("kvarh", sa.Double),
 )
 # DuckDB prunes by zone maps and an ART index over hundreds of millions of readings costs more
 # than it saves; the row stores need the index to find one customer's readings.
@@ -94,11 +94,11 @@ bills = sa.Table(
     metadata,
     _customer_id(primary_key=True),
     sa.Column("period", sa.String(7), primary_key=True),
-    sa.Column("kwh_peak", sa.Float),
-    sa.Column("kwh_flat", sa.Float),
-    sa.Column("kwh_valley", sa.Float),
-    sa.Column("kwh_critical", sa.Float),
-    sa.Column("kwh_total", sa.Float, nullable=False),
+    sa.Column("kwh_peak", sa.Double),
+    sa.Column("kwh_flat", sa.Double),
+    sa.Column("kwh_valley", sa.Double),
+    sa.Column("kwh_critical", sa.Double),
+    sa.Column("kwh_total", sa.Double, nullable=False),
     sa.Column("amount_cny", sa.Numeric(14, 2), nullable=False),
     sa.Column("due_date", sa.Date),
     sa.Column("paid_date", sa.Date),

@@ -1,0 +1,54 @@
+"""The demo utility's service area: Huangshi, Hubei, a prefecture-level city in central China."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class District:
+    """A district or county of the service area.
+
+    Attributes:
+        name: the name used in the data (``customers.region``, ``weather.region``).
+        name_en: the name shown in English.
+        short: the short form used in transformer-area names.
+        lat: latitude of the district seat.
+        lon: longitude of the district seat.
+        radius_km: how far customers spread around the seat.
+        customer_share: share of the city's customers living here.
+        temperature_offset_c: mean difference from the city's temperature.
+    """
+
+    name: str
+    name_en: str
+    short: str
+    lat: float
+    lon: float
+    radius_km: float
+    customer_share: float
+    temperature_offset_c: float
+
+
+DISTRICTS: tuple[District, ...] = (
+    District("黄石港区", "Huangshigang", "黄石港", 30.2230, 115.0660, 3.0, 0.20, 0.4),
+    District("西塞山区", "Xisaishan", "西塞山", 30.2050, 115.1100, 4.0, 0.14, 0.3),
+    District("下陆区", "Xialu", "下陆", 30.1740, 114.9610, 4.0, 0.12, 0.2),
+    District("铁山区", "Tieshan", "铁山", 30.2060, 114.9010, 3.5, 0.06, 0.0),
+    District("大冶市", "Daye", "大冶", 30.0960, 114.9800, 12.0, 0.28, -0.2),
+    District("阳新县", "Yangxin", "阳新", 29.8300, 115.2150, 15.0, 0.20, 0.1),
+)
+
+# The bounding box of the service area, with a margin: coordinates outside it are data errors.
+BOUNDS = {"lat_min": 29.55, "lat_max": 30.45, "lon_min": 114.60, "lon_max": 115.55}
+
+
+def district_names() -> list[str]:
+    """The district names as they appear in the data, in a fixed order."""
+    return [district.name for district in DISTRICTS]
+
+
+def display_name(region: str, language: str) -> str:
+    """A district's name in the user's language; unknown regions show as they are."""
+    for district in DISTRICTS:
+        if district.name == region:
+            return district.name if language == "zh" else district.name_en
+    return region
