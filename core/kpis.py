@@ -1,0 +1,270 @@
+"""Headline figures for the Overview and the topic windows, computed in the store."""
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandas as pd
+import sqlalchemy as sa
+
+from core import access
+from core.store import schema
+
+# The map draws one point per customer; beyond this a browser struggles, so larger stores are cut.
+MAP_MAX_POINTS = 100_000
+KPI_NAMES = ("customers", "energy_kwh", "revenue_cny", "arrears_cny", "work_orders", "complaints")
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """One headline figure with the figures it is compared with.
+
+    Attributes:
+        name: one of :data:`KPI_NAMES`.
+        value: the figure for the month.
+        previous_month: the same figure a month earlier, None when there is no data for it.
+        last_year: the same figure twelve months earlier, None when there is no data for it.
+    """
+
+    name: str
+    value: float
+    previous_month: float | None
+    last_year: float | None
+
+    @property
+    def change_vs_previous(self) -> float | None:
+        """Relative change against the month before (0.05 is +5%)."""
+        return _relative(self.value, self.previous_month)
+
+    @property
+    def change_vs_last_year(self) -> float | None:
+        """Relative change against the same month last year."""
+        return _relative(self.value, self.last_year)
+
+
+def _relative(value: float, reference: float | None) -> float | None:
+    if reference is None or reference == 0:
+        return None
+    return (value - reference) / abs(reference)
+
+
+def month_bounds(period: str) -> tuple[dt.date, dt.date]:
+    """The first day of a ``YYYY-MM`` month and the first day of the next one."""
+    first = dt.date.fromisoformat(f"{period}-01")
+    following = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    return first, following
+
+
+def shift_period(period: str, months: int) -> str:
+    """The ``YYYY-MM`` month ``months`` after (or before, when negative) ``period``."""
+    year, month = (int(part) for part in period.split("-"))
+    index = year * 12 + (month - 1) + months
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def _scoped_customers(viewer: access.Viewer) -> sa.Select:
+    customers = schema.customers
+    return sa.select(customers.c.customer_id).where(access.customer_scope(viewer, customers))
+
+
+def latest_complete_month(conn: sa.Connection) -> str | None:
+    """The last month whose readings run to its final day and which has bills.
+
+    Returns:
+        The month as ``YYYY-MM``, or None when the store has no bills.
+    """
+    last_reading = conn.execute(sa.select(sa.func.max(schema.readings.c.ts))).scalar()
+    last_billed = conn.execute(sa.select(sa.func.max(schema.bills.c.period))).scalar()
+    if last_billed is None:
+        return None
+    if last_reading is None:
+        return last_billed
+    last_reading = pd.Timestamp(last_reading)
+    month = f"{last_reading:%Y-%m}"
+    if (last_reading + pd.Timedelta(days=1)).month == last_reading.month:
+        month = shift_period(month, -1)
+    return min(month, last_billed)
+
+
+def billed_months(conn: sa.Connection) -> list[str]:
+    """The complete months that have bills, latest first (``YYYY-MM``)."""
+    latest = latest_complete_month(conn)
+    if latest is None:
+        return []
+    query = (
+        sa.select(schema.bills.c.period)
+        .where(schema.bills.c.period <= latest)
+        .distinct()
+        .order_by(schema.bills.c.period.desc())
+    )
+    return list(conn.execute(query).scalars())
+
+
+def _month_figures(conn: sa.Connection, viewer: access.Viewer, period: str) -> dict[str, float]:
+    customers, bills, orders = schema.customers, schema.bills, schema.work_orders
+    first, following = month_bounds(period)
+    scope = access.customer_scope(viewer, customers)
+    month_end = following - dt.timedelta(days=1)
+
+    customer_count = conn.execute(
+        sa.select(sa.func.count())
+        .select_from(customers)
+        .where(scope, sa.or_(customers.c.open_date.is_(None), customers.c.open_date < following))
+    ).scalar_one()
+    energy, revenue, billed = conn.execute(
+        sa.select(
+            sa.func.coalesce(sa.func.sum(bills.c.kwh_total), 0),
+            sa.func.coalesce(sa.func.sum(bills.c.amount_cny), 0),
+            sa.func.count(),
+        ).where(bills.c.period == period, bills.c.customer_id.in_(_scoped_customers(viewer)))
+    ).one()
+    # As of the month's end: a bill paid later was still wholly unpaid then; one paid by then
+    # owes only what the payment fell short of.
+    unpaid_then = sa.or_(bills.c.paid_date.is_(None), bills.c.paid_date > month_end)
+    outstanding = sa.case(
+        (unpaid_then, bills.c.amount_cny),
+        else_=bills.c.amount_cny - sa.func.coalesce(bills.c.paid_cny, bills.c.amount_cny),
+    )
+    arrears = conn.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(outstanding), 0)).where(
+            bills.c.due_date <= month_end,
+            bills.c.customer_id.in_(_scoped_customers(viewer)),
+        )
+    ).scalar_one()
+    in_month = sa.and_(
+        orders.c.created_at >= first,
+        orders.c.created_at < following,
+        orders.c.customer_id.in_(_scoped_customers(viewer)),
+    )
+    order_count, complaint_count = conn.execute(
+        sa.select(
+            sa.func.count(),
+            sa.func.coalesce(sa.func.sum(sa.case((orders.c.type == "complaint", 1), else_=0)), 0),
+        ).where(in_month)
+    ).one()
+    return {
+        "billed": float(billed),
+        "customers": float(customer_count),
+        "energy_kwh": float(energy),
+        "revenue_cny": float(revenue),
+        "arrears_cny": float(arrears),
+        "work_orders": float(order_count),
+        "complaints": float(complaint_count),
+    }
+
+
+def headline(conn: sa.Connection, viewer: access.Viewer, period: str) -> list[Kpi]:
+    """The headline KPIs of a month, each compared with the month before and a year before.
+
+    Args:
+        conn: an open connection to the store.
+        viewer: who is asking; only their customers count.
+        period: the month, ``YYYY-MM``.
+
+    Returns:
+        One :class:`Kpi` per name in :data:`KPI_NAMES`, in that order.
+    """
+    current = _month_figures(conn, viewer, period)
+    previous = _month_figures(conn, viewer, shift_period(period, -1))
+    last_year = _month_figures(conn, viewer, shift_period(period, -12))
+    return [
+        Kpi(
+            name=name,
+            value=current[name],
+            previous_month=previous[name] if previous["billed"] else None,
+            last_year=last_year[name] if last_year["billed"] else None,
+        )
+        for name in KPI_NAMES
+    ]
+
+
+def customers_by_class(conn: sa.Connection, viewer: access.Viewer, period: str) -> pd.DataFrame:
+    """Customers connected by the end of ``period``, counted per customer class.
+
+    Returns:
+        Columns ``customer_class`` and ``customers``, largest class first.
+    """
+    customers = schema.customers
+    _, following = month_bounds(period)
+    query = (
+        sa.select(customers.c.customer_class, sa.func.count().label("customers"))
+        .where(
+            access.customer_scope(viewer, customers),
+            sa.or_(customers.c.open_date.is_(None), customers.c.open_date < following),
+        )
+        .group_by(customers.c.customer_class)
+        .order_by(sa.desc("customers"))
+    )
+    return pd.DataFrame(conn.execute(query).all(), columns=["customer_class", "customers"])
+
+
+def monthly_trend(
+    conn: sa.Connection, viewer: access.Viewer, period: str, months: int
+) -> pd.DataFrame:
+    """Energy sold and revenue per month and customer class, for the ``months`` up to ``period``.
+
+    Returns:
+        Columns ``period``, ``customer_class``, ``energy_kwh``, ``revenue_cny``, ordered by month.
+    """
+    customers, bills = schema.customers, schema.bills
+    first = shift_period(period, -(months - 1))
+    query = (
+        sa.select(
+            bills.c.period,
+            customers.c.customer_class,
+            sa.func.sum(bills.c.kwh_total).label("energy_kwh"),
+            sa.func.sum(bills.c.amount_cny).label("revenue_cny"),
+        )
+        .join(customers, customers.c.customer_id == bills.c.customer_id)
+        .where(
+            access.customer_scope(viewer, customers),
+            bills.c.period >= first,
+            bills.c.period <= period,
+        )
+        .group_by(bills.c.period, customers.c.customer_class)
+        .order_by(bills.c.period, customers.c.customer_class)
+    )
+    frame = pd.DataFrame(
+        conn.execute(query).all(),
+        columns=["period", "customer_class", "energy_kwh", "revenue_cny"],
+    )
+    return frame.astype({"energy_kwh": float, "revenue_cny": float})
+
+
+def map_points(conn: sa.Connection, viewer: access.Viewer, period: str) -> pd.DataFrame:
+    """Customers with coordinates and their energy over the twelve months up to ``period``.
+
+    Returns:
+        Columns ``customer_id``, ``customer_class``, ``region``, ``lat``, ``lon``,
+        ``annual_kwh``; at most :data:`MAP_MAX_POINTS` rows, largest consumers first.
+    """
+    customers, bills = schema.customers, schema.bills
+    annual = (
+        sa.select(bills.c.customer_id, sa.func.sum(bills.c.kwh_total).label("annual_kwh"))
+        .where(bills.c.period > shift_period(period, -12), bills.c.period <= period)
+        .group_by(bills.c.customer_id)
+        .subquery()
+    )
+    annual_kwh = sa.func.coalesce(annual.c.annual_kwh, 0.0)
+    query = (
+        sa.select(
+            customers.c.customer_id,
+            customers.c.customer_class,
+            customers.c.region,
+            customers.c.lat,
+            customers.c.lon,
+            annual_kwh.label("annual_kwh"),
+        )
+        .outerjoin(annual, annual.c.customer_id == customers.c.customer_id)
+        .where(
+            access.customer_scope(viewer, customers),
+            customers.c.lat.is_not(None),
+            customers.c.lon.is_not(None),
+        )
+        .order_by(annual_kwh.desc(), customers.c.customer_id)
+        .limit(MAP_MAX_POINTS)
+    )
+    frame = pd.DataFrame(
+        conn.execute(query).all(),
+        columns=["customer_id", "customer_class", "region", "lat", "lon", "annual_kwh"],
+    )
+    return frame.astype({"lat": float, "lon": float, "annual_kwh": float})

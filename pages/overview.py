@@ -1,0 +1,189 @@
+"""Overview (企业综合视窗): headline KPIs, their trend, and the customers on a map."""
+
+import pandas as pd
+import plotly.graph_objects as go
+import pydeck as pdk
+import streamlit as st
+
+from core import access, kpis, service_area
+from ui import formatting, session
+
+t = session.t
+
+# RGB per customer class on the map and in the charts.
+CLASS_COLOURS = {
+    "residential": (31, 119, 180),
+    "commercial": (255, 127, 14),
+    "industrial": (214, 39, 40),
+    "agricultural": (44, 160, 44),
+}
+# Figures where a rise is bad news: their deltas are drawn red when they go up.
+RISE_IS_BAD = {"arrears_cny", "complaints"}
+VIEWER_HASH = {access.Viewer: hash}
+
+
+@st.cache_data(show_spinner=False, hash_funcs=VIEWER_HASH)
+def _months(url: str, version: int) -> list[str]:
+    with session.engine().connect() as conn:
+        return kpis.billed_months(conn)
+
+
+@st.cache_data(show_spinner=False, hash_funcs=VIEWER_HASH)
+def _figures(url: str, version: int, viewer: access.Viewer, period: str):
+    with session.engine().connect() as conn:
+        return (
+            kpis.headline(conn, viewer, period),
+            kpis.customers_by_class(conn, viewer, period),
+            kpis.monthly_trend(conn, viewer, period, 24),
+            kpis.map_points(conn, viewer, period),
+        )
+
+
+def _format(name: str, value: float | None) -> str:
+    return formatting.compact(value, session.language(), currency=name.endswith("_cny"))
+
+
+def _percent(change: float | None) -> str | None:
+    return None if change is None else f"{change:+.1%}"
+
+
+def _kpi_cards(headline: list[kpis.Kpi], trend: pd.DataFrame) -> None:
+    monthly = trend.groupby("period")[["energy_kwh", "revenue_cny"]].sum().tail(12)
+    columns = [*st.columns(3), *st.columns(3)]
+    for column, kpi in zip(columns, headline, strict=True):
+        sparkline = monthly[kpi.name].tolist() if kpi.name in monthly.columns else None
+        with column:
+            st.metric(
+                t(f"overview.kpi.{kpi.name}"),
+                _format(kpi.name, kpi.value),
+                delta=_percent(kpi.change_vs_previous),
+                delta_color="inverse" if kpi.name in RISE_IS_BAD else "normal",
+                help=t("overview.vs_previous"),
+                border=True,
+                chart_data=sparkline,
+                chart_type="area",
+            )
+            yearly = _percent(kpi.change_vs_last_year)
+            st.caption(
+                t("overview.vs_last_year", change=yearly) if yearly else t("overview.no_comparison")
+            )
+
+
+def _trend_chart(trend: pd.DataFrame, months: int) -> None:
+    shown = trend[trend["period"].isin(sorted(trend["period"].unique())[-months:])]
+    figure = go.Figure()
+    for customer_class, rows in shown.groupby("customer_class", sort=False):
+        figure.add_bar(
+            x=rows["period"],
+            y=rows["energy_kwh"],
+            name=t(f"domain.customer_class.{customer_class}"),
+            marker_color="rgb" + str(CLASS_COLOURS.get(customer_class, (120, 120, 120))),
+        )
+    revenue = shown.groupby("period", as_index=False)["revenue_cny"].sum()
+    figure.add_scatter(
+        x=revenue["period"],
+        y=revenue["revenue_cny"],
+        name=t("overview.revenue_axis"),
+        yaxis="y2",
+        mode="lines+markers",
+        line={"color": "#1f2a2e", "width": 2},
+    )
+    figure.update_layout(
+        barmode="stack",
+        height=380,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        yaxis={"title": t("overview.energy_axis")},
+        yaxis2={"title": t("overview.revenue_axis"), "overlaying": "y", "side": "right"},
+        legend={"orientation": "h", "y": -0.15},
+    )
+    st.plotly_chart(figure, width="stretch")
+
+
+def _map(points: pd.DataFrame) -> None:
+    if points.empty:
+        return
+    # Small consumers first, so the large ones are drawn on top where they can be seen.
+    frame = points.sort_values("annual_kwh").reset_index(drop=True)
+    colours = frame["customer_class"].map(lambda name: CLASS_COLOURS.get(name, (120, 120, 120)))
+    frame["colour"] = [[*colour, 180] for colour in colours]
+    # Area, not radius, should follow consumption: the radius grows with its square root.
+    scale = frame["annual_kwh"].clip(lower=0) ** 0.5
+    frame["radius"] = 60 + 1400 * scale / max(scale.max(), 1.0)
+    frame["class_name"] = frame["customer_class"].map(
+        lambda name: t(f"domain.customer_class.{name}")
+    )
+    frame["region_name"] = frame["region"].map(
+        lambda name: service_area.display_name(name, session.language())
+    )
+    frame["annual_label"] = frame["annual_kwh"].map(lambda value: f"{value:,.0f}")
+    shown = ["lon", "lat", "colour", "radius", "customer_id", "class_name", "region_name"]
+    layer = pdk.Layer(
+        "ScatterplotLayer",
+        data=frame[[*shown, "annual_label"]],
+        get_position=["lon", "lat"],
+        get_fill_color="colour",
+        get_radius="radius",
+        radius_min_pixels=2,
+        radius_max_pixels=22,
+        pickable=True,
+    )
+    view = pdk.ViewState(
+        latitude=float(frame["lat"].mean()), longitude=float(frame["lon"].mean()), zoom=9
+    )
+    tooltip = {"text": "{customer_id}\n{class_name} · {region_name}\n{annual_label} kWh"}
+    # No base map: tiles cannot be fetched from inside the utility's network.
+    deck = pdk.Deck(layers=[layer], initial_view_state=view, map_provider=None, tooltip=tooltip)
+    st.pydeck_chart(deck, height=480)
+    legend = " · ".join(
+        f":{colour}[●] {t(f'domain.customer_class.{name}')}"
+        for name, colour in zip(CLASS_COLOURS, ("blue", "orange", "red", "green"), strict=True)
+    )
+    st.caption(f"{t('overview.map_legend')}: {legend}")
+    st.caption(t("overview.map_caption", count=f"{len(frame):,}"))
+
+
+def _kpi_table(headline: list[kpis.Kpi]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            t("overview.figure"): [t(f"overview.kpi.{kpi.name}") for kpi in headline],
+            t("overview.value"): [kpi.value for kpi in headline],
+            t("overview.previous"): [kpi.previous_month for kpi in headline],
+            t("overview.last_year"): [kpi.last_year for kpi in headline],
+        }
+    )
+
+
+st.title(t("overview.title"))
+st.caption(t("overview.subtitle"))
+url, version = session.database_url(), session.data_version()
+months = _months(url, version)
+if not months:
+    st.info(t("overview.no_data"))
+    st.stop()
+
+period = st.selectbox(t("overview.month"), months, index=0)
+headline, by_class, trend, points = _figures(url, version, session.viewer(), period)
+
+_kpi_cards(headline, trend)
+
+left, right = st.columns([3, 1])
+with left:
+    st.subheader(t("overview.trend"))
+    shown_months = st.segmented_control(
+        t("overview.trend_months"), options=[12, 24], default=12, key="overview_trend_months"
+    )
+    _trend_chart(trend, shown_months or 12)
+with right:
+    st.subheader(t("overview.customers_by_class"))
+    for row in by_class.itertuples(index=False):
+        st.metric(t(f"domain.customer_class.{row.customer_class}"), f"{row.customers:,}")
+
+st.subheader(t("overview.map"))
+_map(points)
+
+st.download_button(
+    t("overview.download_kpis"),
+    data=_kpi_table(headline).to_csv(index=False).encode("utf-8-sig"),
+    file_name=f"kpis_{period}.csv",
+    mime="text/csv",
+)
