@@ -1622,3 +1622,54 @@ def _run_import(
             )
         )
     return result
+
+
+# Rejected rows shown or downloaded at most at once.
+REJECTED_ROWS_LIMIT = 100_000
+
+
+def rejected_rows(
+    engine: sa.Engine, import_id: int | None = None, limit: int = REJECTED_ROWS_LIMIT
+) -> pd.DataFrame:
+    """The rejected rows kept in the store, newest import first.
+
+    Args:
+        engine: the store.
+        import_id: only the rows of this import.
+        limit: at most this many rows.
+
+    Returns:
+        ``import_id``, ``table_name``, ``file_name``, ``row_number``, ``column_name``, ``value``,
+        ``reason``, ``rejected_at``.
+    """
+    rejected = schema.rejected_rows
+    query = sa.select(
+        rejected.c.import_id,
+        rejected.c.table_name,
+        rejected.c.file_name,
+        rejected.c.row_number,
+        rejected.c.column_name,
+        rejected.c.value,
+        rejected.c.reason,
+        rejected.c.rejected_at,
+    )
+    if import_id is not None:
+        query = query.where(rejected.c.import_id == import_id)
+    query = query.order_by(
+        rejected.c.import_id.desc(), rejected.c.row_number, rejected.c.column_name
+    ).limit(limit)
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "import_id",
+            "table_name",
+            "file_name",
+            "row_number",
+            "column_name",
+            "value",
+            "reason",
+            "rejected_at",
+        ],
+    )

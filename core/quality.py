@@ -501,6 +501,12 @@ def imports_history(conn: sa.Connection, limit: int | None = None) -> pd.DataFra
     return frame
 
 
+def recent_imports(engine: sa.Engine, limit: int = DRILL_DOWN_LIMIT) -> pd.DataFrame:
+    """The latest imports, newest first (see :func:`imports_history` for the columns)."""
+    with engine.connect() as conn:
+        return imports_history(conn, limit)
+
+
 def _import_metrics(conn: sa.Connection, table_name: str | None = None) -> list[dict]:
     history = imports_history(conn)
     if table_name is not None:
