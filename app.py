@@ -35,6 +35,7 @@ with st.sidebar:
 
 pages = [
     st.Page("pages/overview.py", title=t("nav.overview"), icon=":material/dashboard:", default=True),
+    st.Page("pages/customer_360.py", title=t("nav.customer_360"), icon=":material/person_search:"),
     st.Page("pages/tariffs.py", title=t("nav.tariffs"), icon=":material/savings:"),
     st.Page("pages/account.py", title=t("nav.account"), icon=":material/account_circle:"),
     st.Page("pages/admin.py", title=t("nav.admin"), icon=":material/admin_panel_settings:"),

@@ -1,0 +1,672 @@
+"""One customer seen whole (客户全景视图): search, archive, load, bills, service, peers, actions.
+
+Every function reads one customer's rows (or a search over the archive) through the viewer's row
+scope; the load views are SQL aggregations of that customer's readings, so opening a customer
+costs a few small queries whatever the size of the store.
+"""
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from core import access, features, i18n, savings, tags, tariffs
+from core.store import schema
+
+# A search lists at most this many customers: enough to pick from, small enough to read.
+SEARCH_LIMIT = 50
+# Work orders, outages and bills shown on one customer: the recent history a visit needs.
+HISTORY_LIMIT = 200
+HEATMAP_DAYS = 365
+BILL_MONTHS = 24
+# Share of peak and critical-peak energy a customer can usually move without changing what it
+# produces (the talking point "moving 15% of peak use to the valley saves ...").
+PEAK_SHIFT_SHARE = 0.15
+# Savings below this are not worth a visit's talking point.
+MIN_SAVING_CNY = 50.0
+# Maximum demand above this share of contract capacity means the customer is near its limit.
+CAPACITY_PRESSURE_SHARE = 0.8
+# Peers: same class and transformer area; when fewer than this, same class and capacity band.
+MIN_PEERS = 5
+PEER_LIMIT = 500
+# Capacity band of a peer: within this factor of the customer's contract capacity.
+CAPACITY_BAND_FACTOR = 1.5
+COMPARED_FEATURES = (
+    "annual_kwh",
+    "avg_daily_kwh",
+    "max_demand_kw",
+    "load_factor",
+    "peak_share",
+    "valley_share",
+    "payment_punctuality",
+    "online_share",
+)
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """A suggested action and why.
+
+    Attributes:
+        code: what to do; its text is the i18n key ``customer360.action.<code>``.
+        values: the figures the text is filled with.
+        priority: lower comes first.
+    """
+
+    code: str
+    values: dict = field(default_factory=dict)
+    priority: int = 50
+
+
+def _scoped(customer_id: str, viewer: access.Viewer) -> sa.ColumnElement:
+    return sa.and_(schema.customers.c.customer_id == customer_id, access.customer_scope(viewer))
+
+
+def search(
+    engine: sa.Engine, viewer: access.Viewer, text: str, limit: int = SEARCH_LIMIT
+) -> pd.DataFrame:
+    """Customers whose id, any external id, name or phone contains ``text``.
+
+    Exact matches come first, then partial ones in customer-id order.
+
+    Args:
+        engine: the store.
+        viewer: who is asking; only their customers are searched.
+        text: what the user typed: a customer id, contract or customer number, app user id,
+            95598 caller id, part of a name or of a phone number.
+        limit: at most this many customers.
+
+    Returns:
+        ``customer_id``, ``name``, ``customer_class``, ``region``, ``phone``, ``matched_on``
+        (``customer_id``, ``name``, ``phone`` or the id_map system) and ``matched_value``;
+        personal fields masked for the viewer.
+    """
+    text = (text or "").strip()
+    columns = ["customer_id", "name", "customer_class", "region", "phone"]
+    if not text:
+        return pd.DataFrame(columns=[*columns, "matched_on", "matched_value"])
+    customers, id_map = schema.customers, schema.id_map
+    pattern = f"%{text}%"
+    direct = [
+        ("customer_id", customers.c.customer_id),
+        ("name", customers.c.name),
+        ("phone", customers.c.phone),
+    ]
+    selects = [
+        sa.select(
+            customers.c.customer_id,
+            sa.literal(label).label("matched_on"),
+            column.label("matched_value"),
+            sa.case((column == text, 0), else_=1).label("rank"),
+        ).where(column.like(pattern), access.customer_scope(viewer))
+        for label, column in direct
+    ]
+    selects.append(
+        sa.select(
+            customers.c.customer_id,
+            id_map.c.system.label("matched_on"),
+            id_map.c.external_id.label("matched_value"),
+            sa.case((id_map.c.external_id == text, 0), else_=1).label("rank"),
+        )
+        .join(id_map, id_map.c.customer_id == customers.c.customer_id)
+        .where(id_map.c.external_id.like(pattern), access.customer_scope(viewer))
+    )
+    matches = sa.union_all(*selects).subquery("matches")
+    best = sa.select(
+        matches.c.customer_id,
+        matches.c.matched_on,
+        matches.c.matched_value,
+        matches.c.rank,
+        sa.func.row_number()
+        .over(partition_by=matches.c.customer_id, order_by=(matches.c.rank, matches.c.matched_on))
+        .label("choice"),
+    ).subquery("best")
+    query = (
+        sa.select(
+            *(customers.c[name] for name in columns),
+            best.c.matched_on,
+            best.c.matched_value,
+        )
+        .join(best, best.c.customer_id == customers.c.customer_id)
+        .where(best.c.choice == 1)
+        .order_by(best.c.rank, customers.c.customer_id)
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        frame = pd.DataFrame(
+            conn.execute(query).all(), columns=[*columns, "matched_on", "matched_value"]
+        )
+    if not viewer.contact_grant:
+        # A phone number found through the 95598 caller id is as personal as the phone field.
+        phone_like = frame["matched_on"].isin(["phone", "95598"])
+        frame.loc[phone_like, "matched_value"] = frame.loc[phone_like, "matched_value"].map(
+            access.mask_phone
+        )
+    return access.mask_frame(viewer, frame)
+
+
+def archive(engine: sa.Engine, viewer: access.Viewer, customer_id: str) -> dict | None:
+    """The customer's archive card with its ids in other systems.
+
+    Args:
+        engine: the store.
+        viewer: who is asking.
+        customer_id: the customer.
+
+    Returns:
+        The customers-table fields (personal fields masked for the viewer), ``tariff_name`` /
+        ``tariff_name_zh`` and ``external_ids`` (a list of ``(system, external_id, active)``);
+        None when the customer does not exist or is outside the viewer's scope.
+    """
+    customers, id_map = schema.customers, schema.id_map
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(customers).where(_scoped(customer_id, viewer))).first()
+        if row is None:
+            return None
+        ids = conn.execute(
+            sa.select(id_map.c.system, id_map.c.external_id, id_map.c.active)
+            .where(id_map.c.customer_id == customer_id)
+            .order_by(id_map.c.system, id_map.c.external_id)
+        ).all()
+    record = access.mask_record(viewer, row._mapping)
+    tariff = tariffs.load_catalog().get(record["tariff_code"])
+    record["tariff_name"] = tariff.name if tariff else record["tariff_code"]
+    record["tariff_name_zh"] = tariff.name_zh if tariff else record["tariff_code"]
+    record["external_ids"] = [(system, external, bool(active)) for system, external, active in ids]
+    return record
+
+
+def _reading_bounds(
+    conn: sa.Connection, customer_id: str
+) -> tuple[dt.datetime, dt.datetime] | None:
+    readings = schema.readings
+    first, last = conn.execute(
+        sa.select(sa.func.min(readings.c.ts), sa.func.max(readings.c.ts)).where(
+            readings.c.customer_id == customer_id
+        )
+    ).one()
+    return None if first is None else (_as_datetime(first), _as_datetime(last))
+
+
+def _as_datetime(value) -> dt.datetime:
+    return pd.Timestamp(value).to_pydatetime()
+
+
+def load_views(engine: sa.Engine, viewer: access.Viewer, customer_id: str) -> dict | None:
+    """The customer's load aggregated for the load section, each view one SQL aggregation.
+
+    Args:
+        engine: the store.
+        viewer: who is asking.
+        customer_id: the customer.
+
+    Returns:
+        None when the customer is not visible or has no readings; else a dict with
+        ``first`` / ``last`` reading times, ``daily`` (``day``, ``kwh``, ``max_kw``; the whole
+        history), ``weekly`` (``week_start``, ``kwh``), ``monthly`` (``year``, ``month``, ``kwh``:
+        the yearly comparison) and ``heatmap`` (``day``, ``hour``, ``kwh`` for the last 365 days).
+    """
+    readings, customers = schema.readings, schema.customers
+    with engine.connect() as conn:
+        visible = conn.execute(
+            sa.select(customers.c.customer_id).where(_scoped(customer_id, viewer))
+        ).first()
+        if visible is None:
+            return None
+        bounds = _reading_bounds(conn, customer_id)
+        if bounds is None:
+            return None
+        first, last = bounds
+        mine = readings.c.customer_id == customer_id
+        day = features._day(readings.c.ts)
+        per_hour = sa.extract("hour", readings.c.ts)
+        daily = pd.DataFrame(
+            conn.execute(
+                sa.select(
+                    day.label("day"), sa.func.sum(readings.c.kwh), sa.func.max(readings.c.kwh)
+                )
+                .where(mine)
+                .group_by(day)
+                .order_by(day)
+            ).all(),
+            columns=["day", "kwh", "max_kwh"],
+        )
+        year, month = sa.extract("year", readings.c.ts), sa.extract("month", readings.c.ts)
+        monthly = pd.DataFrame(
+            conn.execute(
+                sa.select(year, month, sa.func.sum(readings.c.kwh))
+                .where(mine)
+                .group_by(year, month)
+                .order_by(year, month)
+            ).all(),
+            columns=["year", "month", "kwh"],
+        )
+        heat_start = dt.datetime.combine(
+            last.date() - dt.timedelta(days=HEATMAP_DAYS - 1), dt.time()
+        )
+        heatmap = pd.DataFrame(
+            conn.execute(
+                sa.select(day, per_hour, sa.func.sum(readings.c.kwh))
+                .where(mine, readings.c.ts >= heat_start)
+                .group_by(day, per_hour)
+                .order_by(day, per_hour)
+            ).all(),
+            columns=["day", "hour", "kwh"],
+        )
+    daily["day"] = pd.to_datetime(daily["day"])
+    heatmap["day"] = pd.to_datetime(heatmap["day"])
+    monthly[["year", "month"]] = monthly[["year", "month"]].astype(int)
+    heatmap["hour"] = heatmap["hour"].astype(int)
+    # Weeks from the per-day sums (at most a few hundred rows): Monday-start weeks.
+    week_start = daily["day"] - pd.to_timedelta(daily["day"].dt.weekday, unit="D")
+    weekly = daily.groupby(week_start)["kwh"].sum().rename_axis("week_start").reset_index()
+    return {
+        "first": first,
+        "last": last,
+        "daily": daily,
+        "weekly": weekly,
+        "monthly": monthly,
+        "heatmap": heatmap,
+    }
+
+
+def tou_split(feature_row: dict | None) -> pd.DataFrame:
+    """Energy of the last twelve months by time-of-use period, from the customer's features.
+
+    Args:
+        feature_row: the customer's features (:func:`core.features.for_customer`).
+
+    Returns:
+        ``period``, ``share`` and ``kwh``, in :data:`core.tariffs.PERIODS` order; empty when the
+        features hold no split.
+    """
+    if not feature_row or feature_row.get("annual_kwh") is None:
+        return pd.DataFrame(columns=["period", "share", "kwh"])
+    rows = [
+        (period, feature_row.get(f"{period}_share"))
+        for period in tariffs.PERIODS
+        if feature_row.get(f"{period}_share") is not None
+    ]
+    frame = pd.DataFrame(rows, columns=["period", "share"])
+    frame["kwh"] = frame["share"] * feature_row["annual_kwh"]
+    return frame
+
+
+def bills(engine: sa.Engine, viewer: access.Viewer, customer_id: str) -> pd.DataFrame:
+    """The customer's recent bills with what was paid and what is still owed.
+
+    Args:
+        engine: the store.
+        viewer: who is asking.
+        customer_id: the customer.
+
+    Returns:
+        The last :data:`BILL_MONTHS` bills, newest first: period, kwh_total, amount_cny,
+        due_date, paid_date, paid_cny, outstanding_cny, days_late and ``status`` (``paid``,
+        ``paid_late``, ``unpaid``, ``partly_paid`` or ``not_due``).
+    """
+    table, customers = schema.bills, schema.customers
+    query = (
+        sa.select(
+            table.c.period,
+            table.c.kwh_total,
+            table.c.amount_cny,
+            table.c.due_date,
+            table.c.paid_date,
+            table.c.paid_cny,
+        )
+        .join(customers, customers.c.customer_id == table.c.customer_id)
+        .where(_scoped(customer_id, viewer))
+        .order_by(table.c.period.desc())
+        .limit(BILL_MONTHS)
+    )
+    with engine.connect() as conn:
+        frame = pd.DataFrame(conn.execute(query).all(), columns=list(query.selected_columns.keys()))
+        today = _latest_day(conn)
+    for column in ("amount_cny", "paid_cny", "kwh_total"):
+        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    due = pd.to_datetime(frame["due_date"])
+    paid = pd.to_datetime(frame["paid_date"])
+    frame["outstanding_cny"] = (
+        (frame["amount_cny"] - frame["paid_cny"].fillna(0.0)).clip(lower=0).round(2)
+    )
+    frame["days_late"] = (paid - due).dt.days.clip(lower=0)
+    unpaid_late = paid.isna() & (due < pd.Timestamp(today))
+    frame.loc[unpaid_late, "days_late"] = (pd.Timestamp(today) - due[unpaid_late]).dt.days
+    status = np.select(
+        [
+            paid.isna() & (due >= pd.Timestamp(today)),
+            paid.isna(),
+            frame["outstanding_cny"] > 0.005,
+            paid > due,
+        ],
+        ["not_due", "unpaid", "partly_paid", "paid_late"],
+        default="paid",
+    )
+    frame["status"] = status
+    return frame
+
+
+def _latest_day(conn: sa.Connection) -> dt.date:
+    """The store's "today": the day after its last reading, else the calendar's today."""
+    last = conn.execute(sa.select(sa.func.max(schema.readings.c.ts))).scalar()
+    return pd.Timestamp(last).date() + dt.timedelta(days=1) if last is not None else dt.date.today()
+
+
+def work_orders(engine: sa.Engine, viewer: access.Viewer, customer_id: str) -> pd.DataFrame:
+    """The customer's 95598 work orders, newest first, with the complaint text.
+
+    Returns:
+        order_id, created_at, closed_at, type, channel, satisfaction, description,
+        hours_to_close.
+    """
+    orders, customers = schema.work_orders, schema.customers
+    query = (
+        sa.select(
+            orders.c.order_id,
+            orders.c.created_at,
+            orders.c.closed_at,
+            orders.c.type,
+            orders.c.channel,
+            orders.c.satisfaction,
+            orders.c.description,
+        )
+        .join(customers, customers.c.customer_id == orders.c.customer_id)
+        .where(_scoped(customer_id, viewer))
+        .order_by(orders.c.created_at.desc())
+        .limit(HISTORY_LIMIT)
+    )
+    with engine.connect() as conn:
+        frame = pd.DataFrame(conn.execute(query).all(), columns=list(query.selected_columns.keys()))
+    frame["created_at"] = pd.to_datetime(frame["created_at"])
+    frame["closed_at"] = pd.to_datetime(frame["closed_at"])
+    frame["hours_to_close"] = (frame["closed_at"] - frame["created_at"]).dt.total_seconds() / 3600
+    return frame
+
+
+def channel_activity(engine: sa.Engine, viewer: access.Viewer, customer_id: str) -> pd.DataFrame:
+    """Events per channel and month, summed in the store.
+
+    Returns:
+        ``month`` (YYYY-MM), ``channel``, ``events``.
+    """
+    activity, customers = schema.channel_activity, schema.customers
+    year, month = sa.extract("year", activity.c.date), sa.extract("month", activity.c.date)
+    query = (
+        sa.select(year, month, activity.c.channel, sa.func.sum(activity.c.events))
+        .join(customers, customers.c.customer_id == activity.c.customer_id)
+        .where(_scoped(customer_id, viewer))
+        .group_by(year, month, activity.c.channel)
+        .order_by(year, month, activity.c.channel)
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    frame = pd.DataFrame(rows, columns=["year", "month", "channel", "events"])
+    frame["month"] = [
+        f"{int(y):04d}-{int(m):02d}" for y, m in zip(frame["year"], frame["month"], strict=True)
+    ]
+    frame["events"] = frame["events"].astype(int)
+    return frame[["month", "channel", "events"]]
+
+
+def outages(engine: sa.Engine, viewer: access.Viewer, customer_id: str) -> pd.DataFrame:
+    """The outages that reached the customer, newest first.
+
+    Returns:
+        event_id, start, end, planned, hours.
+    """
+    table, customers = schema.outages, schema.customers
+    query = (
+        sa.select(table.c.event_id, table.c.start, table.c.end, table.c.planned)
+        .join(customers, customers.c.customer_id == table.c.customer_id)
+        .where(_scoped(customer_id, viewer))
+        .order_by(table.c.start.desc())
+        .limit(HISTORY_LIMIT)
+    )
+    with engine.connect() as conn:
+        frame = pd.DataFrame(
+            conn.execute(query).all(), columns=["event_id", "start", "end", "planned"]
+        )
+    frame["start"] = pd.to_datetime(frame["start"])
+    frame["end"] = pd.to_datetime(frame["end"])
+    frame["planned"] = frame["planned"].astype(bool)
+    frame["hours"] = (frame["end"] - frame["start"]).dt.total_seconds() / 3600
+    return frame
+
+
+def similar_customers(engine: sa.Engine, viewer: access.Viewer, customer_id: str) -> dict | None:
+    """The customer beside its peers: same class and transformer area, else capacity band.
+
+    A customer without enough peers in either is compared with its whole class.
+
+    Args:
+        engine: the store.
+        viewer: who is asking; peers come from their scope too.
+        customer_id: the customer.
+
+    Returns:
+        None when the customer has no features or is not visible; else ``basis``
+        (``transformer_area``, ``capacity_band`` or ``customer_class``), ``peers`` (how many)
+        and ``comparison``:
+        one row per compared feature with ``feature``, ``customer``, ``peer_median`` and
+        ``percentile`` (share of peers below the customer).
+    """
+    customers, table = schema.customers, schema.features
+    with engine.connect() as conn:
+        me = conn.execute(
+            sa.select(
+                customers.c.customer_class,
+                customers.c.transformer_area,
+                customers.c.contract_capacity_kva,
+            )
+            .join(table, table.c.customer_id == customers.c.customer_id)
+            .where(_scoped(customer_id, viewer))
+        ).first()
+        if me is None:
+            return None
+        columns = [table.c.customer_id, *(table.c[name] for name in COMPARED_FEATURES)]
+        mine = _peer_frame(conn, columns, table.c.customer_id == customer_id)
+        same_class = sa.and_(
+            customers.c.customer_class == me.customer_class,
+            customers.c.customer_id != customer_id,
+            access.customer_scope(viewer),
+        )
+        basis, others = "transformer_area", pd.DataFrame()
+        if me.transformer_area is not None:
+            others = _peer_frame(
+                conn,
+                columns,
+                sa.and_(same_class, customers.c.transformer_area == me.transformer_area),
+            )
+        if len(others) < MIN_PEERS and me.contract_capacity_kva:
+            basis = "capacity_band"
+            capacity = float(me.contract_capacity_kva)
+            band = customers.c.contract_capacity_kva.between(
+                capacity / CAPACITY_BAND_FACTOR, capacity * CAPACITY_BAND_FACTOR
+            )
+            others = _peer_frame(conn, columns, sa.and_(same_class, band))
+        if len(others) < MIN_PEERS:
+            basis = "customer_class"
+            others = _peer_frame(conn, columns, same_class)
+    rows = []
+    for name in COMPARED_FEATURES:
+        value = mine[name].iloc[0]
+        values = others[name].dropna()
+        rows.append(
+            {
+                "feature": name,
+                "customer": value,
+                "peer_median": float(values.median()) if len(values) else None,
+                "percentile": float((values < value).mean())
+                if len(values) and pd.notna(value)
+                else None,
+            }
+        )
+    return {"basis": basis, "peers": len(others), "comparison": pd.DataFrame(rows)}
+
+
+def _peer_frame(conn: sa.Connection, columns: list, condition: sa.ColumnElement) -> pd.DataFrame:
+    table, customers = schema.features, schema.customers
+    query = (
+        sa.select(*columns)
+        .join(customers, customers.c.customer_id == table.c.customer_id)
+        .where(condition)
+        .order_by(table.c.customer_id)
+        .limit(PEER_LIMIT)
+    )
+    frame = pd.DataFrame(conn.execute(query).all(), columns=[column.name for column in columns])
+    for name in COMPARED_FEATURES:
+        frame[name] = pd.to_numeric(frame[name], errors="coerce").astype(float)
+    return frame
+
+
+def _peak_shift_saving(engine: sa.Engine, record: dict, customer_id: str) -> float | None:
+    """The yearly saving of moving :data:`PEAK_SHIFT_SHARE` of peak energy (savings module)."""
+    tariff = tariffs.load_catalog().get(record["tariff_code"])
+    if tariff is None or tariff.kind not in features.SCHEDULED_KINDS:
+        return None
+    table = schema.bills
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(
+                table.c.period,
+                table.c.kwh_critical,
+                table.c.kwh_peak,
+                table.c.kwh_flat,
+                table.c.kwh_valley,
+            )
+            .where(table.c.customer_id == customer_id)
+            .order_by(table.c.period.desc())
+            .limit(12)
+        ).all()
+    if not rows:
+        return None
+    usage = pd.DataFrame(
+        rows, columns=["period", "kwh_critical", "kwh_peak", "kwh_flat", "kwh_valley"]
+    )
+    usage = usage.fillna(0.0).sort_values("period").reset_index(drop=True)
+    usage["customer_id"] = customer_id
+    usage["kvarh"] = np.nan
+    usage["max_demand_kw"] = np.nan
+    usage["demand_interval"] = "hourly"
+    usage["contract_capacity_kva"] = record.get("contract_capacity_kva") or np.nan
+    try:
+        result = savings.shift_whatif(tariff, usage, PEAK_SHIFT_SHARE)
+    except ValueError:
+        return None
+    return float(result["saving_cny"].sum())
+
+
+def recommendations(
+    engine: sa.Engine, viewer: access.Viewer, customer_id: str
+) -> list[Recommendation]:
+    """What to propose or prepare on the visit, each with the figures behind it.
+
+    Args:
+        engine: the store.
+        viewer: who is asking.
+        customer_id: the customer.
+
+    Returns:
+        The recommendations, most urgent first; empty when the customer is not visible or has
+        no features yet.
+    """
+    record = archive(engine, viewer, customer_id)
+    row = features.for_customer(engine, viewer, customer_id)
+    if record is None or row is None:
+        return []
+    hits = {hit.rule.name: hit for hit in tags.for_customer(engine, viewer, customer_id)}
+    actions: list[Recommendation] = []
+    complaints_after = row.get("complaints_after_outage_90d") or 0
+    if complaints_after >= 1:
+        actions.append(
+            Recommendation(
+                "call_before_visit",
+                {"complaints": int(complaints_after), "days": features.RECENT_DAYS},
+                10,
+            )
+        )
+    elif (row.get("complaints_90d") or 0) >= 2:
+        actions.append(
+            Recommendation(
+                "review_complaints",
+                {"complaints": int(row["complaints_90d"]), "days": features.RECENT_DAYS},
+                15,
+            )
+        )
+    if (row.get("arrears_cny") or 0) > features.ARREARS_TOLERANCE_CNY:
+        actions.append(
+            Recommendation(
+                "collect_arrears",
+                {"amount": f"{row['arrears_cny']:,.2f}", "days": int(row.get("arrears_days") or 0)},
+                20,
+            )
+        )
+    if "late_payer" in hits:
+        actions.append(Recommendation("offer_autopay", {"late": int(row["late_payments"])}, 30))
+    saving = _peak_shift_saving(engine, record, customer_id)
+    on_peak = (row.get("peak_share") or 0) + (row.get("critical_share") or 0)
+    if saving is not None and saving >= MIN_SAVING_CNY:
+        actions.append(
+            Recommendation(
+                "shift_peak",
+                {
+                    "share": f"{PEAK_SHIFT_SHARE:.0%}",
+                    "saving": f"{saving:,.0f}",
+                    "peak_share": f"{on_peak:.0%}",
+                },
+                40,
+            )
+        )
+    if (
+        "night_charging" in hits
+        and record["tariff_code"] != features.REFERENCE_SCHEDULE["residential"]
+    ):
+        actions.append(
+            Recommendation(
+                "propose_residential_tou",
+                {"valley_share": f"{row.get('valley_share') or 0:.0%}"},
+                45,
+            )
+        )
+    power_factor = row.get("power_factor")
+    tariff = tariffs.load_catalog().get(record["tariff_code"])
+    standard = tariff.power_factor_standard if tariff else None
+    if power_factor is not None and standard is not None and power_factor < standard:
+        actions.append(
+            Recommendation(
+                "compensate_reactive",
+                {"power_factor": f"{power_factor:.2f}", "standard": f"{standard:.2f}"},
+                50,
+            )
+        )
+    capacity = record.get("contract_capacity_kva")
+    max_demand = row.get("max_demand_kw")
+    if capacity and max_demand and max_demand >= CAPACITY_PRESSURE_SHARE * capacity:
+        actions.append(
+            Recommendation(
+                "discuss_capacity",
+                {
+                    "demand": f"{max_demand:,.0f}",
+                    "capacity": f"{capacity:,.0f}",
+                    "share": f"{max_demand / capacity:.0%}",
+                },
+                55,
+            )
+        )
+    if "offline_only" in hits or "counter_reliant" in hits:
+        actions.append(
+            Recommendation("promote_online", {"visits": int(row.get("counter_visits") or 0)}, 60)
+        )
+    if "declining_load" in hits:
+        actions.append(
+            Recommendation("ask_about_decline", {"growth": f"{row['yoy_growth']:.0%}"}, 35)
+        )
+    return sorted(actions, key=lambda action: action.priority)
+
+
+def describe(action: Recommendation, language: str) -> str:
+    """The recommendation as a sentence in the user's language."""
+    return i18n.translate(f"customer360.action.{action.code}", language, **action.values)
