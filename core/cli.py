@@ -68,7 +68,64 @@ def build_parser() -> argparse.ArgumentParser:
     _add_database_url(load)
     load.set_defaults(handler=_command_import)
 
+    refresh = commands.add_parser(
+        "refresh", help="recompute every customer's features (after an import)"
+    )
+    _add_database_url(refresh)
+    refresh.set_defaults(handler=_command_refresh)
+
+    briefs = commands.add_parser(
+        "visit-briefs", help="write one visit brief PDF per customer of a customer manager"
+    )
+    briefs.add_argument("--manager", required=True, help="the customer manager's id")
+    briefs.add_argument("--out", required=True, help="folder for the PDF files")
+    briefs.add_argument("--language", choices=config.LANGUAGES, default=config.default_language())
+    _add_database_url(briefs)
+    briefs.set_defaults(handler=_command_visit_briefs)
+
     return parser
+
+
+def _command_refresh(args: argparse.Namespace) -> int:
+    from core import access, features
+    from core.store import engine as store_engine
+
+    url = args.database_url or config.database_url()
+    engine = store_engine.connect(url)
+    if not store_engine.has_data(engine):
+        print(f"No customers in {store_engine.describe(url)}: import or build the demo first")
+        return 2
+
+    def report(step: str, fraction: float) -> None:
+        print(f"  {fraction:4.0%} {step}", flush=True)
+
+    summary = features.refresh(engine, access.SYSTEM, report)
+    print(
+        f"Features of {summary.customers:,} customers refreshed "
+        f"({summary.period_start} to {summary.period_end}) in {summary.seconds:.1f} s"
+    )
+    return 0
+
+
+def _command_visit_briefs(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from core import access, visit_brief
+    from core.store import engine as store_engine
+
+    engine = store_engine.connect(args.database_url or config.database_url())
+    font = visit_brief.find_font()
+    if not font.cjk:
+        print("No CJK font found (make installs fonts-wqy-microhei): briefs are in English")
+
+    def report(done: int, total: int) -> None:
+        print(f"\r  {done}/{total} briefs", end="", flush=True)
+
+    written = visit_brief.write_batch(
+        engine, access.SYSTEM, args.manager, Path(args.out), args.language, report
+    )
+    print(f"\n{len(written)} visit briefs written to {args.out}")
+    return 0
 
 
 def _command_import(args: argparse.Namespace) -> int:
@@ -142,6 +199,10 @@ def _command_demo(args: argparse.Namespace) -> int:
         progress=demo.print_progress,
     )
     print(summary.describe())
+    from core import access, features
+
+    refreshed = features.refresh(engine, access.SYSTEM)
+    print(f"Features of {refreshed.customers:,} customers computed in {refreshed.seconds:.1f} s")
     _print_demo_accounts(engine)
     return 0
 
