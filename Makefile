@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint demo bench browser-deps clean
+.PHONY: run test lint demo bench browser-deps pdf-fonts clean
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -12,7 +12,7 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
-run: $(STAMP)
+run: $(STAMP) pdf-fonts
 	$(PY) -m core demo --if-missing
 	$(VENV)/bin/streamlit run app.py --server.address 127.0.0.1 --server.port 8501
 
@@ -25,11 +25,19 @@ browser-deps:
 		echo "Installing Debian's chromium for the browser tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# Chinese visit briefs need a CJK font: Debian's WenQuanYi Micro Hei. Without it (no root, no
+# package mirror) the briefs fall back to English, so a failed install does not stop the build.
+pdf-fonts:
+	@test -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc || { \
+		echo "Installing Debian's fonts-wqy-microhei for the Chinese visit briefs"; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			fonts-wqy-microhei >/dev/null; } || echo "No CJK font installed: visit briefs in English"; }
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: $(STAMP) browser-deps lint
+test: $(STAMP) browser-deps pdf-fonts lint
 	$(PY) -m pytest
 
 bench: $(STAMP)

@@ -1,0 +1,180 @@
+"""Customer 360 core: search, scope, load views against direct sums, peers, actions, briefs."""
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from core import access, cli, customer360, visit_brief
+from core.store import engine as store_engine
+from core.store import schema
+
+
+@pytest.fixture(scope="module")
+def engine(featured_demo_url):
+    engine = store_engine.connect(featured_demo_url)
+    yield engine
+    engine.dispose()
+
+
+def _first(engine, query):
+    with engine.connect() as conn:
+        return conn.execute(query).first()
+
+
+def test_search_finds_a_customer_by_every_kind_of_id(engine):
+    rows = pd.read_sql(sa.select(schema.id_map).where(schema.id_map.c.active), engine)
+    for system, group in rows.groupby("system"):
+        external_id, customer_id = group[["external_id", "customer_id"]].iloc[-1]
+        found = customer360.search(engine, access.SYSTEM, external_id)
+        assert found["customer_id"].iloc[0] == customer_id, system
+        assert found["matched_on"].iloc[0] in (system, "phone")
+    name, customer_id = _first(
+        engine, sa.select(schema.customers.c.name, schema.customers.c.customer_id).limit(1)
+    )
+    assert customer_id in set(customer360.search(engine, access.SYSTEM, name)["customer_id"])
+
+
+def test_search_masks_phones_for_a_viewer_without_the_grant(engine):
+    phone, customer_id = _first(
+        engine,
+        sa.select(schema.customers.c.phone, schema.customers.c.customer_id).where(
+            schema.customers.c.customer_class == "residential"
+        ),
+    )
+    analyst = access.Viewer(user_name="a", role="analyst")
+    found = customer360.search(engine, analyst, phone)
+    row = found[found["customer_id"] == customer_id].iloc[0]
+    assert row["phone"] != phone and "*" in row["phone"]
+    assert "*" in row["matched_value"]
+
+
+def test_load_views_add_up_to_the_readings(engine):
+    customer_id = _first(engine, sa.select(schema.customers.c.customer_id).limit(1))[0]
+    views = customer360.load_views(engine, access.SYSTEM, customer_id)
+    total = _first(
+        engine,
+        sa.select(sa.func.sum(schema.readings.c.kwh)).where(
+            schema.readings.c.customer_id == customer_id
+        ),
+    )[0]
+    assert views["daily"]["kwh"].sum() == pytest.approx(total, rel=1e-6)
+    assert views["weekly"]["kwh"].sum() == pytest.approx(total, rel=1e-6)
+    assert views["monthly"]["kwh"].sum() == pytest.approx(total, rel=1e-6)
+    assert views["heatmap"]["day"].nunique() == customer360.HEATMAP_DAYS
+    assert set(views["heatmap"]["hour"]) == set(range(24))
+
+
+def test_out_of_scope_customer_is_invisible_everywhere(engine):
+    customer_id, region = _first(
+        engine, sa.select(schema.customers.c.customer_id, schema.customers.c.region).limit(1)
+    )
+    elsewhere = access.Viewer(user_name="x", role="analyst", regions=(f"not {region}",))
+    assert customer360.archive(engine, elsewhere, customer_id) is None
+    assert customer360.load_views(engine, elsewhere, customer_id) is None
+    assert customer360.bills(engine, elsewhere, customer_id).empty
+    assert customer360.work_orders(engine, elsewhere, customer_id).empty
+    assert customer360.similar_customers(engine, elsewhere, customer_id) is None
+    assert customer360.recommendations(engine, elsewhere, customer_id) == []
+    with pytest.raises(ValueError, match="outside your scope"):
+        visit_brief.render(engine, elsewhere, customer_id)
+
+
+def test_peers_share_the_class_and_percentiles_are_fractions(engine):
+    customer_id = _first(engine, sa.select(schema.customers.c.customer_id).limit(1))[0]
+    peers = customer360.similar_customers(engine, access.SYSTEM, customer_id)
+    assert peers["peers"] >= customer360.MIN_PEERS
+    comparison = peers["comparison"].set_index("feature")
+    assert list(comparison.index) == list(customer360.COMPARED_FEATURES)
+    assert comparison["percentile"].dropna().between(0, 1).all()
+
+
+def test_late_payers_get_the_arrears_or_autopay_action(engine):
+    late = pd.read_sql(
+        sa.select(schema.demo_truth_customers.c.customer_id).where(
+            schema.demo_truth_customers.c.late_payer
+        ),
+        engine,
+    )["customer_id"]
+    codes = [
+        {action.code for action in customer360.recommendations(engine, access.SYSTEM, cid)}
+        for cid in late
+    ]
+    with_payment_action = [bool(found & {"offer_autopay", "collect_arrears"}) for found in codes]
+    assert sum(with_payment_action) >= 0.6 * len(codes)
+    action = next(
+        action
+        for cid in late
+        for action in customer360.recommendations(engine, access.SYSTEM, cid)
+        if action.code == "offer_autopay"
+    )
+    assert "late payments in 12 months" in customer360.describe(action, "en")
+
+
+def test_peak_shift_saving_comes_from_the_savings_module(engine):
+    customer_id = _first(
+        engine,
+        sa.select(schema.customers.c.customer_id).where(
+            schema.customers.c.tariff_code == "COM_TOU"
+        ),
+    )[0]
+    actions = customer360.recommendations(engine, access.SYSTEM, customer_id)
+    shift = next((action for action in actions if action.code == "shift_peak"), None)
+    assert shift is not None
+    saving = float(shift.values["saving"].replace(",", ""))
+    assert saving >= customer360.MIN_SAVING_CNY
+    assert f"¥{shift.values['saving']} a year" in customer360.describe(shift, "en")
+
+
+def test_brief_is_a_one_page_pdf_in_chinese_and_falls_back_without_a_cjk_font(engine):
+    customer_id = _first(engine, sa.select(schema.customers.c.customer_id).limit(1))[0]
+    font = visit_brief.find_font()
+    chinese = visit_brief.render(engine, access.SYSTEM, customer_id, "zh", font)
+    assert chinese.startswith(b"%PDF")
+    assert b"/Count 1\n" in chinese
+    if font.cjk:
+        assert b"WenQuanYi" in chinese or b"CJK" in chinese or b"uming" in chinese.lower()
+    latin = visit_brief.render(
+        engine, access.SYSTEM, customer_id, "zh", visit_brief.BriefFont(None, False)
+    )
+    assert b"/Count 1\n" in latin
+    assert b"/BaseFont /Helvetica" in latin
+
+
+def test_visit_briefs_command_writes_one_pdf_per_customer(featured_demo_url, tmp_path):
+    with store_engine.connect(featured_demo_url).connect() as conn:
+        manager_id, count = conn.execute(
+            sa.select(schema.customers.c.manager_id, sa.func.count())
+            .group_by(schema.customers.c.manager_id)
+            .order_by(sa.func.count(), schema.customers.c.manager_id)
+            .limit(1)
+        ).one()
+    out = tmp_path / "briefs"
+    code = cli.main(
+        [
+            "visit-briefs",
+            "--manager",
+            manager_id,
+            "--out",
+            str(out),
+            "--database-url",
+            featured_demo_url,
+        ]
+    )
+    assert code == 0
+    files = sorted(out.glob("*.pdf"))
+    assert len(files) == count
+    assert all(path.read_bytes().startswith(b"%PDF") for path in files)
+    assert (
+        cli.main(
+            [
+                "visit-briefs",
+                "--manager",
+                "NOBODY",
+                "--out",
+                str(out),
+                "--database-url",
+                featured_demo_url,
+            ]
+        )
+        == 2
+    )
