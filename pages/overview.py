@@ -153,6 +153,7 @@ def _kpi_table(headline: list[kpis.Kpi]) -> pd.DataFrame:
     )
 
 
+viewer = session.require_page("pages/overview.py")
 st.title(t("overview.title"))
 st.caption(t("overview.subtitle"))
 url, version = session.database_url(), session.data_version()
@@ -162,7 +163,7 @@ if not months:
     st.stop()
 
 period = st.selectbox(t("overview.month"), months, index=0)
-headline, by_class, trend, points = _figures(url, version, session.viewer(), period)
+headline, by_class, trend, points = _figures(url, version, viewer, period)
 
 _kpi_cards(headline, trend)
 

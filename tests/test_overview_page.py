@@ -1,0 +1,85 @@
+"""The Overview page: its KPI cards show the figures the store holds."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import access, kpis
+from ui import formatting
+
+PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "overview.py")
+
+
+@pytest.fixture
+def overview(demo_url, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", demo_url)
+    monkeypatch.setenv("WORKBENCH_LANGUAGE", "en")
+    return AppTest.from_file(PAGE, default_timeout=60)
+
+
+def test_kpi_cards_show_the_store_figures(overview, demo_store):
+    overview.run()
+    assert not overview.exception
+    with demo_store.connect() as conn:
+        expected = kpis.headline(conn, access.SYSTEM, "2025-12")
+    cards = {metric.label: metric for metric in overview.metric}
+    for kpi in expected:
+        label = {
+            "customers": "Customers",
+            "energy_kwh": "Energy sold (kWh)",
+            "revenue_cny": "Revenue (CNY)",
+            "arrears_cny": "Arrears outstanding (CNY)",
+            "work_orders": "New work orders",
+            "complaints": "Complaints",
+        }[kpi.name]
+        shown = formatting.compact(kpi.value, "en", currency=kpi.name.endswith("_cny"))
+        assert cards[label].value == shown
+        assert cards[label].delta == f"{kpi.change_vs_previous:+.1%}"
+
+
+def test_choosing_an_earlier_month_changes_the_figures(overview, demo_store):
+    overview.run()
+    before = {metric.label: metric.value for metric in overview.metric}
+    overview.selectbox[0].select("2025-06").run()
+    assert not overview.exception
+    after = {metric.label: metric.value for metric in overview.metric}
+    with demo_store.connect() as conn:
+        june = {kpi.name: kpi for kpi in kpis.headline(conn, access.SYSTEM, "2025-06")}
+    assert after["Energy sold (kWh)"] == formatting.compact(june["energy_kwh"].value, "en")
+    assert after["Energy sold (kWh)"] != before["Energy sold (kWh)"]
+
+
+def test_district_manager_sees_their_district_only(overview, demo_store, signed_in):
+    viewer = signed_in(overview, "manager", regions=("大冶市",))
+    overview.run()
+    assert not overview.exception
+    with demo_store.connect() as conn:
+        expected = {kpi.name: kpi for kpi in kpis.headline(conn, viewer, "2025-12")}
+    cards = {metric.label: metric.value for metric in overview.metric}
+    assert cards["Customers"] == formatting.compact(expected["customers"].value, "en")
+
+
+def test_empty_store_says_how_to_fill_it(monkeypatch, tmp_path):
+    monkeypatch.setenv("DATABASE_URL", f"duckdb:///{tmp_path / 'empty.duckdb'}")
+    monkeypatch.setenv("WORKBENCH_LANGUAGE", "en")
+    page = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not page.exception
+    assert any("python -m core demo" in info.value for info in page.info)
+
+
+def test_chinese_labels(demo_url, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", demo_url)
+    monkeypatch.setenv("WORKBENCH_LANGUAGE", "zh")
+    page = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not page.exception
+    assert page.title[0].value == "企业综合视窗"
+    assert "售电量（千瓦时）" in {metric.label for metric in page.metric}
+
+
+def test_compact_numbers():
+    assert formatting.compact(45_778_902, "zh") == "4,578万"
+    assert formatting.compact(45_778_902, "en") == "45.8M"
+    assert formatting.compact(3_553_977_100, "zh", currency=True) == "¥35.5亿"
+    assert formatting.compact(3000, "en") == "3,000"
+    assert formatting.compact(None, "en") == "—"
