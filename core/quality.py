@@ -825,7 +825,8 @@ def shared_external_ids(conn: sa.Connection, viewer: access.Viewer) -> pd.DataFr
         viewer: who is asking; conflicts show when the viewer may see one of the customers.
 
     Returns:
-        ``system``, ``external_id``, ``customer_id``, ``problem`` — one row per mapping involved.
+        ``system``, ``external_id``, ``customer_id``, ``problem`` (``shared_external_id``) — one
+        row per mapping involved.
     """
     id_map = schema.id_map
     shared = (
@@ -851,7 +852,7 @@ def shared_external_ids(conn: sa.Connection, viewer: access.Viewer) -> pd.DataFr
     frame = pd.DataFrame(
         conn.execute(query).all(), columns=["system", "external_id", "customer_id"]
     )
-    frame["problem"] = "one external id, several customers"
+    frame["problem"] = "shared_external_id"
     return frame
 
 
@@ -899,7 +900,7 @@ def unknown_mapped_customers(conn: sa.Connection) -> pd.DataFrame:
     frame = pd.DataFrame(
         conn.execute(query).all(), columns=["system", "external_id", "customer_id"]
     )
-    frame["problem"] = "customer not in the archive"
+    frame["problem"] = "unknown_customer"
     return frame
 
 

@@ -1,0 +1,269 @@
+"""Data quality (数据治理): import files, see what was rejected and why, watch the figures."""
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from core import access, ingest, quality
+from ui import session
+
+t = session.t
+viewer = session.require_page("pages/data_quality.py")
+VIEWER_HASH = {access.Viewer: hash}
+UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "parquet"]
+
+
+@st.cache_data(show_spinner=False, hash_funcs=VIEWER_HASH)
+def _report(url: str, version: int, viewer: access.Viewer) -> pd.DataFrame:
+    return quality.report(session.engine(), viewer)
+
+
+@st.cache_data(show_spinner=False, hash_funcs=VIEWER_HASH)
+def _drill_down(
+    url: str, version: int, viewer: access.Viewer, metric: str, table: str, system: str | None
+) -> pd.DataFrame:
+    return quality.drill_down(session.engine(), viewer, metric, table, system)
+
+
+@st.cache_data(show_spinner=False)
+def _trend(url: str, version: int) -> pd.DataFrame:
+    return quality.trend(session.engine())
+
+
+@st.cache_data(show_spinner=False, hash_funcs=VIEWER_HASH)
+def _conflicts(url: str, version: int, viewer: access.Viewer) -> dict[str, pd.DataFrame]:
+    return quality.id_conflicts(session.engine(), viewer)
+
+
+@st.cache_data(show_spinner=False)
+def _rejected(url: str, version: int, import_id: int | None) -> pd.DataFrame:
+    return ingest.rejected_rows(session.engine(), import_id)
+
+
+@st.cache_data(show_spinner=False)
+def _imports(url: str, version: int) -> pd.DataFrame:
+    return quality.recent_imports(session.engine())
+
+
+def _metric_label(metric: str) -> str:
+    return t(f"data_quality.metric.{metric}")
+
+
+def _rejected_table(frame: pd.DataFrame, key: str) -> None:
+    shown = frame.rename(columns=lambda name: t(f"data_quality.column.{name}"))
+    st.dataframe(shown, hide_index=True, width="stretch")
+    st.download_button(
+        t("data_quality.download_rejected"),
+        frame.to_csv(index=False).encode("utf-8-sig"),
+        file_name="rejected_rows.csv",
+        mime="text/csv",
+        key=key,
+    )
+
+
+def _import_tab() -> None:
+    left, right = st.columns(2)
+    table = left.selectbox(
+        t("data_quality.table"),
+        ingest.tables(),
+        format_func=lambda name: t(f"data_quality.table_name.{name}"),
+        key="import_table",
+    )
+    system = right.text_input(
+        t("data_quality.source_system"),
+        key="import_source_system",
+        help=t("data_quality.source_system_help"),
+    )
+    upload = st.file_uploader(t("data_quality.upload"), type=UPLOAD_TYPES, key="import_file")
+    if upload is None:
+        st.info(t("data_quality.upload_hint"))
+        return
+    try:
+        mapping = ingest.preview_mapping(table, upload, file_name=upload.name)
+    except ValueError as error:
+        st.error(t("data_quality.cannot_import", error=str(error)))
+        return
+    st.subheader(t("data_quality.mapping"))
+    st.caption(t(f"data_quality.layout.{mapping.layout}"))
+    frame = mapping.as_frame().fillna({"column": t("data_quality.ignored")})
+    st.dataframe(
+        frame.rename(columns=lambda name: t(f"data_quality.column.{name}")),
+        hide_index=True,
+        width="stretch",
+    )
+    if st.button(t("data_quality.import_button"), type="primary", key="import_button"):
+        bar = st.progress(0.0, text=t("data_quality.progress", rows=0))
+
+        def progress(rows: int, share: float) -> None:
+            bar.progress(share, text=t("data_quality.progress", rows=f"{rows:,}"))
+
+        try:
+            result = ingest.import_file(
+                session.engine(),
+                table,
+                upload,
+                file_name=upload.name,
+                source_system=system.strip() or None,
+                viewer=viewer,
+                progress=progress,
+            )
+        except ValueError as error:
+            st.error(t("data_quality.cannot_import", error=str(error)))
+            return
+        bar.progress(1.0, text=t("data_quality.done"))
+        st.session_state["last_import"] = result
+    result = st.session_state.get("last_import")
+    if result is None or result.file_name != upload.name:
+        return
+    read, landed, rejected, replaced = st.columns(4)
+    read.metric(t("data_quality.rows_read"), f"{result.rows_read:,}")
+    landed.metric(t("data_quality.rows_landed"), f"{result.rows_landed:,}")
+    rejected.metric(t("data_quality.rows_rejected"), f"{result.rows_rejected:,}")
+    replaced.metric(t("data_quality.rows_replaced"), f"{result.rows_replaced:,}")
+    if result.intervals:
+        st.caption(
+            t(
+                "data_quality.intervals",
+                intervals=", ".join(f"{name}: {count}" for name, count in result.intervals.items()),
+            )
+        )
+    if result.rows_rejected:
+        st.warning(t("data_quality.rejected_warning", count=result.rows_rejected))
+        reasons = pd.DataFrame(
+            sorted(result.reasons.items(), key=lambda item: -item[1]), columns=["reason", "count"]
+        )
+        st.dataframe(
+            reasons.rename(columns=lambda name: t(f"data_quality.column.{name}")),
+            hide_index=True,
+            width="stretch",
+        )
+        url, version = session.database_url(), session.data_version()
+        _rejected_table(_rejected(url, version, result.import_id), key="download_last")
+    else:
+        st.success(t("data_quality.all_landed"))
+
+
+def _quality_tab(url: str, version: int) -> None:
+    report = _report(url, version, viewer)
+    shown = report.assign(
+        figure=report["metric"].map(_metric_label),
+        dimension_name=report["dimension"].map(lambda name: t(f"data_quality.dimension.{name}")),
+        table=report["table_name"].map(lambda name: t(f"data_quality.table_name.{name}")),
+        shown_value=[
+            ""
+            if pd.isna(value)
+            else (f"{value:,.1f} h" if metric == "arrival_lag_hours" else f"{value:.1%}")
+            for metric, value in zip(report["metric"], report["value"], strict=True)
+        ],
+    )
+    columns = [
+        "dimension_name",
+        "table",
+        "source_system",
+        "figure",
+        "shown_value",
+        "numerator",
+        "denominator",
+    ]
+    st.caption(t("data_quality.select_hint"))
+    selection = st.dataframe(
+        shown[columns].rename(columns=lambda name: t(f"data_quality.column.{name}")),
+        hide_index=True,
+        width="stretch",
+        on_select="rerun",
+        selection_mode="single-row",
+        key="quality_figures",
+    )
+    rows = selection.selection.rows if selection is not None else []
+    if rows:
+        chosen = report.iloc[rows[0]]
+        system = chosen["source_system"] if isinstance(chosen["source_system"], str) else None
+        st.subheader(t("data_quality.drill_down", figure=_metric_label(chosen["metric"])))
+        detail = _drill_down(url, version, viewer, chosen["metric"], chosen["table_name"], system)
+        if detail.empty:
+            st.success(t("data_quality.nothing_to_fix"))
+        else:
+            if "problem" in detail.columns:
+                detail = detail.assign(
+                    problem=detail["problem"].map(lambda code: t(f"data_quality.problem.{code}"))
+                )
+            st.dataframe(detail, hide_index=True, width="stretch")
+    trend = _trend(url, version)
+    st.subheader(t("data_quality.trend"))
+    shares = trend[trend["metric"] != "arrival_lag_hours"]
+    if shares.empty:
+        st.info(t("data_quality.no_trend"))
+        return
+    shares = shares.assign(
+        figure=shares["metric"].map(_metric_label) + " · " + shares["table_name"]
+    )
+    chart = px.line(
+        shares,
+        x="import_id",
+        y="value",
+        color="figure",
+        markers=True,
+        labels={"import_id": t("data_quality.import_number"), "value": t("data_quality.share")},
+    )
+    chart.update_yaxes(tickformat=".0%")
+    st.plotly_chart(chart, width="stretch")
+
+
+def _rejected_tab(url: str, version: int) -> None:
+    imports = _imports(url, version)
+    if not imports.empty:
+        st.subheader(t("data_quality.recent_imports"))
+        st.dataframe(
+            imports.drop(columns=["data_end"]).rename(
+                columns=lambda name: t(f"data_quality.column.{name}")
+            ),
+            hide_index=True,
+            width="stretch",
+        )
+    rejected = _rejected(url, version, None)
+    st.subheader(t("data_quality.rejected_rows"))
+    if rejected.empty:
+        st.success(t("data_quality.no_rejected"))
+        return
+    _rejected_table(rejected, key="download_all")
+
+
+def _conflicts_tab(url: str, version: int) -> None:
+    conflicts = _conflicts(url, version, viewer)
+    for name in ("shared_external_ids", "multiple_contracts"):
+        st.subheader(t(f"data_quality.conflict.{name}"))
+        frame = conflicts[name]
+        if frame.empty:
+            st.success(t("data_quality.no_conflicts"))
+        else:
+            if "problem" in frame.columns:
+                frame = frame.assign(
+                    problem=frame["problem"].map(lambda code: t(f"data_quality.problem.{code}"))
+                )
+            st.dataframe(
+                frame.rename(columns=lambda column: t(f"data_quality.column.{column}")),
+                hide_index=True,
+                width="stretch",
+            )
+
+
+st.title(t("data_quality.title"))
+st.caption(t("data_quality.subtitle"))
+store_url, store_version = session.database_url(), session.data_version()
+importing, figures, rejected_rows, conflicts = st.tabs(
+    [
+        t("data_quality.tab_import"),
+        t("data_quality.tab_quality"),
+        t("data_quality.tab_rejected"),
+        t("data_quality.tab_ids"),
+    ]
+)
+with importing:
+    _import_tab()
+store_version = session.data_version()
+with figures:
+    _quality_tab(store_url, store_version)
+with rejected_rows:
+    _rejected_tab(store_url, store_version)
+with conflicts:
+    _conflicts_tab(store_url, store_version)
