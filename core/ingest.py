@@ -783,14 +783,28 @@ def preview_mapping(
 # Parsing and validation.
 
 
-def _text(raw: pd.Series) -> pd.Series:
-    """Cell values as stripped strings, empty cells as missing."""
+def _typed(raw: pd.Series, column: sa.Column | None) -> bool:
+    """Whether a typed file column (Parquet, Excel numbers) already holds the column's type."""
+    if column is None or isinstance(column.type, sa.String | sa.Boolean):
+        return False
+    if pd.api.types.is_datetime64_any_dtype(raw.dtype):
+        return isinstance(column.type, sa.DateTime | sa.Date)
+    numeric = pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype)
+    return numeric and isinstance(column.type, sa.Float | sa.Numeric | sa.Integer)
+
+
+def _text(raw: pd.Series, column: sa.Column | None = None) -> pd.Series:
+    """Cell values as stripped strings, empty cells as missing; typed values stay as they are."""
+    if _typed(raw, column):
+        return raw
     if pd.api.types.is_float_dtype(raw.dtype):
         # Ids exported as numbers (3201000001.0) keep their digits, not a decimal point.
         integral = raw.notna() & (raw == np.floor(raw))
         text = raw.astype(object).where(~integral, raw.where(integral).astype("Int64").astype(str))
         return _text(text.where(raw.notna(), None).astype(object))
     if raw.dtype == object:
+        if pd.api.types.infer_dtype(raw, skipna=True) == "string":
+            return _text(raw.astype("str"))
         converted = raw.map(_cell_text, na_action="ignore")
         return _text(converted.astype("str"))
     text = raw.astype("str") if not pd.api.types.is_string_dtype(raw.dtype) else raw
@@ -929,7 +943,7 @@ def _validate(
     raw = {
         column: frame[header].reset_index(drop=True) for header, column in mapping.columns.items()
     }
-    texts = {column: _text(values) for column, values in raw.items()}
+    texts = {column: _text(values, table.c.get(column)) for column, values in raw.items()}
     if context.table.name == "id_map" and "system" not in texts and context.source_system:
         texts["system"] = pd.Series(context.source_system, index=range(len(frame)), dtype="str")
         raw["system"] = texts["system"]
@@ -1124,7 +1138,7 @@ def _wide_records(
     parts = []
     for header, minutes in mapping.wide.items():
         raw = frame[header].reset_index(drop=True)
-        text = _text(raw)
+        text = _text(raw, schema.readings.c.kwh)
         values = _parse_number(raw, text)
         # Cells of a row rejected as a whole (unknown customer, bad date) are not checked again.
         cell = _Problems(problems.row_numbers)
