@@ -20,6 +20,7 @@ import concurrent.futures
 import dataclasses
 import logging
 import math
+import multiprocessing
 from collections.abc import Callable, Sequence
 from typing import Literal
 
@@ -425,6 +426,12 @@ def prepare(
     frame = frame.sort_values("ds").dropna(subset=["y"])
     if frame.empty:
         raise SeriesError("The load series is empty.", None)
+    if frame["y"].nunique() == 1:
+        raise SeriesError(
+            f"The load is constant at {frame['y'].iloc[0]:g} kWh; a model has nothing to learn. "
+            "Check the meter.",
+            None,
+        )
     offset = pd.Timedelta(hours=1) if freq == "h" else pd.Timedelta(days=1)
     if (frame["ds"] != frame["ds"].dt.floor(offset)).any():
         raise ValueError(
@@ -441,6 +448,13 @@ def prepare(
     longest = max(runs, key=lambda run: run[1] - run[0])
     usable = (frame.index[longest[0]], frame.index[longest[1] - 1])
     last = runs[-1]
+    if last[1] < len(frame):
+        raise SeriesError(
+            f"The readings are stuck at {frame['y'].iloc[-1]:g} kWh since "
+            f"{frame.index[last[1]]:%Y-%m-%d %H:%M} (a stuck-meter stretch); "
+            "a forecast from them would repeat the fault.",
+            usable if longest[1] - longest[0] >= needed else None,
+        )
     if len(runs) > 1:
         dropped_before = frame.index[last[0]]
         if last[1] - last[0] < needed:
@@ -471,12 +485,6 @@ def prepare(
             f"({MIN_HISTORY[freq]} to learn from, {horizon} ahead"
             + (f", {folds} backtest folds" if folds > 1 else "")
             + ").",
-            None,
-        )
-    if frame["y"].nunique() == 1:
-        raise SeriesError(
-            f"The load is constant at {frame['y'].iloc[0]:g} kWh; a model has nothing to learn. "
-            "Check the meter.",
             None,
         )
     return Prepared(frame.reset_index(), freq, tuple(warnings))
@@ -638,6 +646,8 @@ def _prophet_tuned(train: pd.DataFrame, freq: Freq, days: pd.DataFrame, has_temp
         # working days and days off have differently shaped days; 调休 Saturdays follow the former
         model.add_seasonality("daily_workday", period=1, fourier_order=10, condition_name="workday")
         model.add_seasonality("daily_offday", period=1, fourier_order=10, condition_name="offday")
+    # a day off lowers the whole day, including holidays never seen in the history
+    model.add_regressor("day_off", standardize=False)
     if has_temperature:
         model.add_regressor("heating_degrees")
         model.add_regressor("cooling_degrees")
@@ -649,8 +659,9 @@ def _prophet_frame(
     frame: pd.DataFrame, freq: Freq, days: pd.DataFrame, has_temperature: bool
 ) -> pd.DataFrame:
     out = frame[["ds"] + (["y"] if "y" in frame else [])].copy()
+    workday = _calendar_columns(frame["ds"], days)["is_workday"].to_numpy()
+    out["day_off"] = (~workday).astype(float)
     if freq == "h":
-        workday = _calendar_columns(frame["ds"], days)["is_workday"].to_numpy()
         out["workday"] = workday
         out["offday"] = ~workday
     if has_temperature:
@@ -792,7 +803,10 @@ def _gbm_fit(
 ):
     from sklearn.ensemble import HistGradientBoostingRegressor
 
-    categorical = [name in ("day_type", "holiday") for name in features.columns]
+    # a lag longer than the history (a year back on a short series) has nothing to learn from
+    usable = [name for name in features.columns if features.loc[train_mask, name].notna().any()]
+    features = features[usable]
+    categorical = [name in ("day_type", "holiday") for name in usable]
     if loss == "squared_error":
         params = dict(GBM_PARAMS, categorical_features=categorical)
     else:
@@ -811,8 +825,8 @@ def _gbm_interval_models(features: pd.DataFrame, y: pd.Series, train_mask: np.nd
 
 
 def _gbm_predict(point_model, interval_models: tuple, features: pd.DataFrame) -> tuple:
-    yhat = point_model.predict(features)
-    lower, upper = (model.predict(features) for model in interval_models)
+    yhat = point_model.predict(features[point_model.feature_names_in_])
+    lower, upper = (model.predict(features[model.feature_names_in_]) for model in interval_models)
     return yhat, np.minimum(lower, yhat), np.maximum(upper, yhat)
 
 
@@ -1135,7 +1149,7 @@ def _components(model, recent, future, freq, days, has_temperature) -> pd.DataFr
             "ds": raw["ds"].to_numpy(),
             "trend": raw["trend"].to_numpy(),
             "daily": part("daily_workday", "daily_offday", "daily"),
-            "weekly": part("weekly"),
+            "weekly": part("weekly", "day_off"),
             "yearly": part("yearly"),
             "holiday": part("holidays"),
             "temperature": part("heating_degrees", "cooling_degrees"),
@@ -1218,7 +1232,12 @@ def forecast_many(
             if progress:
                 progress(done, total, task.key)
     else:
-        with concurrent.futures.ProcessPoolExecutor(max_workers=workers) as pool:
+        # spawned, not forked: a fork copies the parent's OpenMP and logging locks mid-use and
+        # the children can hang on them
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(
+            max_workers=workers, mp_context=context
+        ) as pool:
             pending = {pool.submit(forecast_one, task, options): task.key for task in tasks}
             for done, finished in enumerate(concurrent.futures.as_completed(pending), start=1):
                 outcome = finished.result()
