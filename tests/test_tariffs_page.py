@@ -1,10 +1,5 @@
 """Tariff savings page: AppTest on the demo store, and a browser run through the app."""
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -74,65 +69,17 @@ def test_upload_source_asks_for_a_file(page):
     assert at.info  # asks for a file
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.mark.browser
-def test_browser_opens_the_page_and_moves_the_slider(demo_url):
-    from playwright.sync_api import sync_playwright
-
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": demo_url, "WORKBENCH_LANGUAGE": "en"}
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(ROOT / "app.py"),
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+def test_browser_opens_the_page_and_the_ranking(running_app, browser):
+    page = browser.new_page()
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.5)
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path="/usr/bin/chromium",
-                args=[
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    "--no-first-run",
-                ],
-            )
-            page = browser.new_page()
-            page.goto(f"http://127.0.0.1:{port}/tariffs", wait_until="networkidle")
-            page.get_by_text("Tariff savings").first.wait_for(timeout=60_000)
-            page.get_by_text("Load shifting").wait_for(timeout=60_000)
-            page.get_by_text("Tariffs the customer may choose").wait_for(timeout=60_000)
-            page.get_by_role("tab", name="All customers, ranked").click()
-            page.get_by_text("Customers with a saving").wait_for(timeout=60_000)
-            assert page.locator("[data-testid='stException']").count() == 0
-            browser.close()
+        running_app.sign_in(page, "analyst")
+        page.get_by_role("link", name="Tariff savings").click()
+        page.get_by_text("Load shifting").wait_for(timeout=60_000)
+        page.get_by_text("Tariffs the customer may choose").wait_for(timeout=60_000)
+        page.get_by_role("tab", name="All customers, ranked").click()
+        page.get_by_text("Customers with a saving").wait_for(timeout=60_000)
+        page.get_by_role("button", name="Download the target list (CSV)").wait_for(timeout=60_000)
+        assert page.locator("[data-testid='stException']").count() == 0
     finally:
-        server.terminate()
-        server.wait(timeout=20)
+        page.close()
