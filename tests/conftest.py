@@ -148,3 +148,126 @@ def access_url(demo_url, tmp_path_factory) -> str:
     url = f"duckdb:///{target}"
     assert cli.main(["demo", "--if-missing", "--database-url", url]) == 0
     return url
+
+
+class RunningApp:
+    """The app served by ``streamlit run app.py`` on a copy of the demo store with its accounts.
+
+    Attributes:
+        url: the app's address (``http://127.0.0.1:PORT``).
+        database_url: the store it serves; the app holds it open while it runs.
+    """
+
+    def __init__(self, url: str, database_url: str) -> None:
+        self.url = url
+        self.database_url = database_url
+
+    def sign_in(self, page, user_name: str = "manager", password: str | None = None) -> None:
+        """Signs a Playwright page in through the login form (demo password by default)."""
+        from core import access, i18n
+
+        page.goto(self.url)
+        page.get_by_label(i18n.translate("access.user_name", "en")).fill(user_name)
+        page.get_by_label(i18n.translate("access.password", "en"), exact=True).fill(
+            password or access.DEMO_PASSWORD
+        )
+        page.get_by_role("button", name=i18n.translate("access.sign_in", "en"), exact=True).click()
+        page.get_by_text(f"Signed in as {user_name}").wait_for(timeout=60_000)
+
+
+@pytest.fixture(scope="session")
+def running_app(demo_url, tmp_path_factory):
+    """``streamlit run app.py`` in English on its own copy of the demo store with demo accounts.
+
+    Sign in with ``running_app.sign_in(page, "manager")``; the demo accounts are those of
+    ``core.access.DEMO_ACCOUNTS``, all with ``core.access.DEMO_PASSWORD``.
+    """
+    import shutil
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    target = tmp_path_factory.mktemp("running_app") / "app.duckdb"
+    shutil.copy(Path(sa.make_url(demo_url).database), target)
+    url = f"duckdb:///{target}"
+    # A separate process, so that no connection of this one holds the embedded store's lock.
+    subprocess.run(
+        [sys.executable, "-m", "core", "users", "--demo", "--database-url", url],
+        cwd=root,
+        check=True,
+        capture_output=True,
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": url, "WORKBENCH_LANGUAGE": "en"}
+    log = (target.parent / "streamlit.log").open("wb")
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless=true",
+            "--server.address=127.0.0.1",
+            f"--server.port={port}",
+            "--browser.gatherUsageStats=false",
+        ],
+        cwd=root,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    address = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{address}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                log.close()
+                output = (target.parent / "streamlit.log").read_text(errors="replace")
+                pytest.fail(f"streamlit did not start: {output[-2000:]}")
+            time.sleep(0.5)
+    yield RunningApp(address, url)
+    server.terminate()
+    try:
+        server.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+    log.close()
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium from Debian's package, driven by Playwright; one per test session."""
+    from pathlib import Path
+
+    from playwright.sync_api import sync_playwright
+
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("Debian's chromium is not installed (make test installs it)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
+        yield launched
+        launched.close()
