@@ -20,6 +20,8 @@ SEARCH_LIMIT = 50
 # Work orders, outages and bills shown on one customer: the recent history a visit needs.
 HISTORY_LIMIT = 200
 HEATMAP_DAYS = 365
+# id_map systems whose ids are phone numbers, personal data like the phone field.
+PHONE_SYSTEMS = ("95598",)
 BILL_MONTHS = 24
 # Share of peak and critical-peak energy a customer can usually move without changing what it
 # produces (the talking point "moving 15% of peak use to the valley saves ...").
@@ -140,7 +142,7 @@ def search(
         )
     if not viewer.contact_grant:
         # A phone number found through the 95598 caller id is as personal as the phone field.
-        phone_like = frame["matched_on"].isin(["phone", "95598"])
+        phone_like = frame["matched_on"].isin(["phone", *PHONE_SYSTEMS])
         frame.loc[phone_like, "matched_value"] = frame.loc[phone_like, "matched_value"].map(
             access.mask_phone
         )
@@ -174,7 +176,12 @@ def archive(engine: sa.Engine, viewer: access.Viewer, customer_id: str) -> dict 
     tariff = tariffs.load_catalog().get(record["tariff_code"])
     record["tariff_name"] = tariff.name if tariff else record["tariff_code"]
     record["tariff_name_zh"] = tariff.name_zh if tariff else record["tariff_code"]
-    record["external_ids"] = [(system, external, bool(active)) for system, external, active in ids]
+    # The 95598 caller id is the customer's phone number: masked like the phone field.
+    masked = set() if viewer.contact_grant else set(PHONE_SYSTEMS)
+    record["external_ids"] = [
+        (system, access.mask_phone(external) if system in masked else external, bool(active))
+        for system, external, active in ids
+    ]
     return record
 
 

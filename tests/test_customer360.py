@@ -46,6 +46,11 @@ def test_search_masks_phones_for_a_viewer_without_the_grant(engine):
     row = found[found["customer_id"] == customer_id].iloc[0]
     assert row["phone"] != phone and "*" in row["phone"]
     assert "*" in row["matched_value"]
+    shown = dict(
+        (system, external)
+        for system, external, _ in customer360.archive(engine, analyst, customer_id)["external_ids"]
+    )
+    assert shown["95598"] != phone and "*" in shown["95598"]
 
 
 def test_load_views_add_up_to_the_readings(engine):

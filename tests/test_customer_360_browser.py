@@ -1,0 +1,69 @@
+"""Customer 360 in the running app: open a customer by an external id, download the visit brief."""
+
+import pytest
+import sqlalchemy as sa
+
+from core import i18n
+from core.store import engine as store_engine
+from core.store import schema
+
+pytestmark = pytest.mark.browser
+
+WAIT_MS = 60_000
+
+
+def en(key: str, **values) -> str:
+    return i18n.translate(key, "en", **values)
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def contract_of_a_customer(demo_url) -> tuple[str, str]:
+    engine = store_engine.connect(demo_url)
+    with engine.connect() as conn:
+        contract, customer_id = conn.execute(
+            sa.select(schema.id_map.c.external_id, schema.id_map.c.customer_id)
+            .where(schema.id_map.c.system == "customer_no", schema.id_map.c.active)
+            .order_by(schema.id_map.c.external_id)
+            .limit(1)
+        ).one()
+    engine.dispose()
+    return contract, customer_id
+
+
+def test_open_a_customer_and_download_the_visit_brief(
+    running_app, page, contract_of_a_customer, tmp_path
+):
+    external_id, customer_id = contract_of_a_customer
+    # The first page load of a fresh server runs its imports; sign in once it is warm.
+    page.goto(running_app.url)
+    page.get_by_label(en("access.user_name")).wait_for(timeout=WAIT_MS)
+    page.wait_for_timeout(2_000)
+    running_app.sign_in(page, "manager")
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_role("link", name=en("nav.customer_360")).click()
+    search = page.get_by_label(en("customer360.search"), exact=True)
+    search.wait_for(timeout=WAIT_MS)
+    search.fill(external_id)
+    search.press("Enter")
+    page.get_by_text(customer_id).first.wait_for(timeout=WAIT_MS)
+    page.get_by_text(en("customer360.load"), exact=True).wait_for(timeout=WAIT_MS)
+    page.get_by_text(en("customer360.actions"), exact=True).wait_for(timeout=WAIT_MS)
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+    button = page.get_by_role("button", name=en("customer360.brief_download"))
+    with page.expect_download(timeout=WAIT_MS) as download_info:
+        button.click()
+    download = download_info.value
+    assert download.suggested_filename == f"visit_brief_{customer_id}.pdf"
+    target = tmp_path / download.suggested_filename
+    download.save_as(target)
+    assert target.read_bytes().startswith(b"%PDF")
+    assert page.locator('[data-testid="stException"]').count() == 0
