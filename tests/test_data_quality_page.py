@@ -12,14 +12,6 @@ from core import i18n
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "data" / "samples"
 TIMEOUT = 60
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def en(key: str, **values) -> str:
@@ -104,27 +96,21 @@ def test_an_unreadable_upload_gets_one_message(writable_demo_url, monkeypatch):
 
 
 @pytest.mark.browser
-def test_browser_upload_shows_rejected_rows(running_app):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-        running_app.sign_in(page, "admin")
-        page.goto(f"{running_app.url}/data_quality")
-        page.get_by_text(en("data_quality.subtitle")).wait_for(timeout=60_000)
-        page.get_by_label(en("data_quality.table")).click()
-        page.get_by_role("option", name=en("data_quality.table_name.readings"), exact=True).click()
-        page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
-            str(SAMPLES / "readings_wide_24.csv")
-        )
-        page.get_by_text(en("data_quality.mapping")).wait_for(timeout=60_000)
-        page.get_by_role("button", name=en("data_quality.import_button"), exact=True).click()
-        page.get_by_text(en("data_quality.rejected_warning", count=5)).wait_for(timeout=60_000)
-        page.get_by_role("button", name=en("data_quality.download_rejected")).first.wait_for(
-            timeout=60_000
-        )
-        assert page.locator('[data-testid="stException"]').count() == 0
-        browser.close()
+def test_browser_upload_shows_rejected_rows(running_app, browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    running_app.sign_in(page, "admin")
+    page.goto(f"{running_app.url}/data_quality")
+    page.get_by_text(en("data_quality.subtitle")).wait_for(timeout=60_000)
+    page.get_by_label(en("data_quality.table")).click()
+    page.get_by_role("option", name=en("data_quality.table_name.readings"), exact=True).click()
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+        str(SAMPLES / "readings_wide_24.csv")
+    )
+    page.get_by_text(en("data_quality.mapping")).wait_for(timeout=60_000)
+    page.get_by_role("button", name=en("data_quality.import_button"), exact=True).click()
+    page.get_by_text(en("data_quality.rejected_warning", count=5)).wait_for(timeout=60_000)
+    download = page.get_by_role("button", name=en("data_quality.download_rejected"))
+    download.first.wait_for(timeout=60_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    context.close()
