@@ -93,7 +93,12 @@ def _trend_chart(trend: pd.DataFrame, months: int) -> None:
         height=380,
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
         yaxis={"title": t("overview.energy_axis")},
-        yaxis2={"title": t("overview.revenue_axis"), "overlaying": "y", "side": "right"},
+        yaxis2={
+            "title": t("overview.revenue_axis"),
+            "overlaying": "y",
+            "side": "right",
+            "rangemode": "tozero",
+        },
         legend={"orientation": "h", "y": -0.15},
     )
     st.plotly_chart(figure, width="stretch")

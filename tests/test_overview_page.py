@@ -82,4 +82,7 @@ def test_compact_numbers():
     assert formatting.compact(45_778_902, "en") == "45.8M"
     assert formatting.compact(3_553_977_100, "zh", currency=True) == "¥35.5亿"
     assert formatting.compact(3000, "en") == "3,000"
+    assert formatting.compact(2_094_478, "en", currency=True) == "¥2.1M"
+    assert formatting.compact(2_094_478, "zh", currency=True) == "¥209.4万"
+    assert formatting.compact(45_000, "zh") == "45,000"
     assert formatting.compact(None, "en") == "—"

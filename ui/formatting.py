@@ -8,11 +8,11 @@ def compact(value: float | None, language: str, *, currency: bool = False) -> st
     prefix = "¥" if currency else ""
     magnitude = abs(value)
     if language == "zh":
-        steps = ((1e8, "亿"), (1e4, "万"))
+        steps = ((1e8, 1e8, "亿"), (1e5, 1e4, "万"))
     else:
-        steps = ((1e9, "B"), (1e6, "M"), (1e3, "K"))
-    for size, suffix in steps:
-        if magnitude >= size * 10:
+        steps = ((1e9, 1e9, "B"), (1e6, 1e6, "M"), (1e4, 1e3, "K"))
+    for threshold, size, suffix in steps:
+        if magnitude >= threshold:
             scaled = value / size
             # Four significant figures are plenty on a card; more only widens it.
             digits = 0 if abs(scaled) >= 1000 else 1
