@@ -686,6 +686,9 @@ def refresh(
     calendar = _calendar_frame(previous_start, end)
     computed_at = started.replace(microsecond=0)
     with engine.begin() as conn:
+        if store_engine.backend(conn) == "duckdb":
+            # DuckDB draws a progress bar on the terminal for long queries; batch output is ours.
+            conn.exec_driver_sql("SET enable_progress_bar = false")
         _create_work_tables(conn)
         try:
             store_engine.bulk_insert(conn, _tou_hours, hours)
