@@ -15,6 +15,7 @@ with st.sidebar:
     st.selectbox(
         t("app.language"),
         options=list(config.LANGUAGES),
+        index=config.LANGUAGES.index(session.language()),
         format_func=languages.get,
         key="language",
     )
@@ -34,7 +35,9 @@ with st.sidebar:
     session.account_box()
 
 pages = [
-    st.Page("pages/overview.py", title=t("nav.overview"), icon=":material/dashboard:", default=True),
+    st.Page(
+        "pages/overview.py", title=t("nav.overview"), icon=":material/dashboard:", default=True
+    ),
     st.Page("pages/customer_360.py", title=t("nav.customer_360"), icon=":material/person_search:"),
     st.Page("pages/tariffs.py", title=t("nav.tariffs"), icon=":material/savings:"),
     st.Page("pages/account.py", title=t("nav.account"), icon=":material/account_circle:"),

@@ -1,5 +1,6 @@
 """Shared fixtures: a store on every backend, and one small demo store for the whole session."""
 
+import contextlib
 import os
 import uuid
 
@@ -175,14 +176,13 @@ class RunningApp:
         page.get_by_text(f"Signed in as {user_name}").wait_for(timeout=60_000)
 
 
-@pytest.fixture(scope="session")
-def running_app(demo_url, tmp_path_factory):
-    """``streamlit run app.py`` in English on its own copy of the demo store with demo accounts.
+@contextlib.contextmanager
+def serve_app(database_url: str, log_path):
+    """Runs ``streamlit run app.py`` in English on ``database_url`` until the block ends.
 
-    Sign in with ``running_app.sign_in(page, "manager")``; the demo accounts are those of
-    ``core.access.DEMO_ACCOUNTS``, all with ``core.access.DEMO_PASSWORD``.
+    Yields:
+        The app's address (``http://127.0.0.1:PORT``).
     """
-    import shutil
     import socket
     import subprocess
     import sys
@@ -191,59 +191,81 @@ def running_app(demo_url, tmp_path_factory):
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
-    target = tmp_path_factory.mktemp("running_app") / "app.duckdb"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "DATABASE_URL": database_url, "WORKBENCH_LANGUAGE": "en"}
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "app.py",
+                "--server.headless=true",
+                "--server.address=127.0.0.1",
+                f"--server.port={port}",
+                "--browser.gatherUsageStats=false",
+            ],
+            cwd=root,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        address = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        try:
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{address}/_stcore/health", timeout=2) as answer:
+                        if answer.status == 200:
+                            break
+                except OSError:
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        output = Path(log_path).read_text(errors="replace")
+                        pytest.fail(f"streamlit did not start: {output[-2000:]}")
+                    time.sleep(0.5)
+            yield address
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+
+def demo_store_with_accounts(demo_url: str, folder) -> str:
+    """A copy of the demo store in ``folder`` with the demo accounts; returns its URL."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    target = Path(folder) / "app.duckdb"
     shutil.copy(Path(sa.make_url(demo_url).database), target)
     url = f"duckdb:///{target}"
     # A separate process, so that no connection of this one holds the embedded store's lock.
     subprocess.run(
         [sys.executable, "-m", "core", "users", "--demo", "--database-url", url],
-        cwd=root,
+        cwd=Path(__file__).resolve().parent.parent,
         check=True,
         capture_output=True,
     )
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {**os.environ, "DATABASE_URL": url, "WORKBENCH_LANGUAGE": "en"}
-    log = (target.parent / "streamlit.log").open("wb")
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.headless=true",
-            "--server.address=127.0.0.1",
-            f"--server.port={port}",
-            "--browser.gatherUsageStats=false",
-        ],
-        cwd=root,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    address = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{address}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                log.close()
-                output = (target.parent / "streamlit.log").read_text(errors="replace")
-                pytest.fail(f"streamlit did not start: {output[-2000:]}")
-            time.sleep(0.5)
-    yield RunningApp(address, url)
-    server.terminate()
-    try:
-        server.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.kill()
-    log.close()
+    return url
+
+
+@pytest.fixture(scope="session")
+def running_app(demo_url, tmp_path_factory):
+    """``streamlit run app.py`` in English on its own copy of the demo store with demo accounts.
+
+    Sign in with ``running_app.sign_in(page, "manager")``; the demo accounts are those of
+    ``core.access.DEMO_ACCOUNTS``, all with ``core.access.DEMO_PASSWORD``.
+    """
+    folder = tmp_path_factory.mktemp("running_app")
+    url = demo_store_with_accounts(demo_url, folder)
+    with serve_app(url, folder / "streamlit.log") as address:
+        yield RunningApp(address, url)
 
 
 CHROMIUM_ARGS = [

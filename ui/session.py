@@ -34,9 +34,11 @@ def data_version() -> int:
 
 
 def language() -> str:
-    if st.session_state.get("language") not in config.LANGUAGES:
-        st.session_state["language"] = config.default_language()
-    return st.session_state["language"]
+    # Read only: the sidebar's language widget owns the "language" key. Writing it here before
+    # the widget exists leaves the browser showing the widget's first option, and the next rerun
+    # then switches the language back to it.
+    chosen = st.session_state.get("language")
+    return chosen if chosen in config.LANGUAGES else config.default_language()
 
 
 def t(key: str, **values: object) -> str:
@@ -150,19 +152,30 @@ def allowed_pages(pages: list[StreamlitPage]) -> list[StreamlitPage]:
 
 
 def require_page(page_path: str) -> access.Viewer:
-    """Stops a page, with a refusal, when the signed-in viewer's role may not open it.
+    """Stops a page, with a refusal, unless the session's viewer may open it.
 
-    Every page calls this first with its own path. A page run on its own, with nobody signed in,
-    runs as :data:`DEFAULT_VIEWER`.
+    Every page calls this first with its own path. In a browser nobody gets past it without
+    signing in: Streamlit can serve a file of ``pages/`` by its URL without running app.py (the
+    first request a fresh server receives), so the gate cannot be the only check. A page script
+    run on its own, with no browser and nobody signed in (the page tests), runs as
+    :data:`DEFAULT_VIEWER`.
 
     Returns:
         The viewer the page runs for.
     """
-    signed = signed_in()
-    if signed is not None and not access.may_open(signed, page_path):
+    if st.context.headers:
+        signed = gate()
+        if signed is None:
+            st.warning(t("access.sign_in_first"))
+            st.stop()
+    else:
+        signed = signed_in()
+        if signed is None:
+            return DEFAULT_VIEWER
+    if not access.may_open(signed, page_path):
         st.error(t("access.page_refused", role=role_name(signed.role)))
         st.stop()
-    return viewer()
+    return signed
 
 
 def show_identity(shown: access.Viewer) -> None:

@@ -1,0 +1,142 @@
+"""A customer manager in the running app: their pages, their customers, nobody else's."""
+
+import pytest
+import sqlalchemy as sa
+from conftest import demo_store_with_accounts, serve_app
+
+from core import access, i18n
+from core.store import engine as store_engine
+from core.store import schema
+
+pytestmark = pytest.mark.browser
+
+WAIT_MS = 60_000
+
+
+def en(key: str, **values) -> str:
+    return i18n.translate(key, "en", **values)
+
+
+@pytest.fixture(scope="module")
+def customers_of_the_demo_manager(demo_url):
+    """One customer of the demo customer manager and one of another manager."""
+    engine = store_engine.connect(demo_url)
+    customers = schema.customers
+    with engine.connect() as conn:
+        count = sa.func.count().label("customers")
+        manager_id = conn.execute(
+            sa.select(customers.c.manager_id, count)
+            .group_by(customers.c.manager_id)
+            .order_by(count.desc(), customers.c.manager_id)
+            .limit(1)
+        ).scalar_one()
+        own = conn.execute(
+            sa.select(customers.c.customer_id)
+            .where(customers.c.manager_id == manager_id)
+            .order_by(customers.c.customer_id)
+        ).scalar()
+        other = conn.execute(
+            sa.select(customers.c.customer_id)
+            .where(customers.c.manager_id != manager_id)
+            .order_by(customers.c.customer_id)
+        ).scalar()
+    engine.dispose()
+    return own, other
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+def test_the_login_page_explains_the_demo_accounts(running_app, page):
+    page.goto(running_app.url)
+    page.get_by_text(en("access.login_title")).wait_for(timeout=WAIT_MS)
+    page.get_by_text(access.DEMO_PASSWORD).first.wait_for(timeout=WAIT_MS)
+    table = page.locator('[data-testid="stTable"]')
+    for user_name, _ in access.DEMO_ACCOUNTS:
+        table.get_by_text(user_name, exact=True).wait_for(timeout=WAIT_MS)
+    # Nothing but the sign-in page is listed before signing in.
+    assert page.get_by_role("link", name=en("nav.overview")).count() == 0
+
+
+def test_a_wrong_password_is_refused(running_app, page):
+    page.goto(running_app.url)
+    page.get_by_label(en("access.user_name")).fill("customer_manager")
+    page.get_by_label(en("access.password"), exact=True).fill("not-the-password-1")
+    page.get_by_role("button", name=en("access.sign_in"), exact=True).click()
+    page.get_by_text(en("access.login_failed")).wait_for(timeout=WAIT_MS)
+
+
+def test_a_customer_manager_sees_their_pages_and_only_their_customers(
+    running_app, page, browser, customers_of_the_demo_manager
+):
+    own, other = customers_of_the_demo_manager
+    running_app.sign_in(page, "customer_manager")
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_role("link", name=en("nav.overview")).wait_for(timeout=WAIT_MS)
+    for listed in ("customer_360", "tariffs", "account"):
+        assert sidebar.get_by_role("link", name=en(f"nav.{listed}")).count() == 1
+    for unlisted in ("admin", "data_quality"):
+        assert sidebar.get_by_role("link", name=en(f"nav.{unlisted}")).count() == 0
+
+    sidebar.get_by_role("link", name=en("nav.customer_360")).click()
+    search = page.get_by_role("textbox", name=en("customer360.search"))
+    search.wait_for(timeout=WAIT_MS)
+    search.fill(other)
+    search.press("Enter")
+    page.get_by_text(en("customer360.no_match", text=other)).wait_for(timeout=WAIT_MS)
+
+    search.fill(own)
+    search.press("Enter")
+    page.get_by_role("heading", name=own).first.wait_for(timeout=WAIT_MS)
+    assert page.get_by_text(en("customer360.no_match", text=own)).count() == 0
+
+    # The administrator reads both attempts in the audit log.
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    admin = context.new_page()
+    running_app.sign_in(admin, "admin")
+    admin.locator('[data-testid="stSidebar"]').get_by_role("link", name=en("nav.admin")).click()
+    admin.get_by_role("tab", name=en("admin.tab_audit")).click()
+    person = admin.get_by_label(en("admin.filter_user"))
+    person.click()
+    admin.get_by_role("option", name="customer_manager", exact=True).click()
+    grid = admin.locator('[data-testid="stDataFrame"]').nth(1)
+    grid.wait_for(timeout=WAIT_MS)
+    admin.get_by_text(en("admin.entries", count=3)).wait_for(timeout=WAIT_MS)
+    context.close()
+
+
+def test_a_url_to_a_forbidden_page_does_not_open_it(running_app, page):
+    page.goto(f"{running_app.url}/admin")
+    # Either the page guard asks to sign in (a fresh server can serve pages/admin.py by its URL
+    # without running app.py) or the gate shows the sign-in page; the Admin page never shows.
+    refusal = page.get_by_text("Please sign in first").or_(
+        page.get_by_role("heading", name=en("access.login_title"))
+    )
+    refusal.first.wait_for(timeout=WAIT_MS)
+    assert page.get_by_text(en("admin.subtitle")).count() == 0
+    assert page.get_by_role("tab", name=en("admin.tab_audit")).count() == 0
+
+    running_app.sign_in(page, "analyst")
+    page.get_by_role("heading", name=en("overview.title")).wait_for(timeout=WAIT_MS)
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    assert sidebar.get_by_role("link", name=en("nav.admin")).count() == 0
+    assert page.get_by_text(en("admin.subtitle")).count() == 0
+
+
+def test_a_fresh_server_does_not_serve_a_page_file_without_sign_in(demo_url, tmp_path, browser):
+    # The first request a new server receives may run pages/admin.py by its URL without app.py:
+    # the page guard must refuse it on its own.
+    url = demo_store_with_accounts(demo_url, tmp_path)
+    with serve_app(url, tmp_path / "streamlit.log") as address:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        fresh = context.new_page()
+        fresh.goto(f"{address}/admin")
+        fresh.get_by_text("Please sign in first").wait_for(timeout=WAIT_MS)
+        assert fresh.get_by_text(en("admin.subtitle")).count() == 0
+        assert fresh.locator('[data-testid="stDataFrame"]').count() == 0
+        context.close()
