@@ -100,7 +100,9 @@ def test_browser_upload_shows_rejected_rows(running_app, browser):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     running_app.sign_in(page, "admin")
-    page.goto(f"{running_app.url}/data_quality")
+    # Through the sidebar: a fresh page load would start a new, signed-out session.
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_role("link", name=en("nav.data_quality")).click()
     page.get_by_text(en("data_quality.subtitle")).wait_for(timeout=60_000)
     page.get_by_label(en("data_quality.table")).click()
     page.get_by_role("option", name=en("data_quality.table_name.readings"), exact=True).click()
