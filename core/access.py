@@ -842,8 +842,18 @@ def mask_frame(viewer: Viewer, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def mask_record(viewer: Viewer, record_: Mapping[str, object]) -> dict[str, object]:
-    """One customer's fields as ``viewer`` may see them (the single-row form of mask_frame)."""
-    return mask_frame(viewer, pd.DataFrame([dict(record_)])).iloc[0].to_dict()
+    """One customer's fields as ``viewer`` may see them (the single-row form of mask_frame).
+
+    Fields keep their types; only the personal ones change.
+    """
+    shown = dict(record_)
+    if viewer.contact_grant:
+        return shown
+    business = "customer_class" in shown and shown["customer_class"] != _PERSONAL_CLASS
+    for column, mask in PERSONAL_FIELDS.items():
+        if column in shown and not (column in _NAME_FIELDS and business):
+            shown[column] = mask(shown[column])
+    return shown
 
 
 # Scoped customer look-ups

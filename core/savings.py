@@ -504,9 +504,10 @@ def find_customers(
         pattern = f"%{text.strip()}%"
         query = query.where(sa.or_(c.c.customer_id.ilike(pattern), c.c.name.ilike(pattern)))
     with engine.connect() as conn:
-        return pd.DataFrame(
+        found = pd.DataFrame(
             conn.execute(query).mappings().all(), columns=list(query.selected_columns.keys())
         )
+    return access.mask_frame(viewer, found)
 
 
 def customer_readings(
@@ -559,7 +560,7 @@ def customer_readings(
     readings = pd.DataFrame(rows, columns=["ts", "kwh", "kvarh"])
     readings["kwh"] = readings["kwh"].astype(float)
     readings["kvarh"] = readings["kvarh"].astype(float)
-    return dict(customer), readings
+    return access.mask_record(viewer, customer), readings
 
 
 def _month_window(last: pd.Timestamp, months: int) -> tuple[dt.datetime, dt.datetime]:
@@ -811,6 +812,7 @@ def rank_savings(
         customers = pd.DataFrame(
             conn.execute(query).all(), columns=list(query.selected_columns.keys())
         )
+    customers = access.mask_frame(viewer, customers)
     profile, demand = store_profiles(engine, viewer, months)
     return rank_profiles(customers, profile, demand, catalog, assumptions or Assumptions())
 

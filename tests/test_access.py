@@ -434,3 +434,15 @@ def test_create_admin_refuses_a_weak_password(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("WORKBENCH_ADMIN_PASSWORD", "short")
     assert cli.main(["users", "--create-admin", "wang.admin", "--database-url", url]) == 2
     assert "at least 8 characters" in capsys.readouterr().err
+
+
+def test_mask_record_keeps_types_and_company_names():
+    company = {
+        "name": "黄石恒通科技有限公司",
+        "customer_class": "industrial",
+        "phone": "18167812618",
+    }
+    company["contract_capacity_kva"] = None
+    masked = access.mask_record(access.Viewer("a", "analyst"), company)
+    assert masked == {**company, "phone": "181****2618"}
+    assert masked["contract_capacity_kva"] is None
