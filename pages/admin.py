@@ -16,11 +16,6 @@ def show_error(error: access.AccessError) -> None:
     st.error(t(error.key, **error.values))
 
 
-def record_audit_export(rows: int) -> None:
-    with session.engine().begin() as conn:
-        access.record_export(conn, viewer, "audit_log.csv", rows)
-
-
 with session.engine().connect() as conn:
     accounts = access.users(conn, viewer)
     units = access.org_units(conn)
@@ -184,11 +179,12 @@ with audit_tab:
     )
     st.download_button(
         t("admin.download_audit"),
-        data=entries.to_csv(index=False).encode("utf-8-sig"),
+        data=session.audited_export(
+            "audit_log.csv", len(entries), entries.to_csv(index=False).encode("utf-8-sig")
+        ),
         file_name="audit_log.csv",
         mime="text/csv",
-        on_click=record_audit_export,
-        args=(len(entries),),
+        on_click="ignore",
     )
 
 with roles_tab:

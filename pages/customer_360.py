@@ -388,7 +388,7 @@ def _brief(customer_id: str) -> None:
     )
     st.download_button(
         t("customer360.brief_download"),
-        data=render,
+        data=session.audited_export(f"visit_brief_{customer_id}.pdf", 1, render),
         file_name=f"visit_brief_{customer_id}.pdf",
         mime="application/pdf",
         help=t("customer360.brief_help"),

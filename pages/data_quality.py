@@ -54,9 +54,12 @@ def _rejected_table(frame: pd.DataFrame, key: str) -> None:
     st.dataframe(shown, hide_index=True, width="stretch")
     st.download_button(
         t("data_quality.download_rejected"),
-        frame.to_csv(index=False).encode("utf-8-sig"),
+        session.audited_export(
+            "rejected_rows.csv", len(frame), frame.to_csv(index=False).encode("utf-8-sig")
+        ),
         file_name="rejected_rows.csv",
         mime="text/csv",
+        on_click="ignore",
         key=key,
     )
 

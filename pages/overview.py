@@ -189,7 +189,12 @@ _map(points)
 
 st.download_button(
     t("overview.download_kpis"),
-    data=_kpi_table(headline).to_csv(index=False).encode("utf-8-sig"),
+    data=session.audited_export(
+        f"kpis_{period}.csv",
+        len(headline),
+        _kpi_table(headline).to_csv(index=False).encode("utf-8-sig"),
+    ),
     file_name=f"kpis_{period}.csv",
     mime="text/csv",
+    on_click="ignore",
 )

@@ -215,9 +215,12 @@ def _customer_view() -> None:
     st.dataframe(_labelled(bills[shown]), hide_index=True, width="stretch")
     st.download_button(
         t("tariffs.download_bills"),
-        bills.to_csv(index=False).encode("utf-8-sig"),
+        session.audited_export(
+            f"bills_{tariff.code}.csv", len(bills), bills.to_csv(index=False).encode("utf-8-sig")
+        ),
         file_name=f"bills_{tariff.code}.csv",
         mime="text/csv",
+        on_click="ignore",
         key="download_bills",
     )
 
@@ -375,9 +378,14 @@ def _batch_view() -> None:
     )
     st.download_button(
         t("tariffs.download_targets"),
-        _labelled(shown).to_csv(index=False).encode("utf-8-sig"),
+        session.audited_export(
+            "tariff_savings_targets.csv",
+            len(shown),
+            _labelled(shown).to_csv(index=False).encode("utf-8-sig"),
+        ),
         file_name="tariff_savings_targets.csv",
         mime="text/csv",
+        on_click="ignore",
         key="download_targets",
     )
 

@@ -205,3 +205,26 @@ def test_the_sidebar_says_who_is_signed_in_and_their_scope(access_url, monkeypat
     )
     assert at.sidebar.caption[-1].value == en("access.scope_district", scope="CM101")
     assert at.sidebar.button[0].label == en("access.sign_out")
+
+
+def audited_export_script():
+    import streamlit as st
+
+    from ui import session
+
+    produce = session.audited_export("targets.csv", 7, lambda: b"customer_id\n1\n")
+    st.write(produce().decode())
+
+
+def test_an_export_is_audited_when_taken(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'export.sqlite'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    at = AppTest.from_function(audited_export_script, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert at.markdown[0].value.startswith("customer_id")
+    entry = audit(url, action="export").iloc[0]
+    assert (entry["user_name"], entry["target"], entry["detail"]) == (
+        "demo",
+        "targets.csv",
+        '{"rows": 7}',
+    )

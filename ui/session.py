@@ -1,5 +1,6 @@
 """What every page needs from the session: the store, the language, the viewer."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -176,6 +177,23 @@ def require_page(page_path: str) -> access.Viewer:
         st.error(t("access.page_refused", role=role_name(signed.role)))
         st.stop()
     return signed
+
+
+def audited_export(what: str, rows: int, data: Callable[[], object] | bytes | str):
+    """The ``data`` of a download button that records the export in the audit log when taken.
+
+    Use with ``st.download_button(..., data=session.audited_export(...), on_click="ignore")``:
+    the entry (what, how many rows, who) is written when the person downloads, not when the
+    button is drawn.
+    """
+    who, store = viewer(), engine()
+
+    def produce():
+        with store.begin() as conn:
+            access.record_export(conn, who, what, rows)
+        return data() if callable(data) else data
+
+    return produce
 
 
 def show_identity(shown: access.Viewer) -> None:
