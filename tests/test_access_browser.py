@@ -107,6 +107,17 @@ def test_a_customer_manager_sees_their_pages_and_only_their_customers(
     grid = admin.locator('[data-testid="stDataFrame"]').nth(1)
     grid.wait_for(timeout=WAIT_MS)
     admin.get_by_text(en("admin.entries", count=3)).wait_for(timeout=WAIT_MS)
+
+    # Downloading the log is itself an export the log records.
+    with admin.expect_download() as download:
+        admin.get_by_role("button", name=en("admin.download_audit")).click()
+    assert download.value.suggested_filename == "audit_log.csv"
+    action = admin.get_by_label(en("admin.filter_action"))
+    action.click()
+    admin.get_by_role("option", name=en("access.action_export"), exact=True).click()
+    person.click()
+    admin.get_by_role("option", name="admin", exact=True).click()
+    admin.get_by_text(en("admin.entries", count=1)).wait_for(timeout=WAIT_MS)
     context.close()
 
 
