@@ -1622,6 +1622,18 @@ def _run_import(
         )
         stage.drop(conn)
         store_engine.bump_data_version(conn)
+        access.record(
+            conn,
+            viewer,
+            "import",
+            f"{table.name}: {file_name}",
+            {
+                "import_id": import_id,
+                "rows_read": result.rows_read,
+                "rows_landed": result.rows_landed,
+                "rows_rejected": result.rows_rejected,
+            },
+        )
         if record_quality:
             from core import quality
 

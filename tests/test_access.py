@@ -446,3 +446,20 @@ def test_mask_record_keeps_types_and_company_names():
     masked = access.mask_record(access.Viewer("a", "analyst"), company)
     assert masked == {**company, "phone": "181****2618"}
     assert masked["contract_capacity_kva"] is None
+
+
+def test_an_import_is_audited(small_store, tmp_path):
+    from core import ingest
+
+    path = tmp_path / "weather.csv"
+    path.write_text(
+        "region,ts,temperature_c\n大冶市,2024-05-06 09:00,21.5\n大冶市,2024-05-06 10:00,oops\n",
+        encoding="utf-8",
+    )
+    importer = access.Viewer("zhou.admin", "administrator")
+    result = ingest.import_file(small_store, "weather", path, viewer=importer)
+    entry = audit(small_store, action="import").iloc[0]
+    assert (entry["user_name"], entry["target"]) == ("zhou.admin", "weather: weather.csv")
+    detail = json.loads(entry["detail"])
+    assert (detail["rows_landed"], detail["rows_rejected"]) == (1, 1)
+    assert detail["import_id"] == result.import_id
