@@ -9,7 +9,7 @@ import sys
 
 import sqlalchemy as sa
 
-from core import config
+from core import config, forecast_commands
 
 
 def _add_database_url(parser: argparse.ArgumentParser) -> None:
@@ -83,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_database_url(briefs)
     briefs.set_defaults(handler=_command_visit_briefs)
 
+    forecast_commands.add_commands(commands, _add_database_url)
     return parser
 
 

@@ -603,7 +603,8 @@ def _quiet_prophet() -> None:
 
     # cmdstanpy sets its logger to DEBUG the first time it is asked for it, so ask first
     get_logger().setLevel(logging.WARNING)
-    logging.getLogger("prophet").setLevel(logging.WARNING)
+    # Prophet logs advice (e.g. on yearly seasonality) the user cannot act on
+    logging.getLogger("prophet").setLevel(logging.ERROR)
 
 
 def _degree_columns(frame: pd.DataFrame) -> pd.DataFrame:
@@ -817,7 +818,12 @@ def _gbm_fit(
             quantile=quantile,
             categorical_features=categorical,
         )
-    return HistGradientBoostingRegressor(**params).fit(features[train_mask], y[train_mask])
+    from threadpoolctl import threadpool_limits
+
+    # One OpenMP thread: on a busy machine (or in a pool with one process per CPU) more threads
+    # spin-wait on each other and a fit that takes a second takes a minute.
+    with threadpool_limits(limits=1, user_api="openmp"):
+        return HistGradientBoostingRegressor(**params).fit(features[train_mask], y[train_mask])
 
 
 def _gbm_interval_models(features: pd.DataFrame, y: pd.Series, train_mask: np.ndarray) -> tuple:
@@ -825,9 +831,67 @@ def _gbm_interval_models(features: pd.DataFrame, y: pd.Series, train_mask: np.nd
 
 
 def _gbm_predict(point_model, interval_models: tuple, features: pd.DataFrame) -> tuple:
-    yhat = point_model.predict(features[point_model.feature_names_in_])
-    lower, upper = (model.predict(features[model.feature_names_in_]) for model in interval_models)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="openmp"):
+        yhat = point_model.predict(features[point_model.feature_names_in_])
+        lower, upper = (
+            model.predict(features[model.feature_names_in_]) for model in interval_models
+        )
     return yhat, np.minimum(lower, yhat), np.maximum(upper, yhat)
+
+
+def fit_predict(
+    history: pd.DataFrame,
+    future: pd.DataFrame,
+    model: str,
+    *,
+    freq: Freq = "h",
+    calendar: str = "cn",
+) -> pd.DataFrame:
+    """Fits one model on a history and forecasts the timestamps of ``future``.
+
+    Args:
+        history: ``ds``, ``y`` and optionally ``temperature_c``.
+        future: the ``ds`` right after the history, with ``temperature_c`` when the history has it.
+        model: one of :data:`MODELS` except ``ensemble``.
+        freq: ``h`` or ``D``.
+        calendar: the holiday calendar (see :func:`day_calendar`).
+
+    Returns:
+        ``ds``, ``yhat``, ``yhat_lower``, ``yhat_upper``.
+
+    Raises:
+        SeriesError: the history is too short, gappy or flat.
+        ValueError: an unknown model, or future temperature missing.
+    """
+    if model not in MODELS or model == "ensemble":
+        raise ValueError(f"unknown model {model!r}: use one of {', '.join(MODELS[:-1])}")
+    prepared = prepare(history, freq=freq, horizon=len(future))
+    frame = prepared.frame
+    future = future.assign(ds=pd.to_datetime(future["ds"])).reset_index(drop=True)
+    if prepared.has_temperature and (
+        "temperature_c" not in future or future["temperature_c"].isna().any()
+    ):
+        raise ValueError("the history has temperature, so the future needs temperature_c")
+    if model == "seasonal_naive":
+        return seasonal_naive(frame, future["ds"], freq)
+    days = day_calendar(pd.concat([frame["ds"], future["ds"]]), calendar)
+    if model == "gbm":
+        both = pd.concat([frame, future], ignore_index=True)
+        features = gbm_features(both, len(future), freq, days)
+        train_mask = np.arange(len(both)) < len(frame)
+        point = _gbm_fit(features, both["y"], train_mask)
+        intervals = _gbm_interval_models(features, both["y"], train_mask)
+        return _interval_frame(future["ds"], *_gbm_predict(point, intervals, features[~train_mask]))
+    tuned = model == "prophet"
+    fitted = (
+        _prophet_tuned(frame, freq, days, prepared.has_temperature)
+        if tuned
+        else _prophet_default(frame)
+    )
+    raw = _prophet_predict(fitted, future, freq, days, prepared.has_temperature, tuned)
+    return _interval_frame(future["ds"], raw["yhat"], raw["yhat_lower"], raw["yhat_upper"])
 
 
 # Backtest and forecast ----------------------------------------------------------------------
@@ -1009,6 +1073,7 @@ def forecast(
     future: pd.DataFrame | None = None,
     calendar: str = "cn",
     folds: int = 7,
+    step: int | None = None,
     temperature_shift_c: float = 2.0,
     prophet_refit_every: int = PROPHET_REFIT_EVERY,
     component_history: int | None = None,
@@ -1024,6 +1089,7 @@ def forecast(
         calendar: the holiday calendar (see :func:`day_calendar`).
         folds: backtest folds that choose the ensemble weight; 0 skips the backtest and weighs
             Prophet and boosting equally.
+        step: steps between backtest origins (default one day).
         temperature_shift_c: degrees added to the future temperature for ``yhat_what_if``.
         prophet_refit_every: folds per Prophet fit in the backtest.
         component_history: steps of history before the forecast to include in ``components``
@@ -1036,7 +1102,7 @@ def forecast(
         SeriesError: the history is too short, gappy or flat.
         ValueError: future temperature missing or not covering the horizon, bad arguments.
     """
-    prepared = prepare(history, freq=freq, horizon=horizon, folds=folds)
+    prepared = prepare(history, freq=freq, horizon=horizon, folds=folds, step=step or 0)
     frame = prepared.frame
     index = future_index(frame, horizon, freq)
     future_frame = pd.DataFrame({"ds": index})
@@ -1061,6 +1127,7 @@ def forecast(
             horizon=horizon,
             freq=freq,
             folds=folds,
+            step=step,
             calendar=calendar,
             prophet_refit_every=prophet_refit_every,
         )
