@@ -66,6 +66,28 @@ def _scoped(customer_id: str, viewer: access.Viewer) -> sa.ColumnElement:
     return sa.and_(schema.customers.c.customer_id == customer_id, access.customer_scope(viewer))
 
 
+def _history(
+    engine: sa.Engine,
+    viewer: access.Viewer,
+    customer_id: str,
+    columns: list[sa.Column],
+    newest_first: sa.Column,
+    limit: int,
+) -> pd.DataFrame:
+    """One customer's rows of a history table (bills, work orders, outages), newest first."""
+    table, customers = columns[0].table, schema.customers
+    query = (
+        sa.select(*columns)
+        .join(customers, customers.c.customer_id == table.c.customer_id)
+        .where(_scoped(customer_id, viewer))
+        .order_by(newest_first.desc())
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return pd.DataFrame(rows, columns=[column.name for column in columns])
+
+
 def search(
     engine: sa.Engine, viewer: access.Viewer, text: str, limit: int = SEARCH_LIMIT
 ) -> pd.DataFrame:
@@ -314,23 +336,17 @@ def bills(engine: sa.Engine, viewer: access.Viewer, customer_id: str) -> pd.Data
         due_date, paid_date, paid_cny, outstanding_cny, days_late and ``status`` (``paid``,
         ``paid_late``, ``unpaid``, ``partly_paid`` or ``not_due``).
     """
-    table, customers = schema.bills, schema.customers
-    query = (
-        sa.select(
-            table.c.period,
-            table.c.kwh_total,
-            table.c.amount_cny,
-            table.c.due_date,
-            table.c.paid_date,
-            table.c.paid_cny,
-        )
-        .join(customers, customers.c.customer_id == table.c.customer_id)
-        .where(_scoped(customer_id, viewer))
-        .order_by(table.c.period.desc())
-        .limit(BILL_MONTHS)
+    table = schema.bills
+    columns = ["period", "kwh_total", "amount_cny", "due_date", "paid_date", "paid_cny"]
+    frame = _history(
+        engine,
+        viewer,
+        customer_id,
+        [table.c[name] for name in columns],
+        table.c.period,
+        BILL_MONTHS,
     )
     with engine.connect() as conn:
-        frame = pd.DataFrame(conn.execute(query).all(), columns=list(query.selected_columns.keys()))
         today = _latest_day(conn)
     for column in ("amount_cny", "paid_cny", "kwh_total"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
@@ -369,24 +385,24 @@ def work_orders(engine: sa.Engine, viewer: access.Viewer, customer_id: str) -> p
         order_id, created_at, closed_at, type, channel, satisfaction, description,
         hours_to_close.
     """
-    orders, customers = schema.work_orders, schema.customers
-    query = (
-        sa.select(
-            orders.c.order_id,
-            orders.c.created_at,
-            orders.c.closed_at,
-            orders.c.type,
-            orders.c.channel,
-            orders.c.satisfaction,
-            orders.c.description,
-        )
-        .join(customers, customers.c.customer_id == orders.c.customer_id)
-        .where(_scoped(customer_id, viewer))
-        .order_by(orders.c.created_at.desc())
-        .limit(HISTORY_LIMIT)
+    orders = schema.work_orders
+    names = [
+        "order_id",
+        "created_at",
+        "closed_at",
+        "type",
+        "channel",
+        "satisfaction",
+        "description",
+    ]
+    frame = _history(
+        engine,
+        viewer,
+        customer_id,
+        [orders.c[name] for name in names],
+        orders.c.created_at,
+        HISTORY_LIMIT,
     )
-    with engine.connect() as conn:
-        frame = pd.DataFrame(conn.execute(query).all(), columns=list(query.selected_columns.keys()))
     frame["created_at"] = pd.to_datetime(frame["created_at"])
     frame["closed_at"] = pd.to_datetime(frame["closed_at"])
     frame["hours_to_close"] = (frame["closed_at"] - frame["created_at"]).dt.total_seconds() / 3600
@@ -424,18 +440,15 @@ def outages(engine: sa.Engine, viewer: access.Viewer, customer_id: str) -> pd.Da
     Returns:
         event_id, start, end, planned, hours.
     """
-    table, customers = schema.outages, schema.customers
-    query = (
-        sa.select(table.c.event_id, table.c.start, table.c.end, table.c.planned)
-        .join(customers, customers.c.customer_id == table.c.customer_id)
-        .where(_scoped(customer_id, viewer))
-        .order_by(table.c.start.desc())
-        .limit(HISTORY_LIMIT)
+    table = schema.outages
+    frame = _history(
+        engine,
+        viewer,
+        customer_id,
+        [table.c.event_id, table.c.start, table.c.end, table.c.planned],
+        table.c.start,
+        HISTORY_LIMIT,
     )
-    with engine.connect() as conn:
-        frame = pd.DataFrame(
-            conn.execute(query).all(), columns=["event_id", "start", "end", "planned"]
-        )
     frame["start"] = pd.to_datetime(frame["start"])
     frame["end"] = pd.to_datetime(frame["end"])
     frame["planned"] = frame["planned"].astype(bool)

@@ -132,3 +132,16 @@ def test_a_customer_without_readings_shows_a_clear_message(store_without_reading
     assert not at.error
     assert en("customer360.no_readings") in [info.value for info in at.info]
     assert en("customer360.no_bills") in [caption.value for caption in at.caption]
+
+
+def test_the_page_renders_in_chinese(page_url, monkeypatch):
+    external_id, customer_id = _app_user(page_url)
+    monkeypatch.setenv("DATABASE_URL", page_url)
+    monkeypatch.setenv("WORKBENCH_LANGUAGE", "zh")
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT).run()
+    at.text_input(key="c360_search").input(external_id).run()
+    assert not at.exception
+    assert at.title[0].value == i18n.translate("customer360.title", "zh")
+    headers = [header.value for header in at.subheader]
+    assert i18n.translate("customer360.actions", "zh") in headers
+    assert any(customer_id in header for header in headers)
