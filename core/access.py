@@ -658,6 +658,31 @@ class DemoAccount:
     scope: str
 
 
+def demo_scopes(conn: sa.Connection) -> tuple[str | None, str | None]:
+    """The scopes of the demo's district manager and customer manager.
+
+    Returns:
+        The district with the most customers and the ``manager_id`` with the most customers
+        (ties broken by name); None when the store has none.
+    """
+    customers = schema.customers
+    count = sa.func.count().label("customers")
+    region = conn.execute(
+        sa.select(customers.c.region, count)
+        .group_by(customers.c.region)
+        .order_by(count.desc(), customers.c.region)
+        .limit(1)
+    ).scalar()
+    manager_id = conn.execute(
+        sa.select(customers.c.manager_id, count)
+        .where(customers.c.manager_id.is_not(None))
+        .group_by(customers.c.manager_id)
+        .order_by(count.desc(), customers.c.manager_id)
+        .limit(1)
+    ).scalar()
+    return region, manager_id
+
+
 def create_demo_accounts(conn: sa.Connection) -> list[DemoAccount]:
     """Creates one account per role on a demo store, all with :data:`DEMO_PASSWORD`.
 
@@ -680,21 +705,7 @@ def create_demo_accounts(conn: sa.Connection) -> list[DemoAccount]:
             "demo accounts are only created on a demo store (python -m core demo); "
             "create a real administrator with: python -m core users --create-admin NAME"
         )
-    customers = schema.customers
-    count = sa.func.count().label("customers")
-    region = conn.execute(
-        sa.select(customers.c.region, count)
-        .group_by(customers.c.region)
-        .order_by(count.desc(), customers.c.region)
-        .limit(1)
-    ).scalar()
-    manager_id = conn.execute(
-        sa.select(customers.c.manager_id, count)
-        .where(customers.c.manager_id.is_not(None))
-        .group_by(customers.c.manager_id)
-        .order_by(count.desc(), customers.c.manager_id)
-        .limit(1)
-    ).scalar()
+    region, manager_id = demo_scopes(conn)
     if region is None or manager_id is None:
         raise ValueError("the store has no customers with a manager_id; build the demo first")
     scopes = {"district_manager": region, "customer_manager": manager_id}

@@ -23,13 +23,7 @@ def customers_of_the_demo_manager(demo_url):
     engine = store_engine.connect(demo_url)
     customers = schema.customers
     with engine.connect() as conn:
-        count = sa.func.count().label("customers")
-        manager_id = conn.execute(
-            sa.select(customers.c.manager_id, count)
-            .group_by(customers.c.manager_id)
-            .order_by(count.desc(), customers.c.manager_id)
-            .limit(1)
-        ).scalar_one()
+        _, manager_id = access.demo_scopes(conn)
         own = conn.execute(
             sa.select(customers.c.customer_id)
             .where(customers.c.manager_id == manager_id)
