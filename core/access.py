@@ -833,7 +833,11 @@ def mask_frame(viewer: Viewer, frame: pd.DataFrame) -> pd.DataFrame:
     Returns:
         The same frame for a viewer with the grant; otherwise a copy with those fields masked.
     """
-    if viewer.contact_grant or not any(column in PERSONAL_FIELDS for column in frame.columns):
+    if viewer.contact_grant:
+        return frame
+    if {"column_name", "value"} <= set(frame.columns):
+        frame = _mask_named_values(frame)
+    if not any(column in PERSONAL_FIELDS for column in frame.columns):
         return frame
     masked = frame.copy()
     personal = (
@@ -850,6 +854,34 @@ def mask_frame(viewer: Viewer, frame: pd.DataFrame) -> pd.DataFrame:
             hidden = hidden.where(personal, values)
         masked[column] = hidden.astype(frame[column].dtype)
     return masked
+
+
+# Mobile numbers and identity-card numbers inside free text (a rejected row kept whole).
+_PHONE_IN_TEXT = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+_ID_IN_TEXT = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+
+
+def mask_text(value: str | None) -> str | None:
+    """Free text with the mobile and identity-card numbers in it masked."""
+    if value is None or pd.isna(value):
+        return value
+    text = _ID_IN_TEXT.sub(lambda match: mask_id_number(match.group()), str(value))
+    return _PHONE_IN_TEXT.sub(lambda match: mask_phone(match.group()), text)
+
+
+def _mask_named_values(frame: pd.DataFrame) -> pd.DataFrame:
+    # Rows that name their column (rejected import rows): mask each value by the column it came
+    # from, and personal numbers inside values that belong to no one column (a whole raw row).
+    values = frame["value"].astype(object)
+    masked = [
+        PERSONAL_FIELDS[column](value)
+        if column in PERSONAL_FIELDS
+        else mask_text(value)
+        if column is None or pd.isna(column)
+        else value
+        for column, value in zip(frame["column_name"].astype(object), values, strict=True)
+    ]
+    return frame.assign(value=pd.Series(masked, index=frame.index, dtype=frame["value"].dtype))
 
 
 def mask_record(viewer: Viewer, record_: Mapping[str, object]) -> dict[str, object]:

@@ -50,6 +50,7 @@ def _metric_label(metric: str) -> str:
 
 
 def _rejected_table(frame: pd.DataFrame, key: str) -> None:
+    frame = access.mask_frame(viewer, frame)
     shown = frame.rename(columns=lambda name: t(f"data_quality.column.{name}"))
     st.dataframe(shown, hide_index=True, width="stretch")
     st.download_button(

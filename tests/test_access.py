@@ -463,3 +463,42 @@ def test_an_import_is_audited(small_store, tmp_path):
     detail = json.loads(entry["detail"])
     assert (detail["rows_landed"], detail["rows_rejected"]) == (1, 1)
     assert detail["import_id"] == result.import_id
+
+
+def test_single_sign_on_maps_the_address_to_an_account(small_store):
+    with small_store.begin() as conn:
+        access.create_user(conn, access.SYSTEM, "Wang.Li@example.cn", PASSWORD, "analyst")
+        assert (
+            access.viewer_for_email(conn, " wang.li@EXAMPLE.cn ").user_name == "Wang.Li@example.cn"
+        )
+        access.update_user(conn, access.SYSTEM, "Wang.Li@example.cn", active=False)
+        with pytest.raises(access.AccessError) as refused:
+            access.viewer_for_email(conn, "wang.li@example.cn")
+        assert refused.value.key == "access.unknown_user"
+        with pytest.raises(access.AccessError) as refused:
+            access.viewer_for_email(conn, "nobody@example.cn")
+        assert refused.value.key == "access.no_account_for_email"
+
+
+def test_rejected_rows_are_masked_by_the_column_they_came_from():
+    rejected = pd.DataFrame(
+        {
+            "row_number": [2, 3, 4, 5],
+            "column_name": ["phone", "name", "kwh", None],
+            "value": [
+                "13812345678",
+                "张三明",
+                "-3.2",
+                "4210000009,王小二,13912345678,420102199001011234",
+            ],
+        }
+    )
+    masked = access.mask_frame(access.Viewer("m", "manager"), rejected)
+    assert list(masked["value"]) == [
+        "138****5678",
+        "张*明",
+        "-3.2",
+        "4210000009,王小二,139****5678,4201**********1234",
+    ]
+    granted = access.Viewer("a", "administrator", contact_grant=True)
+    assert access.mask_frame(granted, rejected).equals(rejected)

@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import access, i18n
 from core.store import engine as store_engine
+from core.store import schema
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 60
@@ -228,3 +229,29 @@ def test_an_export_is_audited_when_taken(tmp_path, monkeypatch):
         "targets.csv",
         '{"rows": 7}',
     )
+
+
+def test_rejected_rows_show_masked_to_a_manager(access_url, monkeypatch, signed_in):
+    engine = store_engine.connect(access_url)
+    with engine.begin() as conn:
+        conn.execute(
+            schema.rejected_rows.insert().values(
+                import_id=999,
+                table_name="customers",
+                file_name="archive.csv",
+                row_number=7,
+                column_name="phone",
+                value="13800001111",
+                reason="test",
+                rejected_at=access.now(),
+            )
+        )
+    engine.dispose()
+    for role, shown in [("manager", "138****1111"), ("administrator", "13800001111")]:
+        at = app_test("pages/data_quality.py", access_url, monkeypatch)
+        signed_in(at, role, granted=role == "administrator")
+        at.run()
+        assert not at.exception
+        values = {str(value) for frame in at.dataframe for value in frame.value.to_numpy().ravel()}
+        assert shown in values
+        assert ("13800001111" in values) == (role == "administrator")
