@@ -255,3 +255,13 @@ def test_rejected_rows_show_masked_to_a_manager(access_url, monkeypatch, signed_
         values = {str(value) for frame in at.dataframe for value in frame.value.to_numpy().ravel()}
         assert shown in values
         assert ("13800001111" in values) == (role == "administrator")
+
+
+@pytest.mark.parametrize(
+    "page", sorted(path.name for path in (ROOT / "pages").glob("*.py") if path.name != "login.py")
+)
+def test_every_page_has_roles_and_guards_itself(page):
+    path = f"pages/{page}"
+    assert path in access.PAGE_ROLES, f"give {path} its roles in core.access.PAGE_ROLES"
+    source = (ROOT / path).read_text(encoding="utf-8")
+    assert "session.require_page(" in source and f'"{path}"' in source
