@@ -145,7 +145,9 @@ def test_brief_is_a_one_page_pdf_in_chinese_and_falls_back_without_a_cjk_font(en
     assert b"/BaseFont /Helvetica" in latin
 
 
-def test_visit_briefs_command_writes_one_pdf_per_customer(featured_demo_url, tmp_path):
+def test_visit_briefs_command_writes_one_pdf_per_customer(featured_demo_url, tmp_path, monkeypatch):
+    # The batch is under test here, not the font: the core PDF font keeps it quick.
+    monkeypatch.setattr(visit_brief, "find_font", lambda: visit_brief.BriefFont(None, False))
     with store_engine.connect(featured_demo_url).connect() as conn:
         manager_id, count = conn.execute(
             sa.select(schema.customers.c.manager_id, sa.func.count())
