@@ -33,7 +33,8 @@ LOCKOUT_MINUTES = 15
 # A workstation left signed in at a counter is the common leak; half an hour of inactivity ends
 # the session while leaving a customer visit's preparation uninterrupted.
 SESSION_IDLE_MINUTES = 30
-# Long enough that the demo-style "12345678" is the weakest accepted; letters and digits required.
+# Eight characters mixing letters and digits: the floor common enterprise password policies set,
+# short enough that people do not write it down at the counter.
 MIN_PASSWORD_LENGTH = 8
 # The audit page and its export read at most this many entries at once to keep memory bounded.
 AUDIT_ROWS_LIMIT = 50_000
