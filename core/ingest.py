@@ -408,6 +408,10 @@ class _Source:
     malformed: list[tuple[int | None, str]] = field(default_factory=list)
     # Set when the fast CSV reader gave up: read with the exact, line-numbering reader.
     exact: bool = False
+    # Parquet files keep their typed columns, which the store can check without pandas.
+    parquet: pq.ParquetFile | None = None
+    # Record batches of the named columns, text columns dictionary-encoded (Parquet only).
+    arrow_batches: Callable[[list[str], int], Iterator[pa.RecordBatch]] | None = None
 
 
 class _MalformedRows(Exception):
@@ -698,7 +702,25 @@ def _parquet_source(handle: BinaryIO, file_name: str, chunk_rows: int) -> _Sourc
             yield _Chunk(next_row, batch.to_pandas())
             next_row += batch.num_rows
 
-    return _Source(headers=headers, encoding="parquet", chunks=chunks)
+    def arrow_batches(columns: list[str], batch_rows: int) -> Iterator[pa.RecordBatch]:
+        # Ids repeat on every reading: decoding them as a dictionary skips building millions of
+        # strings, which costs more than everything else the import does with a chunk.
+        text = [
+            name
+            for name in columns
+            if pa.types.is_string(parquet.schema_arrow.field(name).type)
+            or pa.types.is_large_string(parquet.schema_arrow.field(name).type)
+        ]
+        dictionary = pq.ParquetFile(handle, read_dictionary=text)
+        yield from dictionary.iter_batches(batch_size=batch_rows, columns=columns)
+
+    return _Source(
+        headers=headers,
+        encoding="parquet",
+        chunks=chunks,
+        parquet=parquet,
+        arrow_batches=arrow_batches,
+    )
 
 
 def _excel_source(handle: BinaryIO, file_name: str, chunk_rows: int) -> _Source:
@@ -905,14 +927,7 @@ class _Problems:
                 {
                     "row_number": self.row_numbers[mask],
                     "column_name": column,
-                    "value": [
-                        None
-                        if value is None
-                        or value is pd.NA
-                        or (isinstance(value, float) and np.isnan(value))
-                        else str(value)
-                        for value in shown
-                    ],
+                    "value": [None if pd.isna(value) else str(value) for value in shown],
                     "reason": f"{column} {reason}",
                 }
             )
@@ -1220,6 +1235,22 @@ def _create_stage(conn: sa.Connection, table: sa.Table, names: list[str]) -> sa.
     return stage
 
 
+def _require_id_map(conn: sa.Connection, table: sa.Table, source_system: str | None) -> None:
+    if not source_system or table.name not in CUSTOMER_TABLES:
+        return
+    id_map = schema.id_map
+    found = conn.execute(
+        sa.select(id_map.c.external_id)
+        .where(id_map.c.system == source_system, id_map.c.active)
+        .limit(1)
+    ).first()
+    if found is None:
+        raise ValueError(
+            f"the id map has no active ids of the source system {source_system!r}; "
+            "import its id_map rows first or leave out --source-system"
+        )
+
+
 def _load_context(
     conn: sa.Connection,
     table: sa.Table,
@@ -1235,6 +1266,7 @@ def _load_context(
         )
     lookup = ambiguous = None
     if source_system and table.name in CUSTOMER_TABLES:
+        _require_id_map(conn, table, source_system)
         pairs = pd.DataFrame(
             conn.execute(
                 sa.select(schema.id_map.c.external_id, schema.id_map.c.customer_id).where(
@@ -1243,11 +1275,6 @@ def _load_context(
             ).all(),
             columns=["external_id", "customer_id"],
         ).drop_duplicates()
-        if pairs.empty:
-            raise ValueError(
-                f"the id map has no active ids of the source system {source_system!r}; "
-                "import its id_map rows first or leave out --source-system"
-            )
         repeated = pairs["external_id"].duplicated(keep=False)
         ambiguous = pd.Index(pairs.loc[repeated, "external_id"].unique(), dtype="str")
         unique = pairs[~repeated]
@@ -1304,6 +1331,451 @@ def _stage_chunks(
             progress(result.rows_read, min(fraction(result.rows_read), 1.0))
     counts = pd.concat(intervals).groupby(level=[0, 1]).sum() if intervals else pd.Series()
     return counts, reasons
+
+
+# Readings from Parquet on DuckDB: the store checks the typed columns itself. Each chunk of the
+# file is handed to DuckDB as Arrow data and validated by set-based SQL, so no value passes
+# through pandas; the rules and reasons are the same as above.
+
+# Rows per chunk on the DuckDB route: each chunk is a few tens of MB of Arrow data, and fewer,
+# larger chunks keep the per-statement overhead small.
+SQL_CHUNK_ROWS = 2_000_000
+# The name under which a chunk's Arrow data is visible to DuckDB while it is checked.
+BATCH_VIEW = "import_batch"
+GOOD_VIEW = "import_good"
+# Readings columns the DuckDB route checks; a file with other mapped columns takes the pandas route.
+SQL_ROUTE_COLUMNS = ("customer_id", "ts", "kwh", "kvarh")
+# Whitespace trimmed from ids, as str.strip() does in the pandas route (ideographic space too).
+WHITESPACE = " \t\n\r\x0b\x0c\xa0\u3000"
+
+
+def _arrow_kind(column: str, kind: pa.DataType) -> bool:
+    """Whether a Parquet column's type is one the DuckDB route checks without parsing text."""
+    if pa.types.is_null(kind):
+        return True
+    if column == "customer_id":
+        return (
+            pa.types.is_string(kind)
+            or pa.types.is_large_string(kind)
+            or pa.types.is_string_view(kind)
+            or pa.types.is_integer(kind)
+        )
+    if column == "ts":
+        return pa.types.is_timestamp(kind) or pa.types.is_date(kind)
+    return pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
+
+
+def _sql_route(
+    conn: sa.Connection, source: _Source, mapping: ColumnMapping, table: sa.Table
+) -> dict[str, str] | None:
+    """The file headers of each readings column when the DuckDB route can check the file.
+
+    Returns:
+        Column → file header, or None when the file takes the pandas route (another backend,
+        another format or table, the wide layout, text where the store expects typed values).
+    """
+    if (
+        store_engine.backend(conn) != "duckdb"
+        or source.parquet is None
+        or table.name != "readings"
+        or mapping.layout != "long"
+    ):
+        return None
+    by_column = {column: header for header, column in mapping.columns.items()}
+    if "ts" not in by_column:
+        if "time" in by_column or "date" not in by_column:
+            return None
+        by_column["ts"] = by_column.pop("date")
+    by_column.pop("date", None)
+    if not set(by_column) <= set(SQL_ROUTE_COLUMNS):
+        return None
+    arrow_schema = source.parquet.schema_arrow
+    for column, header in by_column.items():
+        if not _arrow_kind(column, arrow_schema.field(header).type):
+            return None
+    return by_column
+
+
+def _id_dictionary(values: pa.Array) -> pa.DictionaryArray:
+    """Ids as a dictionary of distinct trimmed texts; empty ids become missing."""
+    if not pa.types.is_dictionary(values.type):
+        values = pc.dictionary_encode(pc.cast(values, pa.string()))
+    text = pc.utf8_trim(pc.cast(values.dictionary, pa.string()), characters=WHITESPACE)
+    distinct = pc.unique(pc.drop_null(pc.if_else(pc.equal(pc.utf8_length(text), 0), None, text)))
+    # Two spellings that trim to the same id (" 3201", "3201") share one entry.
+    positions = pc.index_in(text, value_set=distinct)
+    indices = pc.take(positions, values.indices)
+    return pa.DictionaryArray.from_arrays(pc.cast(indices, pa.int32()), distinct)
+
+
+def _arrow_batch(batch: pa.RecordBatch, headers: dict[str, str], first_row: int) -> pa.Table:
+    """One chunk with the store's column names, ids as trimmed text, times as local timestamps."""
+    columns: dict[str, pa.Array] = {}
+    for column, header in headers.items():
+        values = batch.column(header)
+        kind = values.type
+        if column == "customer_id":
+            values = _id_dictionary(values)
+        elif column == "ts":
+            if pa.types.is_null(kind):
+                values = pa.nulls(len(values), pa.timestamp("us"))
+            elif pa.types.is_timestamp(kind) and kind.tz is not None:
+                local = pc.cast(values, pa.timestamp(kind.unit, "Asia/Shanghai"))
+                values = pc.cast(pc.local_timestamp(local), pa.timestamp("us"), safe=False)
+            else:
+                values = pc.cast(values, pa.timestamp("us"), safe=False)
+        elif pa.types.is_null(kind):
+            values = pa.nulls(len(values), pa.float64())
+        elif pa.types.is_floating(kind):
+            # NaN is how pandas and Parquet writers mark an empty cell.
+            values = pc.if_else(pc.is_nan(values), pa.scalar(None, kind), values)
+        columns[column] = values
+    columns["source_row"] = pa.array(
+        np.arange(first_row, first_row + batch.num_rows, dtype=np.int64)
+    )
+    return pa.table(columns)
+
+
+@dataclass(frozen=True)
+class _SqlCheck:
+    condition: sa.ColumnElement[bool]
+    column: str
+    reason: str
+
+
+def _source_ids(source_system: str) -> sa.Subquery:
+    """Each active external id of a source system with its customer and how many it names."""
+    id_map = schema.id_map
+    return (
+        sa.select(
+            id_map.c.external_id,
+            sa.func.min(id_map.c.customer_id).label("customer_id"),
+            sa.func.count(sa.distinct(id_map.c.customer_id)).label("customers"),
+        )
+        .where(id_map.c.system == source_system, id_map.c.active)
+        .group_by(id_map.c.external_id)
+        .subquery("source_ids")
+    )
+
+
+def _sql_checks(
+    batch: sa.TableClause, source_system: str | None, now: dt.datetime
+) -> tuple[list[_SqlCheck], sa.FromClause, sa.ColumnElement[str]]:
+    """The rules of :func:`_validate` for long readings, as SQL over one chunk.
+
+    Returns:
+        The checks, the chunk joined to what the checks need, and the resolved customer id.
+    """
+    table = schema.readings
+    checks: list[_SqlCheck] = []
+
+    def check(condition: sa.ColumnElement[bool], column: str, reason: str) -> None:
+        checks.append(_SqlCheck(sa.func.coalesce(condition, False), column, reason))
+
+    def finite(name: str) -> sa.ColumnElement[bool]:
+        return sa.and_(batch.c[name].is_not(None), sa.not_(sa.func.isinf(batch.c[name])))
+
+    present = [column for column in table.columns if column.name in batch.c]
+    for column in present:
+        name = column.name
+        length = getattr(column.type, "length", None)
+        if isinstance(column.type, sa.Float | sa.Numeric):
+            check(sa.func.isinf(batch.c[name]), name, f"{name} {REASON_NOT_NUMBER}")
+        elif length:
+            check(
+                sa.func.length(batch.c[name]) > length,
+                name,
+                f"{name} {REASON_TOO_LONG} ({length} characters)",
+            )
+        if not column.nullable:
+            check(batch.c[name].is_(None), name, f"{name} {REASON_EMPTY}")
+    for table_name, name, low, high, reason in RANGES:
+        if table_name == table.name and name in batch.c:
+            if low is not None:
+                check(finite(name) & (batch.c[name] < low), name, f"{name} {reason}")
+            if high is not None:
+                check(finite(name) & (batch.c[name] > high), name, f"{name} {reason}")
+    ts = batch.c.ts
+    check(ts > now, "ts", f"ts {REASON_FUTURE}")
+    minutes_into_day = sa.extract("hour", ts) * 60 + sa.extract("minute", ts)
+    check(
+        sa.or_(minutes_into_day % READING_GRID_MINUTES != 0, sa.extract("second", ts) != 0),
+        "ts",
+        f"ts {REASON_OFF_GRID}",
+    )
+    joined: sa.FromClause = batch
+    resolved: sa.ColumnElement[str] = batch.c.customer_id
+    if source_system is not None:
+        source_ids = _source_ids(source_system)
+        joined = joined.outerjoin(source_ids, source_ids.c.external_id == batch.c.customer_id)
+        check(source_ids.c.customers > 1, "customer_id", f"customer_id {REASON_AMBIGUOUS}")
+        check(
+            batch.c.customer_id.is_not(None) & source_ids.c.external_id.is_(None),
+            "customer_id",
+            f"customer_id {REASON_UNRESOLVED} ({source_system})",
+        )
+        resolved = sa.case((source_ids.c.customers == 1, source_ids.c.customer_id))
+    known = schema.customers.alias("known")
+    joined = joined.outerjoin(known, known.c.customer_id == resolved)
+    check(
+        resolved.is_not(None) & known.c.customer_id.is_(None),
+        "customer_id",
+        f"customer_id {REASON_UNKNOWN_CUSTOMER}",
+    )
+    return checks, joined, resolved
+
+
+# Chunks of a file in which runs of the same customer are shorter than this on average are not
+# ordered by customer: the duplicate check and the intervals are then left to the store.
+MIN_MEAN_RUN = 64
+
+
+def _names(ids: pa.DictionaryArray, positions: np.ndarray) -> np.ndarray:
+    return ids.dictionary.take(ids.indices.take(pa.array(positions))).to_numpy(zero_copy_only=False)
+
+
+class _SeriesRuns:
+    """Each customer's good readings in file order, summarised as runs of consecutive rows.
+
+    Metering exports list one customer's readings after another, in time order. For such a
+    file the runs prove without sorting or hashing every reading that no (customer, ts) repeats
+    (every customer's times strictly increase through the file), and give the steps between
+    consecutive readings that tell each customer's interval.
+    """
+
+    def __init__(self) -> None:
+        self.runs: list[pd.DataFrame] = []
+        self.steps: list[pd.DataFrame] = []
+        self.ordered = True
+
+    def add(self, chunk: pa.Table) -> None:
+        """Adds the good rows of one chunk, in file order."""
+        if not self.ordered:
+            return
+        source_rows = chunk.column("source_row").combine_chunks()
+        ids = chunk.column("customer_id").combine_chunks()
+        ts = chunk.column("ts").combine_chunks()
+        count = len(ids)
+        if count == 0:
+            return
+        times = ts.to_numpy(zero_copy_only=False).view("int64")
+        # The chunk's dictionary holds each id once, so equal codes are equal ids.
+        codes = ids.indices.to_numpy(zero_copy_only=False)
+        same = codes[1:] == codes[:-1]
+        starts = np.concatenate([[0], np.flatnonzero(~same) + 1])
+        if len(starts) > 1 and count // len(starts) < MIN_MEAN_RUN:
+            self.ordered = False
+            return
+        ends = np.append(starts[1:], count) - 1
+        increasing = np.ones(len(starts), dtype=bool)
+        repeats = np.flatnonzero(same & (np.diff(times) <= 0))
+        increasing[np.searchsorted(starts, repeats + 1, side="right") - 1] = False
+        minutes = times // 60_000_000
+        self.runs.append(
+            pd.DataFrame(
+                {
+                    "customer_id": _names(ids, starts),
+                    "first_row": source_rows.take(pa.array(starts)).to_numpy(),
+                    "first_ts": times[starts],
+                    "last_ts": times[ends],
+                    "first_minute": minutes[starts],
+                    "last_minute": minutes[ends],
+                    "increasing": increasing,
+                }
+            )
+        )
+        # Step i is between rows i and i + 1; steps repeat along a run, so each stretch of equal
+        # steps inside one run is counted once, with its length.
+        step = np.diff(minutes)
+        chosen = same & (step > 0)
+        if not chosen.any():
+            return
+        before = np.concatenate([[False], chosen[:-1]])
+        after = np.append(chosen[1:], False)
+        step_before = np.concatenate([[0], step[:-1]])
+        step_after = np.append(step[1:], 0)
+        first = np.flatnonzero(chosen & (~before | (step != step_before)))
+        last = np.flatnonzero(chosen & (~after | (step != step_after)))
+        self.steps.append(
+            pd.DataFrame(
+                {
+                    "customer_id": _names(ids, first),
+                    "minutes": step[first],
+                    "count": last - first + 1,
+                }
+            )
+        )
+
+    def finish(self) -> tuple[bool, pd.Series]:
+        """Whether every customer's times strictly increase, and the (customer, minutes) counts."""
+        if not self.ordered or not self.runs:
+            return self.ordered and not self.runs, pd.Series(dtype="int64")
+        runs = pd.concat(self.runs, ignore_index=True).sort_values(["customer_id", "first_row"])
+        previous = runs.groupby("customer_id", sort=False)[["last_ts", "last_minute"]].shift()
+        joined = previous["last_ts"].notna()
+        unique = bool(runs["increasing"].all()) and bool(
+            (runs.loc[joined, "first_ts"] > previous.loc[joined, "last_ts"]).all()
+        )
+        across = pd.DataFrame(
+            {
+                "customer_id": runs.loc[joined, "customer_id"],
+                "minutes": runs.loc[joined, "first_minute"]
+                - previous.loc[joined, "last_minute"].astype("int64"),
+                "count": 1,
+            }
+        )
+        steps = pd.concat([*self.steps, across[across["minutes"] > 0]], ignore_index=True)
+        if steps.empty:
+            return unique, pd.Series(dtype="int64")
+        counts = steps.groupby(["customer_id", "minutes"])["count"].sum()
+        return unique, counts
+
+
+def _stage_sql(
+    conn: sa.Connection,
+    source: _Source,
+    headers: dict[str, str],
+    context: _Context,
+    stage: sa.Table,
+    result: ImportResult,
+    progress: Progress | None,
+    chunk_rows: int,
+) -> tuple[pd.Series, Counter, bool]:
+    """Checks and stages Parquet readings chunk by chunk inside DuckDB.
+
+    Returns:
+        The (customer, minutes) step counts, the rejected values by reason, and whether the
+        staged readings are known to hold no repeated (customer, ts).
+    """
+    assert source.parquet is not None
+    raw = conn.connection.driver_connection
+    names = [name for name in SQL_ROUTE_COLUMNS if name in headers]
+    batch = sa.table(BATCH_VIEW, *[sa.column(name) for name in names], sa.column("source_row"))
+    checks, joined, resolved = _sql_checks(batch, context.source_system, context.now)
+    flags = [item.condition.label(f"problem_{index}") for index, item in enumerate(checks)]
+    checked = sa.select(*batch.c, *flags).select_from(joined).subquery("checked")
+    problem = [checked.c[f"problem_{index}"] for index in range(len(checks))]
+    # Rejected rows are few: the rules are evaluated once over the chunk, and only the rows that
+    # break one are spread over the list of checks to name each broken rule.
+    bad = sa.select(checked).where(sa.or_(*problem)).subquery("bad")
+    check_list = sa.values(sa.column("check_index", sa.Integer), name="check_list").data(
+        [(index,) for index in range(len(checks))]
+    )
+
+    def per_check(values: list[sa.ColumnElement]) -> sa.ColumnElement:
+        return sa.case(dict(enumerate(values)), value=check_list.c.check_index)
+
+    rejected = schema.rejected_rows
+    reject = rejected.insert().from_select(
+        [
+            "import_id",
+            "table_name",
+            "file_name",
+            "row_number",
+            "column_name",
+            "value",
+            "reason",
+            "rejected_at",
+        ],
+        sa.select(
+            sa.literal(result.import_id, sa.Integer),
+            sa.literal(result.table, sa.String),
+            sa.literal(result.file_name, sa.String),
+            bad.c.source_row,
+            per_check([sa.literal(item.column, sa.String) for item in checks]),
+            per_check([sa.cast(bad.c[item.column], sa.String) for item in checks]),
+            per_check([sa.literal(item.reason, sa.String) for item in checks]),
+            sa.literal(context.now, sa.DateTime),
+        )
+        .select_from(bad.join(check_list, sa.true()))
+        .where(per_check([bad.c[f"problem_{index}"] for index in range(len(checks))])),
+        # The id comes from the table's own sequence.
+        include_defaults=False,
+    )
+    # Good rows are the chunk's rows without a rejected value: the chunk less the few rejected
+    # source rows, instead of evaluating every rule a second time.
+    good = sa.table(GOOD_VIEW, *[sa.column(name) for name in names], sa.column("source_row"))
+    land_from: sa.FromClause = good
+    land_id: sa.ColumnElement[str] = good.c.customer_id
+    if context.source_system is not None:
+        source_ids = _source_ids(context.source_system)
+        land_from = good.join(source_ids, source_ids.c.external_id == good.c.customer_id)
+        land_id = source_ids.c.customer_id
+    land = stage.insert().from_select(
+        [*names, "source_row"],
+        sa.select(
+            *[land_id if name == "customer_id" else good.c[name] for name in names],
+            good.c.source_row,
+        ).select_from(land_from),
+    )
+    runs = _SeriesRuns() if context.source_system is None else None
+    rejected_in_chunk = (
+        sa.select(rejected.c.row_number)
+        .distinct()
+        .where(
+            rejected.c.import_id == result.import_id,
+            rejected.c.row_number >= sa.bindparam("first_row"),
+        )
+    )
+    total = source.parquet.metadata.num_rows
+    next_row = 1
+    assert source.arrow_batches is not None
+    for part in source.arrow_batches(list(headers.values()), chunk_rows):
+        chunk = _arrow_batch(part, headers, next_row)
+        raw.register(BATCH_VIEW, chunk)
+        try:
+            conn.execute(reject)
+        finally:
+            raw.unregister(BATCH_VIEW)
+        bad = pa.array(
+            conn.execute(rejected_in_chunk, {"first_row": next_row}).scalars().all(), pa.int64()
+        )
+        if len(bad):
+            chunk = chunk.filter(pc.invert(pc.is_in(chunk.column("source_row"), value_set=bad)))
+        raw.register(GOOD_VIEW, chunk)
+        try:
+            conn.execute(land)
+        finally:
+            raw.unregister(GOOD_VIEW)
+        if runs is not None:
+            runs.add(chunk)
+        next_row += part.num_rows
+        result.rows_read += part.num_rows
+        if progress is not None:
+            progress(result.rows_read, min(result.rows_read / max(total, 1), 1.0))
+    reasons = Counter(
+        dict(
+            conn.execute(
+                sa.select(rejected.c.reason, sa.func.count())
+                .where(rejected.c.import_id == result.import_id)
+                .group_by(rejected.c.reason)
+            ).all()
+        )
+    )
+    if runs is not None:
+        unique, counts = runs.finish()
+        if runs.ordered:
+            return counts, reasons, unique
+    return _sql_interval_counts(conn, stage), reasons, False
+
+
+def _sql_interval_counts(conn: sa.Connection, stage: sa.Table) -> pd.Series:
+    """Counts of (customer, minutes between consecutive readings of the file) in the store."""
+    previous = sa.func.lag(stage.c.ts).over(
+        partition_by=stage.c.customer_id, order_by=stage.c.source_row
+    )
+    steps = sa.select(
+        stage.c.customer_id, sa.func.date_diff("minute", previous, stage.c.ts).label("minutes")
+    ).subquery("steps")
+    rows = conn.execute(
+        sa.select(steps.c.customer_id, steps.c.minutes, sa.func.count())
+        .where(steps.c.minutes > 0)
+        .group_by(steps.c.customer_id, steps.c.minutes)
+    ).all()
+    if not rows:
+        return pd.Series(dtype="int64")
+    frame = pd.DataFrame(rows, columns=["customer_id", "minutes", "count"])
+    return frame.set_index(["customer_id", "minutes"])["count"]
 
 
 def _key_columns(table: sa.Table) -> tuple[str, ...]:
@@ -1457,7 +1929,7 @@ def import_file(
     source_system: str | None = None,
     viewer: access.Viewer = access.SYSTEM,
     progress: Progress | None = None,
-    chunk_rows: int = CHUNK_ROWS,
+    chunk_rows: int | None = None,
     record_quality: bool = True,
 ) -> ImportResult:
     """Imports one file into one table in one transaction.
@@ -1473,7 +1945,9 @@ def import_file(
         viewer: who imports, recorded with the import.
         progress: called after each chunk with the rows read so far and the share of the file
             done (0 to 1).
-        chunk_rows: rows validated and staged at a time.
+        chunk_rows: rows validated and staged at a time (by default
+            :data:`CHUNK_ROWS`, or :data:`SQL_CHUNK_ROWS` for Parquet readings on DuckDB, which
+            the store checks itself).
         record_quality: record the table's data-quality figures after the import (the trend
             over imports).
 
@@ -1493,7 +1967,7 @@ def import_file(
     handle = _open_binary(source)
     name = file_name or Path(getattr(handle, "name", "upload")).name
     try:
-        source_reader = _source(handle, name, chunk_rows)
+        source_reader = _source(handle, name, chunk_rows or CHUNK_ROWS)
         mapping = map_columns(table_name, source_reader.headers)
         return _run_import(
             engine,
@@ -1506,6 +1980,7 @@ def import_file(
             progress,
             handle,
             record_quality,
+            chunk_rows or SQL_CHUNK_ROWS,
         )
     finally:
         if isinstance(source, str | Path):
@@ -1534,11 +2009,18 @@ def _run_import(
     progress: Progress | None,
     handle: BinaryIO,
     record_quality: bool,
+    sql_chunk_rows: int,
 ) -> ImportResult:
     now = dt.datetime.now().replace(microsecond=0)
     fraction = _fraction(source, handle)
     with engine.begin() as conn:
-        context = _load_context(conn, table, file_name, source_system, now, mapping)
+        sql_headers = _sql_route(conn, source, mapping, table)
+        if sql_headers is None:
+            context = _load_context(conn, table, file_name, source_system, now, mapping)
+        else:
+            # The store resolves and checks the ids itself; only the id map's presence is needed.
+            _require_id_map(conn, table, source_system)
+            context = _Context(table, file_name, source_system, now, None, None, None, None)
         import_id = conn.execute(
             schema.imports.insert().values(
                 table_name=table.name,
@@ -1557,10 +2039,16 @@ def _run_import(
         )
         names = _staged_columns(table, mapping, source_system)
         stage = _create_stage(conn, table, names)
+        unique = False
         try:
-            intervals, reasons = _stage_chunks(
-                conn, source, mapping, context, stage, result, progress, fraction
-            )
+            if sql_headers is not None:
+                intervals, reasons, unique = _stage_sql(
+                    conn, source, sql_headers, context, stage, result, progress, sql_chunk_rows
+                )
+            else:
+                intervals, reasons = _stage_chunks(
+                    conn, source, mapping, context, stage, result, progress, fraction
+                )
         except _MalformedRows:
             # Rows with a wrong number of fields: read again with the exact reader, which knows
             # each row's line number.
@@ -1589,7 +2077,7 @@ def _run_import(
             )
             reasons[malformed["reason"].iloc[0]] += len(malformed)
             result.rows_read += len(malformed)
-        duplicates = _reject_duplicates(conn, stage, table, result, now)
+        duplicates = 0 if unique else _reject_duplicates(conn, stage, table, result, now)
         if duplicates:
             reasons[f"{', '.join(_key_columns(table))} {REASON_DUPLICATE}"] += duplicates
         data_start, data_end = _covered_period(conn, stage, table)

@@ -5,6 +5,8 @@ from collections import Counter
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
@@ -282,3 +284,159 @@ def test_cli_summary_and_exit_code(tmp_path, capsys):
         ["import", "--table", "readings", str(tmp_path / "none.csv"), "--database-url", url]
     )
     assert missing == 2
+
+
+def _hourly(start: str, hours: int) -> list[pd.Timestamp]:
+    return list(pd.date_range(start, periods=hours, freq="h"))
+
+
+def _dirty_parquet(path: Path) -> Path:
+    """Readings as Parquet with typed columns, dirty in every way the store checks itself."""
+    ids = ["3201000001"] * 8 + [" 3201000002 ", "9999999999", None, "", "3201000001", "x" * 25]
+    ids += ["3201000002", "3201000002", "3201000001", "3201000002"]
+    ts = _hourly("2024-01-01", 8) + _hourly("2024-01-01", 6)
+    ts += [pd.Timestamp("2030-01-01"), pd.Timestamp("2024-01-01 00:07"), ts[5], ts[0]]
+    ts[6] = None
+    kwh = [0.5, -3.2, float("nan"), float("inf"), 2e7, 5.0, 1.0, 1.25] + [1.0] * 10
+    kvarh = [-1.0] + [0.1] * 17
+    table = pa.table(
+        {
+            "户号": pa.array(ids, pa.string()),
+            "ts": pa.array(ts, pa.timestamp("ms")),
+            "电量": pa.array(kwh),
+            "kvarh": pa.array(kvarh),
+        }
+    )
+    pq.write_table(table, path)
+    return path
+
+
+def _everything(engine: sa.Engine) -> tuple[list, list]:
+    rejected = schema.rejected_rows
+    readings = schema.readings
+    with engine.connect() as conn:
+        kept = conn.execute(
+            sa.select(
+                rejected.c.row_number, rejected.c.column_name, rejected.c.value, rejected.c.reason
+            ).order_by(rejected.c.row_number, rejected.c.reason)
+        ).all()
+        landed = conn.execute(
+            sa.select(
+                readings.c.customer_id, readings.c.ts, readings.c.kwh, readings.c.kvarh
+            ).order_by(readings.c.customer_id, readings.c.ts)
+        ).all()
+    # SQLite spells a time cast to text with microseconds; the value is the same.
+    kept = [
+        (number, column, value.removesuffix(".000000") if value else value, reason)
+        for number, column, value, reason in kept
+    ]
+    return kept, [tuple(row) for row in landed]
+
+
+@pytest.mark.parametrize("chunk_rows", [4, 1000])
+def test_parquet_checked_by_duckdb_matches_the_pandas_route(tmp_path, chunk_rows):
+    path = _dirty_parquet(tmp_path / "readings.parquet")
+    outcomes = {}
+    for backend in ("duckdb", "sqlite"):
+        engine = store_engine.connect(f"{backend}:///{tmp_path / backend}.db")
+        store_engine.create_schema(engine)
+        _import(engine, "customers", "customers.csv")
+        result = ingest.import_file(engine, "readings", path, chunk_rows=chunk_rows)
+        outcomes[backend] = (
+            (result.rows_read, result.rows_landed, result.rows_rejected, result.rows_replaced),
+            result.reasons,
+            _everything(engine),
+        )
+        engine.dispose()
+    assert outcomes["duckdb"] == outcomes["sqlite"]
+    counts, reasons, (kept, landed) = outcomes["duckdb"]
+    assert counts == (18, 4, 14, 0)
+    assert reasons["customer_id, ts repeats an earlier row of the file"] == 2
+    assert reasons["kwh is not a number"] == 1 and reasons["ts is in the future"] == 1
+    assert ("3201000002", pd.Timestamp("2024-01-01").to_pydatetime(), 1.0, 0.1) in landed
+    assert kept[-1][:3] == (18, "customer_id, ts", "3201000002, 2024-01-01 00:00:00")
+
+
+def test_duckdb_route_checks_in_the_store_not_in_pandas(tmp_path, monkeypatch):
+    path = _dirty_parquet(tmp_path / "readings.parquet")
+    engine = store_engine.connect(f"duckdb:///{tmp_path / 'store.duckdb'}")
+    store_engine.create_schema(engine)
+    _import(engine, "customers", "customers.csv")
+
+    def no_pandas(*args, **kwargs):
+        raise AssertionError("Parquet readings on DuckDB went through the pandas checks")
+
+    monkeypatch.setattr(ingest, "_validate", no_pandas)
+    seen = []
+    result = ingest.import_file(
+        engine, "readings", path, chunk_rows=5, progress=lambda rows, share: seen.append(rows)
+    )
+    assert (result.rows_landed, result.rows_rejected) == (4, 14)
+    assert seen == [5, 10, 15, 18]
+    engine.dispose()
+
+
+def _ordered_parquet(path: Path, repeat_at: int | None = None) -> Path:
+    """Three customers, one after another, 200 hourly readings each (the metering export)."""
+    ids, ts = [], []
+    for customer in ("3201000001", "3201000002", "3201000003"):
+        ids += [customer] * 200
+        ts += _hourly("2024-03-01", 200)
+    if repeat_at is not None:
+        ts[repeat_at] = ts[repeat_at - 99]
+    kwh = [round(0.1 * (index % 17), 1) for index in range(len(ids))]
+    pq.write_table(pa.table({"customer_id": ids, "ts": pa.array(ts), "kwh": kwh}), path)
+    return path
+
+
+def test_ordered_parquet_lands_in_chunks_and_a_repeat_across_chunks_is_found(tmp_path):
+    engine = store_engine.connect(f"duckdb:///{tmp_path / 'store.duckdb'}")
+    store_engine.create_schema(engine)
+    _import(engine, "customers", "customers.csv")
+    clean = ingest.import_file(
+        engine, "readings", _ordered_parquet(tmp_path / "clean.parquet"), chunk_rows=250
+    )
+    assert (clean.rows_landed, clean.rows_rejected) == (600, 0)
+    assert clean.customer_intervals == dict.fromkeys(("3201000001", "3201000002", "3201000003"), 60)
+    again = ingest.import_file(
+        engine, "readings", _ordered_parquet(tmp_path / "clean.parquet"), chunk_rows=250
+    )
+    assert (again.rows_landed, again.rows_replaced) == (600, 600)
+    assert _count(engine, schema.readings) == 600
+    # Row 301 (customer 2) repeats the time of row 202 (customer 2), which the first chunk held.
+    repeated = ingest.import_file(
+        engine, "readings", _ordered_parquet(tmp_path / "repeat.parquet", 300), chunk_rows=250
+    )
+    assert repeated.reasons == {"customer_id, ts repeats an earlier row of the file": 1}
+    rejected = _rejected(engine, repeated.import_id)
+    assert rejected["row_number"].tolist() == [301]
+    assert rejected["reason"].item().endswith("(row 202)")
+    engine.dispose()
+
+
+def test_failure_mid_parquet_import_on_duckdb_leaves_the_store_as_it_was(tmp_path, monkeypatch):
+    engine = store_engine.connect(f"duckdb:///{tmp_path / 'store.duckdb'}")
+    store_engine.create_schema(engine)
+    _import(engine, "customers", "customers.csv")
+    path = _ordered_parquet(tmp_path / "readings.parquet")
+    ingest.import_file(engine, "readings", path, chunk_rows=250)
+    with engine.connect() as conn:
+        version = store_engine.data_version(conn)
+    real_batch = ingest._arrow_batch
+    calls = Counter()
+
+    def failing_batch(*args):
+        calls["chunks"] += 1
+        if calls["chunks"] == 3:
+            raise RuntimeError("disk full")
+        return real_batch(*args)
+
+    monkeypatch.setattr(ingest, "_arrow_batch", failing_batch)
+    with pytest.raises(RuntimeError, match="disk full"):
+        ingest.import_file(engine, "readings", _dirty_parquet(tmp_path / "d.parquet"), chunk_rows=5)
+    assert _count(engine, schema.readings) == 600
+    assert _count(engine, schema.rejected_rows) == 0
+    assert _count(engine, schema.imports) == 2
+    with engine.connect() as conn:
+        assert store_engine.data_version(conn) == version
+    engine.dispose()
