@@ -5,6 +5,7 @@ the viewer's scope); pandas only ever holds the hourly series. The output follow
 contract of :mod:`core.forecast` (``ds``, ``y``, ``temperature_c``).
 """
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
@@ -225,6 +226,24 @@ def future_temperature(
     return forecast.climatology(history, future)
 
 
+@dataclasses.dataclass(frozen=True)
+class LevelForecast:
+    """A level's forecast with what the page shows around it.
+
+    Attributes:
+        history: the level's history as forecast (``ds``, ``y``, maybe ``temperature_c``).
+        result: the forecast, its components and backtest.
+        temperature_source: where the future temperature came from: ``climatology`` (the level's
+            districts by day of year and hour) or ``none`` (the store has no weather for it).
+        freq: ``h`` or ``D``.
+    """
+
+    history: pd.DataFrame
+    result: forecast.Forecast
+    temperature_source: str
+    freq: forecast.Freq
+
+
 def forecast_level(
     conn: sa.Connection,
     viewer: access.Viewer,
@@ -234,7 +253,7 @@ def forecast_level(
     *,
     calendar: str = "cn",
     temperature_shift_c: float = 2.0,
-) -> forecast.Forecast:
+) -> LevelForecast:
     """Forecasts one level at one of the product's :data:`HORIZONS`, temperature from climatology.
 
     Args:
@@ -247,14 +266,14 @@ def forecast_level(
         temperature_shift_c: the what-if temperature shift.
 
     Returns:
-        The forecast, with its backtest.
+        The forecast with its history and backtest.
 
     Raises:
         ValueError: an unknown horizon or level, or a series that cannot be forecast (the message
             says why and which window could be used).
     """
     steps, freq, history, future = _level_inputs(conn, viewer, level, key, horizon)
-    return forecast.forecast(
+    result = forecast.forecast(
         history,
         horizon=steps,
         freq=freq,
@@ -264,6 +283,8 @@ def forecast_level(
         step=BACKTEST_STEP[horizon],
         temperature_shift_c=temperature_shift_c,
     )
+    source = "climatology" if future is not None else "none"
+    return LevelForecast(history, result, source, freq)
 
 
 def _level_inputs(conn, viewer, level, key, horizon: str, load: pd.DataFrame | None = None):

@@ -132,12 +132,15 @@ def test_climatology_for_the_future_follows_the_seasons(demo_store):
 def test_three_month_forecast_of_a_district(demo_store):
     with demo_store.connect() as conn:
         district = load_series.level_keys(conn, access.SYSTEM, "district")[0]
-        result = load_series.forecast_level(
+        level_forecast = load_series.forecast_level(
             conn, access.SYSTEM, "district", district, "three_months"
         )
+        result = level_forecast.result
         history = forecast.to_daily(
             load_series.hourly_load(conn, access.SYSTEM, "district", district)
         )
+    assert level_forecast.temperature_source == "climatology"
+    assert level_forecast.freq == "D"
     assert len(result.frame) == 91
     assert result.frame["ds"].iloc[0] == history["ds"].max() + pd.Timedelta(days=1)
     assert result.backtest is not None

@@ -1,0 +1,258 @@
+"""Load forecast (负荷预测): level and horizon, history with forecast and interval, components,
+backtest against the baselines, a heat-wave what-if, download."""
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core import access, forecast, load_series
+from ui import session
+
+t = session.t
+viewer = session.require_page("pages/forecast.py")
+VIEWER_HASH = {access.Viewer: hash}
+WHAT_IF_SHIFT_C = 2.0
+# Hours of history drawn before an hourly forecast, days before a daily one: enough to see the
+# weekly rhythm (hourly) or the season (daily) without hiding the forecast.
+HISTORY_SHOWN = {"h": 21 * 24, "D": 365}
+COLOURS = {"history": "#555555", "forecast": "#1f77b4", "what_if": "#d62728"}
+
+
+@st.cache_data(show_spinner=False, hash_funcs=VIEWER_HASH)
+def _keys(url: str, version: int, who: access.Viewer, level: str) -> list[str]:
+    with session.engine().connect() as conn:
+        return load_series.level_keys(conn, who, level)
+
+
+@st.cache_data(show_spinner=False, hash_funcs=VIEWER_HASH, max_entries=32)
+def _forecast(
+    url: str, version: int, who: access.Viewer, level: str, key: str, horizon: str
+) -> load_series.LevelForecast:
+    with session.engine().connect() as conn:
+        return load_series.forecast_level(
+            conn, who, level, key or None, horizon, temperature_shift_c=WHAT_IF_SHIFT_C
+        )
+
+
+def _key_picker(level: str) -> str | None:
+    if level == "service_area":
+        return ""
+    if level == "customer":
+        customer_id = st.text_input(t("forecast.customer_id"), key="forecast_customer").strip()
+        if not customer_id:
+            st.info(t("forecast.customer_hint"))
+            return None
+        return customer_id
+    keys = _keys(session.database_url(), session.data_version(), viewer, level)
+    if not keys:
+        st.info(t("forecast.no_keys"))
+        return None
+    label = (lambda key: t(f"domain.customer_class.{key}")) if level == "customer_class" else str
+    return st.selectbox(t("forecast.key"), keys, format_func=label, key="forecast_key")
+
+
+def _chart(level_forecast: load_series.LevelForecast, unit: str) -> go.Figure:
+    history = level_forecast.history.tail(HISTORY_SHOWN[level_forecast.freq])
+    frame = level_forecast.result.frame
+    figure = go.Figure()
+    figure.add_scatter(
+        x=history["ds"], y=history["y"], name=t("forecast.history"), line_color=COLOURS["history"]
+    )
+    figure.add_scatter(
+        x=pd.concat([frame["ds"], frame["ds"][::-1]]),
+        y=pd.concat([frame["yhat_upper"], frame["yhat_lower"][::-1]]),
+        fill="toself",
+        fillcolor="rgba(31,119,180,0.2)",
+        line_width=0,
+        name=t("forecast.interval"),
+        hoverinfo="skip",
+    )
+    figure.add_scatter(
+        x=frame["ds"],
+        y=frame["yhat"],
+        name=t("forecast.forecast_line"),
+        line_color=COLOURS["forecast"],
+    )
+    if level_forecast.temperature_source != "none":
+        figure.add_scatter(
+            x=frame["ds"],
+            y=frame["yhat_what_if"],
+            name=t("forecast.what_if_line", shift=f"{WHAT_IF_SHIFT_C:g}"),
+            line={"color": COLOURS["what_if"], "dash": "dot"},
+        )
+    figure.update_layout(
+        title=t("forecast.chart_title", unit=unit),
+        height=420,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        legend={"orientation": "h", "y": -0.15},
+        hovermode="x unified",
+    )
+    return figure
+
+
+def _components(result: forecast.Forecast) -> None:
+    st.caption(t("forecast.components_caption"))
+    components = result.components
+    for name in forecast.COMPONENTS:
+        if components[name].abs().max() == 0:
+            continue
+        figure = go.Figure(go.Scatter(x=components["ds"], y=components[name], line_width=1.5))
+        figure.update_layout(
+            title=t(f"forecast.component.{name}"),
+            height=220,
+            margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        )
+        st.plotly_chart(figure, width="stretch", key=f"component_{name}")
+
+
+def _backtest(result: forecast.Forecast, freq: str, horizon: str, unit: str) -> None:
+    tested = result.backtest
+    if tested is None:
+        return
+    st.caption(
+        t(
+            "forecast.backtest_caption",
+            folds=load_series.BACKTEST_FOLDS[horizon],
+            steps=tested.horizon,
+            unit=unit,
+        )
+    )
+    table = tested.metrics.assign(
+        model=tested.metrics["model"].map(lambda m: t(f"forecast.model.{m}"))
+    )
+    st.dataframe(
+        table.rename(columns=lambda name: t(f"forecast.col.{name}")),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            t("forecast.col.mape"): st.column_config.NumberColumn(format="%.4f"),
+            t("forecast.col.smape"): st.column_config.NumberColumn(format="%.4f"),
+            t("forecast.col.mase"): st.column_config.NumberColumn(format="%.3f"),
+            t("forecast.col.coverage"): st.column_config.NumberColumn(format="%.2f"),
+        },
+        key="backtest_table",
+    )
+    by_bucket = tested.error_by_hour()
+    figure = go.Figure()
+    for model in by_bucket.columns:
+        figure.add_scatter(x=by_bucket.index, y=by_bucket[model], name=t(f"forecast.model.{model}"))
+    title = "forecast.error_by_hour" if freq == "h" else "forecast.error_by_weekday"
+    figure.update_layout(
+        title=t(title),
+        height=320,
+        yaxis_tickformat=".1%",
+        xaxis_title=t("forecast.col.hour" if freq == "h" else "forecast.col.day_of_week"),
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+    )
+    st.plotly_chart(figure, width="stretch", key="error_by_hour")
+
+
+def _what_if(result: forecast.Forecast, unit: str) -> None:
+    frame = result.frame
+    st.caption(t("forecast.what_if_caption", shift=f"{WHAT_IF_SHIFT_C:g}"))
+    extra = float((frame["yhat_what_if"] - frame["yhat"]).sum())
+    left, right = st.columns(2)
+    left.metric(t("forecast.what_if_energy"), f"{extra:+,.0f}")
+    right.metric(
+        t("forecast.what_if_peak", unit=unit),
+        f"{frame['yhat_what_if'].max():,.0f}",
+        delta=f"{frame['yhat_what_if'].max() - frame['yhat'].max():+,.0f}",
+    )
+
+
+st.title(t("forecast.title"))
+st.caption(t("forecast.intro"))
+
+left, middle, right = st.columns([1, 1, 1])
+with left:
+    level = st.selectbox(
+        t("forecast.level"),
+        load_series.LEVELS,
+        format_func=lambda name: t(f"forecast.level_name.{name}"),
+        key="forecast_level",
+    )
+with middle:
+    key = _key_picker(level)
+with right:
+    horizon = st.radio(
+        t("forecast.horizon"),
+        list(load_series.HORIZONS),
+        format_func=lambda name: t(f"forecast.horizon_name.{name}"),
+        key="forecast_horizon",
+    )
+if key is None:
+    st.stop()
+# Fits take seconds to a minute: they start on request, and a result already computed for this
+# choice shows again from the cache.
+requested = (level, key, horizon)
+if st.button(t("forecast.run"), type="primary", key="forecast_run"):
+    st.session_state["forecast_requested"] = requested
+if st.session_state.get("forecast_requested") != requested:
+    st.info(t("forecast.press_run"))
+    st.stop()
+
+try:
+    with st.spinner(t("forecast.running")):
+        level_forecast = _forecast(
+            session.database_url(), session.data_version(), viewer, level, key, horizon
+        )
+except ValueError as error:
+    st.error(t("forecast.cannot_forecast", error=str(error)))
+    st.stop()
+
+result = level_forecast.result
+unit = t("forecast.unit_hour" if level_forecast.freq == "h" else "forecast.unit_day")
+if level_forecast.temperature_source == "climatology":
+    st.caption(t("forecast.temperature_climatology"))
+else:
+    st.info(t("forecast.temperature_none"))
+for warning in result.warnings:
+    st.info(t("forecast.note", warning=warning))
+
+metrics = st.columns(4)
+metrics[0].metric(t("forecast.next_total"), f"{result.frame['yhat'].sum():,.0f}")
+metrics[1].metric(t("forecast.next_peak", unit=unit), f"{result.frame['yhat'].max():,.0f}")
+if result.backtest is not None:
+    scores = result.backtest.metrics.set_index("model")
+    metrics[2].metric(t("forecast.backtest_mape"), f"{scores.loc['ensemble', 'mape']:.2%}")
+    metrics[3].metric(t("forecast.best_model"), t(f"forecast.model.{result.backtest.best_model()}"))
+st.plotly_chart(_chart(level_forecast, unit), width="stretch", key="forecast_chart")
+st.caption(
+    t(
+        "forecast.ensemble_weight",
+        weight=result.ensemble_weight,
+        rest=1 - result.ensemble_weight,
+    )
+)
+
+components_tab, backtest_tab, what_if_tab, download_tab = st.tabs(
+    [
+        t("forecast.tab_components"),
+        t("forecast.tab_backtest"),
+        t("forecast.tab_what_if"),
+        t("forecast.tab_download"),
+    ]
+)
+with components_tab:
+    _components(result)
+with backtest_tab:
+    _backtest(result, level_forecast.freq, horizon, unit)
+with what_if_tab:
+    if level_forecast.temperature_source == "none":
+        st.info(t("forecast.temperature_none"))
+    else:
+        _what_if(result, unit)
+with download_tab:
+    file_name = f"forecast_{level}_{key or 'all'}_{horizon}.csv"
+    st.download_button(
+        t("forecast.download"),
+        session.audited_export(
+            file_name,
+            len(result.frame),
+            result.frame.to_csv(index=False, float_format="%.3f").encode("utf-8-sig"),
+        ),
+        file_name=file_name,
+        mime="text/csv",
+        on_click="ignore",
+        key="download_forecast",
+    )

@@ -1,0 +1,69 @@
+"""Load forecast page: AppTest on the demo store, and a browser run through the app."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import i18n
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = str(ROOT / "pages" / "forecast.py")
+
+
+def en(key: str, **values) -> str:
+    return i18n.translate(key, "en", **values)
+
+
+@pytest.fixture
+def page(demo_url, monkeypatch) -> AppTest:
+    monkeypatch.setenv("DATABASE_URL", demo_url)
+    monkeypatch.setenv("WORKBENCH_LANGUAGE", "en")
+    return AppTest.from_file(PAGE, default_timeout=300)
+
+
+def _metric(at: AppTest, label: str) -> str:
+    return next(metric.value for metric in at.metric if metric.label == label)
+
+
+def test_unknown_customer_gets_a_message(page):
+    page.session_state["forecast_level"] = "customer"
+    at = page.run()
+    assert not at.exception
+    assert at.info[0].value == en("forecast.customer_hint")
+    at.text_input(key="forecast_customer").set_value("NO-SUCH-ID").run()
+    at.button(key="forecast_run").click().run()
+    assert not at.exception
+    assert "no readings for customer NO-SUCH-ID" in at.error[0].value
+
+
+@pytest.mark.slow
+def test_three_months_of_a_district(page):
+    page.session_state["forecast_level"] = "district"
+    page.session_state["forecast_horizon"] = "three_months"
+    at = page.run()
+    assert not at.exception
+    assert at.info[0].value == en("forecast.press_run")
+    at.button(key="forecast_run").click().run()
+    assert not at.exception and not at.error
+    assert at.title[0].value == "Load forecast"
+    assert en("forecast.temperature_climatology") in [c.value for c in at.caption]
+    backtest = at.dataframe[0].value
+    assert backtest[en("forecast.col.model")].tolist() == [
+        en(f"forecast.model.{m}") for m in ("seasonal_naive", "prophet_default", "prophet", "gbm")
+    ] + [en("forecast.model.ensemble")]
+    assert backtest[en("forecast.col.mape")].between(0, 1).all()
+
+
+@pytest.mark.slow
+def test_day_ahead_service_area(page):
+    at = page.run()
+    at.button(key="forecast_run").click().run()
+    assert not at.exception and not at.error
+    energy = float(_metric(at, en("forecast.next_total")).replace(",", ""))
+    peak = float(_metric(at, en("forecast.next_peak", unit="hour")).replace(",", ""))
+    # 24 hours of the service area's load: more than a day of its peak hour would be impossible
+    assert 0 < peak < energy < 24 * peak
+    assert _metric(at, en("forecast.backtest_mape")).endswith("%")
+    assert len(at.get("download_button")) == 1
+    assert at.get("plotly_chart")
