@@ -12,6 +12,10 @@ st.title(t("admin.title"))
 st.caption(t("admin.subtitle"))
 
 
+def column_label(name: str) -> str:
+    return t(f"admin.column.{name}")
+
+
 def show_error(error: access.AccessError) -> None:
     st.error(t(error.key, **error.values))
 
@@ -43,7 +47,7 @@ with users_tab:
         role=accounts["role"].map(session.role_name),
         org_unit=accounts["org_unit"].fillna("").map(unit_label),
     )
-    st.dataframe(shown, hide_index=True, width="stretch")
+    st.dataframe(shown.rename(columns=column_label), hide_index=True, width="stretch")
 
     with st.expander(t("admin.create_user")), st.form("create_user", clear_on_submit=True):
         new_name = st.text_input(t("admin.user_name"), key="new_user_name")
@@ -173,7 +177,9 @@ with audit_tab:
         )
     st.caption(t("admin.entries", count=len(entries)))
     st.dataframe(
-        entries.assign(action=entries["action"].map(lambda name: t(f"access.action_{name}"))),
+        entries.assign(
+            action=entries["action"].map(lambda name: t(f"access.action_{name}"))
+        ).rename(columns=column_label),
         hide_index=True,
         width="stretch",
     )

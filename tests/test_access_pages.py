@@ -98,9 +98,13 @@ def test_admin_page_lists_accounts_audit_and_organisation(access_url, monkeypatc
     at.run()
     assert not at.exception
     accounts, entries, tree, roles = (frame.value for frame in at.dataframe)
-    assert {name for name, _ in access.DEMO_ACCOUNTS} <= set(accounts["user_name"])
-    assert "password_hash" not in accounts.columns
-    assert set(entries.columns) == {"id", "at", "user_name", "action", "target", "detail"}
+    assert {name for name, _ in access.DEMO_ACCOUNTS} <= set(accounts[en("admin.column.user_name")])
+    assert len(accounts.columns) == len(schema.users.columns) - 1, "no password hash shown"
+    assert list(entries.columns) == [
+        en(f"admin.column.{name}")
+        for name in ("id", "at", "user_name", "action", "target", "detail")
+    ]
+    assert en("access.action_user_created") in set(entries[en("admin.column.action")])
     assert len(entries) >= len(access.DEMO_ACCOUNTS)
     assert tree.iloc[0, 2] == "" and len(tree) > 7
     assert len(roles) == len(access.PAGE_ROLES)
