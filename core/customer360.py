@@ -207,18 +207,6 @@ def archive(engine: sa.Engine, viewer: access.Viewer, customer_id: str) -> dict 
     return record
 
 
-def _reading_bounds(
-    conn: sa.Connection, customer_id: str
-) -> tuple[dt.datetime, dt.datetime] | None:
-    readings = schema.readings
-    first, last = conn.execute(
-        sa.select(sa.func.min(readings.c.ts), sa.func.max(readings.c.ts)).where(
-            readings.c.customer_id == customer_id
-        )
-    ).one()
-    return None if first is None else (_as_datetime(first), _as_datetime(last))
-
-
 def _as_datetime(value) -> dt.datetime:
     return pd.Timestamp(value).to_pydatetime()
 
@@ -244,34 +232,31 @@ def load_views(engine: sa.Engine, viewer: access.Viewer, customer_id: str) -> di
         ).first()
         if visible is None:
             return None
-        bounds = _reading_bounds(conn, customer_id)
-        if bounds is None:
-            return None
-        first, last = bounds
         mine = readings.c.customer_id == customer_id
         day = features._day(readings.c.ts)
         per_hour = sa.extract("hour", readings.c.ts)
+        # One pass gives the days and the first and last reading; months and weeks are sums of
+        # these few hundred days.
         daily = pd.DataFrame(
             conn.execute(
                 sa.select(
-                    day.label("day"), sa.func.sum(readings.c.kwh), sa.func.max(readings.c.kwh)
+                    day.label("day"),
+                    sa.func.sum(readings.c.kwh),
+                    sa.func.max(readings.c.kwh),
+                    sa.func.min(readings.c.ts),
+                    sa.func.max(readings.c.ts),
                 )
                 .where(mine)
                 .group_by(day)
                 .order_by(day)
             ).all(),
-            columns=["day", "kwh", "max_kwh"],
+            columns=["day", "kwh", "max_kwh", "first", "last"],
         )
-        year, month = sa.extract("year", readings.c.ts), sa.extract("month", readings.c.ts)
-        monthly = pd.DataFrame(
-            conn.execute(
-                sa.select(year, month, sa.func.sum(readings.c.kwh))
-                .where(mine)
-                .group_by(year, month)
-                .order_by(year, month)
-            ).all(),
-            columns=["year", "month", "kwh"],
-        )
+        if daily.empty:
+            return None
+        first = _as_datetime(daily["first"].min())
+        last = _as_datetime(daily["last"].max())
+        daily = daily.drop(columns=["first", "last"])
         heat_start = dt.datetime.combine(
             last.date() - dt.timedelta(days=HEATMAP_DAYS - 1), dt.time()
         )
@@ -286,7 +271,13 @@ def load_views(engine: sa.Engine, viewer: access.Viewer, customer_id: str) -> di
         )
     daily["day"] = pd.to_datetime(daily["day"])
     heatmap["day"] = pd.to_datetime(heatmap["day"])
-    monthly[["year", "month"]] = monthly[["year", "month"]].astype(int)
+    monthly = (
+        daily.groupby([daily["day"].dt.year.rename("year"), daily["day"].dt.month.rename("month")])[
+            "kwh"
+        ]
+        .sum()
+        .reset_index()
+    )
     heatmap["hour"] = heatmap["hour"].astype(int)
     # Weeks from the per-day sums (at most a few hundred rows): Monday-start weeks.
     week_start = daily["day"] - pd.to_timedelta(daily["day"].dt.weekday, unit="D")
@@ -373,9 +364,13 @@ def bills(engine: sa.Engine, viewer: access.Viewer, customer_id: str) -> pd.Data
 
 
 def _latest_day(conn: sa.Connection) -> dt.date:
-    """The store's "today": the day after its last reading, else the calendar's today."""
-    last = conn.execute(sa.select(sa.func.max(schema.readings.c.ts))).scalar()
-    return pd.Timestamp(last).date() + dt.timedelta(days=1) if last is not None else dt.date.today()
+    """The store's "today": the end of the features period (the day after the last reading).
+
+    Read from the small features table, not the readings, so a bill list costs nothing extra on
+    a large store; the calendar's today before any refresh.
+    """
+    end = conn.execute(sa.select(sa.func.max(schema.features.c.period_end))).scalar()
+    return pd.Timestamp(end).date() if end is not None else dt.date.today()
 
 
 def work_orders(engine: sa.Engine, viewer: access.Viewer, customer_id: str) -> pd.DataFrame:
