@@ -143,7 +143,9 @@ def _command_import(args: argparse.Namespace) -> int:
         engine, args.table, args.file, source_system=args.source_system, progress=progress
     )
     print(file=sys.stderr)
-    print(result.describe())
+    # English unless WORKBENCH_LANGUAGE asks for another language of the workbench.
+    language = config.setting("WORKBENCH_LANGUAGE")
+    print(result.describe(language if language in config.LANGUAGES else "en"))
     # Rejected rows make the exit code non-zero so batch jobs notice them.
     return 1 if result.rows_rejected else 0
 

@@ -21,6 +21,7 @@ import codecs
 import csv
 import datetime as dt
 import io
+import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -36,7 +37,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
-from core import access, tariffs
+from core import access, i18n, tariffs
 from core.store import engine as store_engine
 from core.store import schema
 
@@ -56,7 +57,8 @@ TEMPERATURE_RANGE_C = (-60.0, 60.0)
 SATISFACTION_RANGE = (1, 5)
 # Readings start on a quarter hour: the finest interval the metering system records.
 READING_GRID_MINUTES = 15
-INTERVAL_NAMES = {15: "15-minute", 30: "30-minute", 60: "hourly", 1440: "daily"}
+# The intervals readings come in, with a name in the ingest catalog.
+INTERVAL_MINUTES = (15, 30, 60, 1440)
 WIDE_COLUMN_MINUTES = {24: 60, 96: 15}
 
 Layout = Literal["long", "wide"]
@@ -229,49 +231,60 @@ DATETIME_FORMATS = (
     "%Y年%m月%d日 %H:%M",
 )
 
-# Numeric ranges: (table, column, minimum, maximum, reason); None leaves that side open.
-RANGES: tuple[tuple[str, str, float | None, float | None, str], ...] = (
-    ("readings", "kwh", 0.0, None, "is negative"),
+# Numeric ranges: (table, column, minimum, maximum, reason code, reason values); None leaves that
+# side open.
+RANGES: tuple[tuple[str, str, float | None, float | None, str, dict[str, str]], ...] = (
+    ("readings", "kwh", 0.0, None, "negative", {}),
     (
         "readings",
         "kwh",
         None,
         MAX_READING_KWH,
-        f"is more than any meter records in one interval ({MAX_READING_KWH:,.0f} kWh)",
+        "too_much_energy",
+        {"limit": f"{MAX_READING_KWH:,.0f}"},
     ),
-    ("readings", "kvarh", 0.0, None, "is negative"),
+    ("readings", "kvarh", 0.0, None, "negative", {}),
     (
         "customers",
         "contract_capacity_kva",
         1e-9,
         MAX_CAPACITY_KVA,
-        f"is not a possible contract capacity (above 0, at most {MAX_CAPACITY_KVA:,.0f} kVA)",
+        "not_capacity",
+        {"limit": f"{MAX_CAPACITY_KVA:,.0f}"},
     ),
     (
         "customers",
         "voltage_kv",
         1e-9,
         MAX_VOLTAGE_KV,
-        f"is not a possible voltage (above 0, at most {MAX_VOLTAGE_KV:,.0f} kV)",
+        "not_voltage",
+        {"limit": f"{MAX_VOLTAGE_KV:,.0f}"},
     ),
-    ("customers", "lat", -90.0, 90.0, "is not a latitude (-90 to 90)"),
-    ("customers", "lon", -180.0, 180.0, "is not a longitude (-180 to 180)"),
+    ("customers", "lat", -90.0, 90.0, "not_latitude", {}),
+    ("customers", "lon", -180.0, 180.0, "not_longitude", {}),
     (
         "weather",
         "temperature_c",
         *TEMPERATURE_RANGE_C,
-        f"is outside {TEMPERATURE_RANGE_C[0]:.0f} to {TEMPERATURE_RANGE_C[1]:.0f} °C",
+        "temperature",
+        {"low": f"{TEMPERATURE_RANGE_C[0]:.0f}", "high": f"{TEMPERATURE_RANGE_C[1]:.0f}"},
     ),
-    ("bills", "kwh_peak", 0.0, None, "is negative"),
-    ("bills", "kwh_flat", 0.0, None, "is negative"),
-    ("bills", "kwh_valley", 0.0, None, "is negative"),
-    ("bills", "kwh_critical", 0.0, None, "is negative"),
-    ("bills", "kwh_total", 0.0, None, "is negative"),
-    ("bills", "paid_cny", 0.0, None, "is negative"),
-    ("work_orders", "satisfaction", *SATISFACTION_RANGE, "is not a satisfaction score 1 to 5"),
-    ("channel_activity", "events", 0.0, None, "is negative"),
-    ("campaigns", "cost_per_contact_cny", 0.0, None, "is negative"),
-    ("campaign_members", "value_cny", 0.0, None, "is negative"),
+    ("bills", "kwh_peak", 0.0, None, "negative", {}),
+    ("bills", "kwh_flat", 0.0, None, "negative", {}),
+    ("bills", "kwh_valley", 0.0, None, "negative", {}),
+    ("bills", "kwh_critical", 0.0, None, "negative", {}),
+    ("bills", "kwh_total", 0.0, None, "negative", {}),
+    ("bills", "paid_cny", 0.0, None, "negative", {}),
+    (
+        "work_orders",
+        "satisfaction",
+        *SATISFACTION_RANGE,
+        "satisfaction",
+        {"low": str(SATISFACTION_RANGE[0]), "high": str(SATISFACTION_RANGE[1])},
+    ),
+    ("channel_activity", "events", 0.0, None, "negative", {}),
+    ("campaigns", "cost_per_contact_cny", 0.0, None, "negative", {}),
+    ("campaign_members", "value_cny", 0.0, None, "negative", {}),
 )
 
 # Columns that record something that has happened, so they cannot lie in the future. Weather
@@ -299,21 +312,64 @@ ROW_KEYS = {"readings": ("customer_id", "ts")}
 # leaves out a wrong reading removes it.
 SERIES_COLUMN = {"readings": "customer_id", "weather": "region"}
 
-REASON_EMPTY = "is empty but required"
-REASON_NOT_NUMBER = "is not a number"
-REASON_NOT_INTEGER = "is not a whole number"
-REASON_NOT_DATE = "is not a date or time this import understands"
-REASON_NOT_BOOLEAN = "is not yes/no (true/false, 1/0, 是/否)"
-REASON_TOO_LONG = "is longer than the store allows"
-REASON_FUTURE = "is in the future"
-REASON_OFF_GRID = "is not the start of a 15-minute interval"
-REASON_UNKNOWN_CUSTOMER = "is not a known customer"
-REASON_UNRESOLVED = "is not in the id map of the source system"
-REASON_AMBIGUOUS = "maps to more than one customer in the id map of the source system"
-REASON_UNKNOWN_TARIFF = "is not a tariff code of the tariff catalog"
-REASON_BAD_PERIOD = "is not a billing period (YYYY-MM)"
-REASON_DUPLICATE = "repeats an earlier row of the file"
-REASON_MALFORMED = "has a different number of fields than the header"
+# Rejection reasons are stored as a code with its values (JSON) beside the English words, so
+# they can be shown in the reader's language; the words live in the ingest catalog.
+REASON_EMPTY = "empty"
+REASON_NOT_NUMBER = "not_number"
+REASON_NOT_INTEGER = "not_integer"
+REASON_NOT_DATE = "not_date"
+REASON_NOT_BOOLEAN = "not_boolean"
+REASON_TOO_LONG = "too_long"
+REASON_FUTURE = "future"
+REASON_OFF_GRID = "off_grid"
+REASON_UNKNOWN_CUSTOMER = "unknown_customer"
+REASON_UNRESOLVED = "unresolved"
+REASON_AMBIGUOUS = "ambiguous"
+REASON_UNKNOWN_TARIFF = "unknown_tariff"
+REASON_BAD_PERIOD = "bad_period"
+REASON_DUPLICATE = "duplicate"
+# The duplicates of a file counted together, without the row each repeats.
+REASON_DUPLICATES = "duplicates"
+REASON_MALFORMED = "malformed"
+REASON_NOT_ALLOWED = "not_allowed"
+REASON_BEFORE = "before"
+
+
+def reason_values(column: str | None, **values: object) -> str:
+    """A reason's values as the JSON stored with it, keys sorted so equal reasons store alike.
+
+    Args:
+        column: the column or file header the reason is about; None for a whole row.
+        **values: the reason's other values (limits, the row repeated, ...).
+
+    Returns:
+        A JSON object of texts.
+    """
+    named = {"column": column} if column is not None else {}
+    named.update({name: str(value) for name, value in values.items()})
+    return json.dumps(named, ensure_ascii=False, sort_keys=True)
+
+
+def reason_text(code: str, values: str | None, language: str = "en") -> str:
+    """The words of a rejection reason in a language.
+
+    Args:
+        code: the reason's code (``negative``, ``unknown_customer``, ...).
+        values: its values as stored (JSON), or None.
+        language: ``en`` or ``zh``.
+
+    Returns:
+        The reason as a sentence for the reader.
+    """
+    filled = json.loads(values) if values else {}
+    return i18n.translate(f"ingest.reason.{code}", language, **filled)
+
+
+def interval_name(minutes: int, language: str = "en") -> str:
+    """A reading interval in words (``hourly``, ``15-minute``)."""
+    if minutes in INTERVAL_MINUTES:
+        return i18n.translate(f"ingest.interval.minutes_{minutes}", language)
+    return i18n.translate("ingest.interval.other", language, minutes=minutes)
 
 
 @dataclass(frozen=True)
@@ -359,7 +415,8 @@ class ImportResult:
         rows_landed: records written to the table (wide readings: one per value).
         rows_rejected: file rows with at least one rejected value.
         rows_replaced: records of earlier imports this file replaced.
-        reasons: rejected values by reason.
+        reasons: rejected values by reason, in English.
+        reason_counts: rejected values by (reason code, reason values as JSON).
         intervals: readings: number of customers by detected interval (``hourly``, ...).
         customer_intervals: readings: each customer's detected interval in minutes.
     """
@@ -374,22 +431,56 @@ class ImportResult:
     rows_rejected: int = 0
     rows_replaced: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
+    reason_counts: dict[tuple[str, str], int] = field(default_factory=dict)
     intervals: dict[str, int] = field(default_factory=dict)
     customer_intervals: dict[str, int] = field(default_factory=dict)
 
-    def describe(self) -> str:
-        """A few lines for the command line: rows read, landed, rejected by reason."""
-        lines = [
-            f"{self.table}: {self.file_name} ({self.encoding}, {self.mapping.layout} layout)",
-            f"read {self.rows_read:,} rows, landed {self.rows_landed:,} records, "
-            f"rejected {self.rows_rejected:,} rows, replaced {self.rows_replaced:,} records",
+    def reason_summary(self, language: str = "en") -> pd.DataFrame:
+        """Rejected values by reason in a language, most frequent first: ``reason``, ``count``."""
+        rows = [
+            (reason_text(code, values, language), count)
+            for (code, values), count in self.reason_counts.items()
         ]
-        lines += [f"  {count:,} × {reason}" for reason, count in sorted(self.reasons.items())]
-        if self.intervals:
-            detected = ", ".join(
-                f"{name}: {count}" for name, count in sorted(self.intervals.items())
-            )
-            lines.append(f"intervals by customer: {detected}")
+        frame = pd.DataFrame(rows, columns=["reason", "count"])
+        return frame.sort_values(["count", "reason"], ascending=[False, True], ignore_index=True)
+
+    def interval_summary(self, language: str = "en") -> str:
+        """Readings: customers by detected interval, in words (``hourly: 2, daily: 1``)."""
+        counts = Counter(self.customer_intervals.values())
+        return ", ".join(
+            f"{interval_name(minutes, language)}: {count}"
+            for minutes, count in sorted(counts.items())
+        )
+
+    def describe(self, language: str = "en") -> str:
+        """A few lines for the command line: rows read, landed, rejected by reason."""
+
+        def t(key: str, **values: object) -> str:
+            return i18n.translate(f"ingest.summary.{key}", language, **values)
+
+        lines = [
+            t(
+                "file",
+                table=self.table,
+                file_name=self.file_name,
+                encoding=self.encoding,
+                layout=i18n.translate(f"ingest.layout.{self.mapping.layout}", language),
+            ),
+            t(
+                "counts",
+                read=f"{self.rows_read:,}",
+                landed=f"{self.rows_landed:,}",
+                rejected=f"{self.rows_rejected:,}",
+                replaced=f"{self.rows_replaced:,}",
+            ),
+        ]
+        summary = self.reason_summary(language).sort_values("reason")
+        lines += [
+            t("reason", count=f"{count:,}", reason=reason)
+            for reason, count in zip(summary["reason"], summary["count"], strict=True)
+        ]
+        if self.customer_intervals:
+            lines.append(t("intervals", intervals=self.interval_summary(language)))
         return "\n".join(lines)
 
 
@@ -906,6 +997,22 @@ def _parse_period(text: pd.Series) -> pd.Series:
     return formatted.where(valid)
 
 
+# The columns a check fills in the rejected rows, in the order the inserts select them.
+REJECTED_INSERT_COLUMNS = (
+    "import_id",
+    "table_name",
+    "file_name",
+    "row_number",
+    "column_name",
+    "value",
+    "reason",
+    "reason_code",
+    "reason_values",
+    "rejected_at",
+)
+PROBLEM_COLUMNS = ("row_number", "column_name", "value", "reason", "reason_code", "reason_values")
+
+
 class _Problems:
     """Rejected values of one chunk: (position, column, value, reason) collected vectorised."""
 
@@ -915,27 +1022,35 @@ class _Problems:
         self.bad = np.zeros(len(row_numbers), dtype=bool)
 
     def add(
-        self, mask: pd.Series | np.ndarray, column: str, values: pd.Series, reason: str
+        self,
+        mask: pd.Series | np.ndarray,
+        column: str,
+        values: pd.Series,
+        code: str,
+        **reason: object,
     ) -> None:
         mask = np.asarray(mask, dtype=bool)
         if not mask.any():
             return
         self.bad |= mask
         shown = values.to_numpy(dtype=object)[mask]
+        stored = reason_values(column, **reason)
         self.parts.append(
             pd.DataFrame(
                 {
                     "row_number": self.row_numbers[mask],
                     "column_name": column,
                     "value": [None if pd.isna(value) else str(value) for value in shown],
-                    "reason": f"{column} {reason}",
+                    "reason": reason_text(code, stored),
+                    "reason_code": code,
+                    "reason_values": stored,
                 }
             )
         )
 
     def frame(self) -> pd.DataFrame:
         if not self.parts:
-            return pd.DataFrame(columns=["row_number", "column_name", "value", "reason"])
+            return pd.DataFrame(columns=[*PROBLEM_COLUMNS])
         return pd.concat(self.parts, ignore_index=True)
 
 
@@ -1043,9 +1158,7 @@ def _parse_column(
         return values
     length = getattr(kind, "length", None)
     if length:
-        problems.add(
-            text.str.len() > length, name, text, f"{REASON_TOO_LONG} ({length} characters)"
-        )
+        problems.add(text.str.len() > length, name, text, REASON_TOO_LONG, length=length)
     return text
 
 
@@ -1072,12 +1185,13 @@ def _check_rules(
                 values.notna() & ~values.isin(allowed),
                 name,
                 texts[name],
-                f"is not one of {', '.join(allowed)}",
+                REASON_NOT_ALLOWED,
+                allowed=", ".join(allowed),
             )
-    for table, name, low, high, reason in RANGES:
+    for table, name, low, high, code, values in RANGES:
         if table == table_name and name in parsed:
             outside = _outside(parsed[name].astype("float64"), low, high)
-            problems.add(outside, name, texts[name], reason)
+            problems.add(outside, name, texts[name], code, **values)
     now = pd.Timestamp(context.now)
     for name in PAST_COLUMNS.get(table_name, ()):
         if name in parsed:
@@ -1087,12 +1201,14 @@ def _check_rules(
         ts = parsed["ts"]
         minutes_into_day = ts.dt.hour * 60 + ts.dt.minute
         off_grid = (minutes_into_day % READING_GRID_MINUTES != 0) | (ts.dt.second != 0)
-        problems.add(ts.notna() & off_grid, "ts", texts["ts"], REASON_OFF_GRID)
+        problems.add(
+            ts.notna() & off_grid, "ts", texts["ts"], REASON_OFF_GRID, minutes=READING_GRID_MINUTES
+        )
     for earlier, later in ORDER_RULES.get(table_name, ()):
         if earlier in parsed and later in parsed:
             first, second = pd.to_datetime(parsed[earlier]), pd.to_datetime(parsed[later])
             problems.add(
-                (second < first).fillna(False), later, texts[later], f"is before {earlier}"
+                (second < first).fillna(False), later, texts[later], REASON_BEFORE, earlier=earlier
             )
     if "tariff_code" in parsed and context.tariff_codes is not None:
         codes = parsed["tariff_code"]
@@ -1126,7 +1242,8 @@ def _resolve_customers(
             present & resolved.isna() & ~ids.isin(context.ambiguous_ids),
             "customer_id",
             texts["customer_id"],
-            f"{REASON_UNRESOLVED} ({context.source_system})",
+            REASON_UNRESOLVED,
+            system=context.source_system,
         )
         ids = resolved.astype("str").where(resolved.notna())
         parsed["customer_id"] = ids
@@ -1159,9 +1276,9 @@ def _wide_records(
         cell = _Problems(problems.row_numbers)
         ts = day + pd.Timedelta(minutes=minutes)
         cell.add(row_ok & (text.notna() & values.isna()), header, text, REASON_NOT_NUMBER)
-        for table, name, low, high, reason in RANGES:
+        for table, name, low, high, code, reason in RANGES:
             if (table, name) == ("readings", "kwh"):
-                cell.add(row_ok & _outside(values, low, high), header, text, reason)
+                cell.add(row_ok & _outside(values, low, high), header, text, code, **reason)
         cell.add(
             row_ok & (ts > pd.Timestamp(context.now)).fillna(False), header, text, REASON_FUTURE
         )
@@ -1315,7 +1432,7 @@ def _stage_chunks(
         records, problems = _validate(chunk, mapping, context)
         result.rows_read += len(chunk.frame)
         if not problems.empty:
-            reasons.update(problems["reason"].to_list())
+            reasons.update(zip(problems["reason_code"], problems["reason_values"], strict=True))
             store_engine.bulk_insert(
                 conn,
                 schema.rejected_rows,
@@ -1440,7 +1557,12 @@ def _arrow_batch(batch: pa.RecordBatch, headers: dict[str, str], first_row: int)
 class _SqlCheck:
     condition: sa.ColumnElement[bool]
     column: str
-    reason: str
+    code: str
+    values: str
+
+    @property
+    def reason(self) -> str:
+        return reason_text(self.code, self.values)
 
 
 def _source_ids(source_system: str) -> sa.Subquery:
@@ -1469,8 +1591,9 @@ def _sql_checks(
     table = schema.readings
     checks: list[_SqlCheck] = []
 
-    def check(condition: sa.ColumnElement[bool], column: str, reason: str) -> None:
-        checks.append(_SqlCheck(sa.func.coalesce(condition, False), column, reason))
+    def check(condition: sa.ColumnElement[bool], column: str, code: str, **values: object) -> None:
+        stored = reason_values(column, **values)
+        checks.append(_SqlCheck(sa.func.coalesce(condition, False), column, code, stored))
 
     def finite(name: str) -> sa.ColumnElement[bool]:
         return sa.and_(batch.c[name].is_not(None), sa.not_(sa.func.isinf(batch.c[name])))
@@ -1480,39 +1603,37 @@ def _sql_checks(
         name = column.name
         length = getattr(column.type, "length", None)
         if isinstance(column.type, sa.Float | sa.Numeric):
-            check(sa.func.isinf(batch.c[name]), name, f"{name} {REASON_NOT_NUMBER}")
+            check(sa.func.isinf(batch.c[name]), name, REASON_NOT_NUMBER)
         elif length:
-            check(
-                sa.func.length(batch.c[name]) > length,
-                name,
-                f"{name} {REASON_TOO_LONG} ({length} characters)",
-            )
+            check(sa.func.length(batch.c[name]) > length, name, REASON_TOO_LONG, length=length)
         if not column.nullable:
-            check(batch.c[name].is_(None), name, f"{name} {REASON_EMPTY}")
-    for table_name, name, low, high, reason in RANGES:
+            check(batch.c[name].is_(None), name, REASON_EMPTY)
+    for table_name, name, low, high, code, values in RANGES:
         if table_name == table.name and name in batch.c:
             if low is not None:
-                check(finite(name) & (batch.c[name] < low), name, f"{name} {reason}")
+                check(finite(name) & (batch.c[name] < low), name, code, **values)
             if high is not None:
-                check(finite(name) & (batch.c[name] > high), name, f"{name} {reason}")
+                check(finite(name) & (batch.c[name] > high), name, code, **values)
     ts = batch.c.ts
-    check(ts > now, "ts", f"ts {REASON_FUTURE}")
+    check(ts > now, "ts", REASON_FUTURE)
     minutes_into_day = sa.extract("hour", ts) * 60 + sa.extract("minute", ts)
     check(
         sa.or_(minutes_into_day % READING_GRID_MINUTES != 0, sa.extract("second", ts) != 0),
         "ts",
-        f"ts {REASON_OFF_GRID}",
+        REASON_OFF_GRID,
+        minutes=READING_GRID_MINUTES,
     )
     joined: sa.FromClause = batch
     resolved: sa.ColumnElement[str] = batch.c.customer_id
     if source_system is not None:
         source_ids = _source_ids(source_system)
         joined = joined.outerjoin(source_ids, source_ids.c.external_id == batch.c.customer_id)
-        check(source_ids.c.customers > 1, "customer_id", f"customer_id {REASON_AMBIGUOUS}")
+        check(source_ids.c.customers > 1, "customer_id", REASON_AMBIGUOUS)
         check(
             batch.c.customer_id.is_not(None) & source_ids.c.external_id.is_(None),
             "customer_id",
-            f"customer_id {REASON_UNRESOLVED} ({source_system})",
+            REASON_UNRESOLVED,
+            system=source_system,
         )
         resolved = sa.case((source_ids.c.customers == 1, source_ids.c.customer_id))
     known = schema.customers.alias("known")
@@ -1520,7 +1641,7 @@ def _sql_checks(
     check(
         resolved.is_not(None) & known.c.customer_id.is_(None),
         "customer_id",
-        f"customer_id {REASON_UNKNOWN_CUSTOMER}",
+        REASON_UNKNOWN_CUSTOMER,
     )
     return checks, joined, resolved
 
@@ -1667,16 +1788,7 @@ def _stage_sql(
 
     rejected = schema.rejected_rows
     reject = rejected.insert().from_select(
-        [
-            "import_id",
-            "table_name",
-            "file_name",
-            "row_number",
-            "column_name",
-            "value",
-            "reason",
-            "rejected_at",
-        ],
+        REJECTED_INSERT_COLUMNS,
         sa.select(
             sa.literal(result.import_id, sa.Integer),
             sa.literal(result.table, sa.String),
@@ -1685,6 +1797,8 @@ def _stage_sql(
             per_check([sa.literal(item.column, sa.String) for item in checks]),
             per_check([sa.cast(bad.c[item.column], sa.String) for item in checks]),
             per_check([sa.literal(item.reason, sa.String) for item in checks]),
+            per_check([sa.literal(item.code, sa.String) for item in checks]),
+            per_check([sa.literal(item.values, sa.String) for item in checks]),
             sa.literal(context.now, sa.DateTime),
         )
         .select_from(bad.join(check_list, sa.true()))
@@ -1744,13 +1858,14 @@ def _stage_sql(
         if progress is not None:
             progress(result.rows_read, min(result.rows_read / max(total, 1), 1.0))
     reasons = Counter(
-        dict(
-            conn.execute(
-                sa.select(rejected.c.reason, sa.func.count())
+        {
+            (code, values): count
+            for code, values, count in conn.execute(
+                sa.select(rejected.c.reason_code, rejected.c.reason_values, sa.func.count())
                 .where(rejected.c.import_id == result.import_id)
-                .group_by(rejected.c.reason)
+                .group_by(rejected.c.reason_code, rejected.c.reason_values)
             ).all()
-        )
+        }
     )
     if runs is not None:
         unique, counts = runs.finish()
@@ -1782,6 +1897,10 @@ def _key_columns(table: sa.Table) -> tuple[str, ...]:
     return ROW_KEYS.get(table.name) or tuple(column.name for column in table.primary_key.columns)
 
 
+# Stands for the repeated row's number while the duplicate reason is split around it.
+ROW_MARK = "\uffff"
+
+
 def _reject_duplicates(
     conn: sa.Connection, stage: sa.Table, table: sa.Table, result: ImportResult, now: dt.datetime
 ) -> int:
@@ -1805,24 +1924,17 @@ def _reject_duplicates(
     value = sa.cast(stage.c[key[0]], sa.String)
     for name in key[1:]:
         value = value + sa.literal(", ") + sa.cast(stage.c[name], sa.String)
-    reason = (
-        sa.literal(f"{', '.join(key)} {REASON_DUPLICATE} (row ")
-        + sa.cast(firsts.c.first_row, sa.String)
-        + sa.literal(")")
-    )
+    first_row = sa.cast(firsts.c.first_row, sa.String)
+    # The English words and the JSON values around the row each duplicate repeats.
+    stored = reason_values(", ".join(key), row=ROW_MARK)
+    before_row, after_row = reason_text(REASON_DUPLICATE, stored).split(ROW_MARK)
+    values_before, values_after = stored.split(ROW_MARK)
+    reason = sa.literal(before_row) + first_row + sa.literal(after_row)
+    values = sa.literal(values_before) + first_row + sa.literal(values_after)
     rejected = schema.rejected_rows
     conn.execute(
         rejected.insert().from_select(
-            [
-                "import_id",
-                "table_name",
-                "file_name",
-                "row_number",
-                "column_name",
-                "value",
-                "reason",
-                "rejected_at",
-            ],
+            REJECTED_INSERT_COLUMNS,
             sa.select(
                 sa.literal(result.import_id, sa.Integer),
                 sa.literal(table.name, sa.String),
@@ -1831,6 +1943,8 @@ def _reject_duplicates(
                 sa.literal(", ".join(key), sa.String),
                 value,
                 reason,
+                sa.literal(REASON_DUPLICATE, sa.String),
+                values,
                 sa.literal(now, sa.DateTime),
             )
             .select_from(stage.join(firsts, same_key))
@@ -2062,12 +2176,15 @@ def _run_import(
                 conn, source, mapping, context, stage, result, progress, fraction
             )
         if source.malformed:
+            malformed_values = reason_values(None, fields=len(source.headers))
             malformed = pd.DataFrame(
                 {
                     "row_number": [number for number, _ in source.malformed],
                     "column_name": None,
                     "value": [text for _, text in source.malformed],
-                    "reason": f"the row {REASON_MALFORMED} ({len(source.headers)} fields)",
+                    "reason": reason_text(REASON_MALFORMED, malformed_values),
+                    "reason_code": REASON_MALFORMED,
+                    "reason_values": malformed_values,
                 }
             )
             store_engine.bulk_insert(
@@ -2075,11 +2192,12 @@ def _run_import(
                 schema.rejected_rows,
                 _rejected_frame(malformed, import_id, table.name, file_name, now),
             )
-            reasons[malformed["reason"].iloc[0]] += len(malformed)
+            reasons[(REASON_MALFORMED, malformed_values)] += len(malformed)
             result.rows_read += len(malformed)
         duplicates = 0 if unique else _reject_duplicates(conn, stage, table, result, now)
         if duplicates:
-            reasons[f"{', '.join(_key_columns(table))} {REASON_DUPLICATE}"] += duplicates
+            key = ", ".join(_key_columns(table))
+            reasons[(REASON_DUPLICATES, reason_values(key))] += duplicates
         data_start, data_end = _covered_period(conn, stage, table)
         result.rows_replaced, result.rows_landed = _replace(conn, table, stage, names)
         rejected = schema.rejected_rows
@@ -2126,14 +2244,12 @@ def _run_import(
             from core import quality
 
             quality.record_snapshot(conn, import_id, table.name, source_system)
-    result.reasons = dict(reasons)
+    result.reason_counts = dict(reasons)
+    result.reasons = {reason_text(code, values): count for (code, values), count in reasons.items()}
     if table.name == "readings":
         result.customer_intervals = _detect_intervals(intervals)
         result.intervals = dict(
-            Counter(
-                INTERVAL_NAMES.get(minutes, f"{minutes}-minute")
-                for minutes in result.customer_intervals.values()
-            )
+            Counter(interval_name(minutes) for minutes in result.customer_intervals.values())
         )
     return result
 
@@ -2143,29 +2259,37 @@ REJECTED_ROWS_LIMIT = 100_000
 
 
 def rejected_rows(
-    engine: sa.Engine, import_id: int | None = None, limit: int = REJECTED_ROWS_LIMIT
+    engine: sa.Engine,
+    import_id: int | None = None,
+    limit: int = REJECTED_ROWS_LIMIT,
+    language: str = "en",
 ) -> pd.DataFrame:
-    """The rejected rows kept in the store, newest import first.
+    """The rejected rows kept in the store, newest import first, reasons in a language.
 
     Args:
         engine: the store.
         import_id: only the rows of this import.
         limit: at most this many rows.
+        language: the language of the reasons (``en`` or ``zh``); rows kept before reasons had
+            codes keep their English words.
 
     Returns:
         ``import_id``, ``table_name``, ``file_name``, ``row_number``, ``column_name``, ``value``,
         ``reason``, ``rejected_at``.
     """
     rejected = schema.rejected_rows
+    columns = [
+        "import_id",
+        "table_name",
+        "file_name",
+        "row_number",
+        "column_name",
+        "value",
+        "reason",
+        "rejected_at",
+    ]
     query = sa.select(
-        rejected.c.import_id,
-        rejected.c.table_name,
-        rejected.c.file_name,
-        rejected.c.row_number,
-        rejected.c.column_name,
-        rejected.c.value,
-        rejected.c.reason,
-        rejected.c.rejected_at,
+        *[rejected.c[name] for name in columns], rejected.c.reason_code, rejected.c.reason_values
     )
     if import_id is not None:
         query = query.where(rejected.c.import_id == import_id)
@@ -2174,16 +2298,19 @@ def rejected_rows(
     ).limit(limit)
     with engine.connect() as conn:
         rows = conn.execute(query).all()
-    return pd.DataFrame(
-        rows,
-        columns=[
-            "import_id",
-            "table_name",
-            "file_name",
-            "row_number",
-            "column_name",
-            "value",
-            "reason",
-            "rejected_at",
-        ],
-    )
+    frame = pd.DataFrame(rows, columns=[*columns, "reason_code", "reason_values"])
+    coded = frame["reason_code"].notna()
+    if coded.any():
+        # Each distinct reason is put into words once, however many rows share it.
+        pairs = frame.loc[coded, ["reason_code", "reason_values"]].drop_duplicates()
+        words = {
+            (code, values): reason_text(code, values, language)
+            for code, values in zip(pairs["reason_code"], pairs["reason_values"], strict=True)
+        }
+        frame.loc[coded, "reason"] = [
+            words[pair]
+            for pair in zip(
+                frame.loc[coded, "reason_code"], frame.loc[coded, "reason_values"], strict=True
+            )
+        ]
+    return frame[columns]

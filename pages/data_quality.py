@@ -36,8 +36,8 @@ def _conflicts(url: str, version: int, viewer: access.Viewer) -> dict[str, pd.Da
 
 
 @st.cache_data(show_spinner=False)
-def _rejected(url: str, version: int, import_id: int | None) -> pd.DataFrame:
-    return ingest.rejected_rows(session.engine(), import_id)
+def _rejected(url: str, version: int, import_id: int | None, language: str) -> pd.DataFrame:
+    return ingest.rejected_rows(session.engine(), import_id, language=language)
 
 
 @st.cache_data(show_spinner=False)
@@ -124,25 +124,22 @@ def _import_tab() -> None:
     landed.metric(t("data_quality.rows_landed"), f"{result.rows_landed:,}")
     rejected.metric(t("data_quality.rows_rejected"), f"{result.rows_rejected:,}")
     replaced.metric(t("data_quality.rows_replaced"), f"{result.rows_replaced:,}")
-    if result.intervals:
+    if result.customer_intervals:
         st.caption(
-            t(
-                "data_quality.intervals",
-                intervals=", ".join(f"{name}: {count}" for name, count in result.intervals.items()),
-            )
+            t("data_quality.intervals", intervals=result.interval_summary(session.language()))
         )
     if result.rows_rejected:
         st.warning(t("data_quality.rejected_warning", count=result.rows_rejected))
-        reasons = pd.DataFrame(
-            sorted(result.reasons.items(), key=lambda item: -item[1]), columns=["reason", "count"]
-        )
+        reasons = result.reason_summary(session.language())
         st.dataframe(
             reasons.rename(columns=lambda name: t(f"data_quality.column.{name}")),
             hide_index=True,
             width="stretch",
         )
         url, version = session.database_url(), session.data_version()
-        _rejected_table(_rejected(url, version, result.import_id), key="download_last")
+        _rejected_table(
+            _rejected(url, version, result.import_id, session.language()), key="download_last"
+        )
     else:
         st.success(t("data_quality.all_landed"))
 
@@ -224,7 +221,7 @@ def _rejected_tab(url: str, version: int) -> None:
             hide_index=True,
             width="stretch",
         )
-    rejected = _rejected(url, version, None)
+    rejected = _rejected(url, version, None, session.language())
     st.subheader(t("data_quality.rejected_rows"))
     if rejected.empty:
         st.success(t("data_quality.no_rejected"))

@@ -59,6 +59,24 @@ def test_upload_of_a_dirty_file_shows_the_rejected_rows(writable_demo_url, monke
     }
 
 
+def test_rejected_rows_read_in_chinese_on_the_page(writable_demo_url, monkeypatch):
+    at = _page(writable_demo_url, monkeypatch)
+    monkeypatch.setenv("WORKBENCH_LANGUAGE", "zh")
+    at.run()
+    assert not at.exception
+    at.selectbox(key="import_table").set_value("readings")
+    content = (SAMPLES / "readings_wide_24.csv").read_bytes()
+    at.file_uploader(key="import_file").upload("readings_wide_24.csv", content, "text/csv")
+    at.run()
+    at.button(key="import_button").click().run()
+    assert not at.exception
+    reason = "customer_id 不是已建档的用户"
+    assert at.dataframe[1].value.values.tolist() == [[reason, 5]]
+    rejected = at.dataframe[2].value
+    column = i18n.translate("data_quality.column.reason", "zh")
+    assert rejected[column].tolist() == [reason] * 5
+
+
 def test_figures_and_the_planted_id_conflicts(demo_url, monkeypatch):
     at = _page(demo_url, monkeypatch).run()
     assert not at.exception

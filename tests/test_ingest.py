@@ -260,7 +260,8 @@ def test_upload_object_and_progress(tmp_path):
     engine.dispose()
 
 
-def test_cli_summary_and_exit_code(tmp_path, capsys):
+def test_cli_summary_and_exit_code(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_LANGUAGE", "en")
     url = f"duckdb:///{tmp_path / 'store.duckdb'}"
     good = cli.main(
         ["import", "--table", "customers", str(SAMPLES / "customers.csv"), "--database-url", url]
@@ -440,3 +441,86 @@ def test_failure_mid_parquet_import_on_duckdb_leaves_the_store_as_it_was(tmp_pat
     with engine.connect() as conn:
         assert store_engine.data_version(conn) == version
     engine.dispose()
+
+
+def test_reasons_are_kept_as_codes_and_read_in_chinese(store):
+    _import(store, "customers", "customers.csv")
+    wide = _import(store, "readings", "readings_wide_24.csv")
+    long = _import(store, "readings", "readings_long_dirty.tsv")
+    rejected = schema.rejected_rows
+    with store.connect() as conn:
+        stored = conn.execute(
+            sa.select(rejected.c.reason, rejected.c.reason_code, rejected.c.reason_values).where(
+                rejected.c.import_id == wide.import_id, rejected.c.column_name == "13:00"
+            )
+        ).one()
+    assert tuple(stored) == ("13:00 is negative", "negative", '{"column": "13:00"}')
+    chinese = ingest.rejected_rows(store, wide.import_id, language="zh")
+    assert sorted(chinese["reason"]) == [
+        "13:00 为负数",
+        "2:00 不是数字",
+        "customer_id 不是已建档的用户",
+    ]
+    reasons = set(ingest.rejected_rows(store, long.import_id, language="zh")["reason"])
+    assert "customer_id, ts 与文件第 7 行重复" in reasons
+    assert "ts 不是 15 分钟时段的起点" in reasons
+    assert "该行的字段数与表头不一致（表头 3 个字段）" in reasons
+    english = ingest.rejected_rows(store, long.import_id)
+    assert "customer_id, ts repeats an earlier row of the file (row 7)" in set(english["reason"])
+    # The downloaded file is the same frame: the Chinese reasons survive the CSV round trip.
+    assert "13:00 为负数" in chinese.to_csv(index=False)
+    summary = wide.reason_summary("zh")
+    assert summary.values.tolist() == [
+        ["13:00 为负数", 1],
+        ["2:00 不是数字", 1],
+        ["customer_id 不是已建档的用户", 1],
+    ]
+    assert (
+        long.reason_summary("zh")
+        .set_index("reason")["count"]
+        .to_dict()["customer_id, ts 与文件中前面的行重复"]
+        == 1
+    )
+
+
+def test_rows_kept_before_reason_codes_keep_their_english_words(tmp_path):
+    engine = store_engine.connect(f"duckdb:///{tmp_path / 'store.duckdb'}")
+    store_engine.create_schema(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            schema.rejected_rows.insert().values(
+                import_id=1,
+                table_name="readings",
+                file_name="old.csv",
+                row_number=2,
+                column_name="kwh",
+                value="-1",
+                reason="kwh is negative",
+                rejected_at=pd.Timestamp("2024-01-01").to_pydatetime(),
+            )
+        )
+    assert ingest.rejected_rows(engine, language="zh")["reason"].tolist() == ["kwh is negative"]
+    engine.dispose()
+
+
+def test_cli_summary_in_the_workbench_language(tmp_path, capsys, monkeypatch):
+    url = f"duckdb:///{tmp_path / 'store.duckdb'}"
+    cli.main(
+        ["import", "--table", "customers", str(SAMPLES / "customers.csv"), "--database-url", url]
+    )
+    monkeypatch.setenv("WORKBENCH_LANGUAGE", "zh")
+    code = cli.main(
+        [
+            "import",
+            "--table",
+            "readings",
+            str(SAMPLES / "readings_wide_24.csv"),
+            "--database-url",
+            url,
+        ]
+    )
+    output = capsys.readouterr().out
+    assert code == 1
+    assert "读取 5 行，入库 93 条记录，拒收 3 行" in output
+    assert "1 × 13:00 为负数" in output
+    assert "各用户的采集间隔：每小时: 2" in output

@@ -49,11 +49,30 @@ def describe(url: str) -> str:
 
 
 def create_schema(engine: sa.Engine) -> None:
-    """Creates every table that does not exist yet and the data-version row."""
+    """Creates every table that does not exist yet, new optional columns, the data-version row."""
     schema.metadata.create_all(engine)
+    _add_missing_columns(engine)
     with engine.begin() as conn:
         if conn.execute(sa.select(schema.data_version.c.id)).first() is None:
             conn.execute(schema.data_version.insert().values(id=1, version=0, updated_at=_now()))
+
+
+def _add_missing_columns(engine: sa.Engine) -> None:
+    # A store made before the schema gained an optional column gets it empty, so older stores
+    # keep working; required columns cannot be added this way and are never added later.
+    preparer = engine.dialect.identifier_preparer
+    with engine.begin() as conn:
+        for table in schema.metadata.sorted_tables:
+            # The columns a query returns: the same on every backend, unlike reflection.
+            stored = sa.select(sa.text("*")).select_from(sa.table(table.name)).limit(0)
+            names = set(conn.execute(stored).keys())
+            for column in table.columns:
+                if column.name in names or not column.nullable:
+                    continue
+                spec = sa.schema.CreateColumn(column).compile(dialect=engine.dialect)
+                conn.execute(
+                    sa.text(f"ALTER TABLE {preparer.format_table(table)} ADD COLUMN {spec}")
+                )
 
 
 def drop_schema(engine: sa.Engine) -> None:

@@ -193,7 +193,10 @@ rejected_rows = sa.Table(
     sa.Column("row_number", sa.Integer),
     sa.Column("column_name", sa.String(60)),
     sa.Column("value", sa.Text),
+    # The reason in English words, and as a code with its values (JSON) for other languages.
     sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("reason_code", sa.String(40)),
+    sa.Column("reason_values", sa.Text),
     sa.Column("rejected_at", sa.DateTime, nullable=False),
 )
 
