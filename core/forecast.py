@@ -13,7 +13,8 @@ Models:
   working and non-working days.
 - ``gbm``: gradient boosting on calendar, holiday, temperature and lagged-load features; every lag
   is at least the horizon, so a forecast never uses load it would not have at the origin.
-- ``ensemble``: a weighted mean of ``prophet`` and ``gbm``, the weight chosen by backtest.
+- ``ensemble``: a weighted mean of ``seasonal_naive``, ``prophet`` and ``gbm``, the weights
+  chosen by backtest (last week's value carries the within-day shape, the models the weather).
 """
 
 import concurrent.futures
@@ -61,7 +62,9 @@ COOLING_BASE_C = 22.0
 SPRING_FESTIVAL = "Spring Festival"
 SPRING_FESTIVAL_EXTRA_DAYS = 10
 SPRING_FESTIVAL_LEAD_DAYS = 3
-ENSEMBLE_WEIGHT_GRID = np.round(np.linspace(0.0, 1.0, 11), 2)
+# The ensemble's members and the step of the weight grid searched over them.
+ENSEMBLE_MEMBERS: tuple[str, ...] = ("seasonal_naive", "prophet", "gbm")
+ENSEMBLE_WEIGHT_STEP = 0.1
 GBM_PARAMS = {"max_iter": 200, "learning_rate": 0.08, "max_leaf_nodes": 31, "random_state": 0}
 # The interval models need less precision than the point forecast; fewer rounds keep them cheap.
 GBM_QUANTILE_PARAMS = {
@@ -121,14 +124,14 @@ class Backtest:
         predictions: one row per model, fold and forecast time: ``model``, ``fold``, ``origin``,
             ``ds``, ``y``, ``yhat``, ``yhat_lower``, ``yhat_upper``.
         metrics: one row per model: ``model``, ``mape``, ``smape``, ``mase``, ``coverage``.
-        ensemble_weight: weight of ``prophet`` in the ensemble (``gbm`` gets the rest).
+        ensemble_weights: each ensemble member's weight (they add up to one).
         horizon: steps per fold.
         freq: ``h`` or ``D``.
     """
 
     predictions: pd.DataFrame
     metrics: pd.DataFrame
-    ensemble_weight: float
+    ensemble_weights: dict[str, float]
     horizon: int
     freq: Freq
 
@@ -164,7 +167,7 @@ class Forecast:
         components: Prophet's parts of the forecast over the last weeks of history and the
             horizon: ``ds`` and one column per entry of :data:`COMPONENTS`.
         backtest: the backtest that chose the ensemble weight, or None when none was run.
-        ensemble_weight: weight of ``prophet`` in the ensemble.
+        ensemble_weights: each ensemble member's weight (they add up to one).
         temperature_shift_c: the what-if shift applied for ``yhat_what_if``.
         warnings: what was changed in the input, in words for the user.
     """
@@ -172,7 +175,7 @@ class Forecast:
     frame: pd.DataFrame
     components: pd.DataFrame
     backtest: Backtest | None
-    ensemble_weight: float
+    ensemble_weights: dict[str, float]
     temperature_shift_c: float
     warnings: tuple[str, ...]
 
@@ -1010,42 +1013,58 @@ def backtest(
                 )
             )
     predictions = pd.concat(parts, ignore_index=True)
-    predictions, weight = _add_ensemble(predictions)
+    predictions, weights = _add_ensemble(predictions)
     predictions = predictions[
         ["model", "fold", "origin", "ds", "y", "yhat", "yhat_lower", "yhat_upper"]
     ]
-    return Backtest(predictions, _metrics(predictions, scales), weight, horizon, freq)
+    return Backtest(predictions, _metrics(predictions, scales), weights, horizon, freq)
 
 
-def _blend(prophet: pd.DataFrame, gbm: pd.DataFrame, weight: float) -> pd.DataFrame:
-    blended = prophet.copy()
+def _blend(parts: dict[str, pd.DataFrame], weights: dict[str, float]) -> pd.DataFrame:
+    blended = next(iter(parts.values())).copy()
     for column in ("yhat", "yhat_lower", "yhat_upper"):
-        blended[column] = (
-            weight * prophet[column].to_numpy() + (1 - weight) * gbm[column].to_numpy()
+        blended[column] = sum(
+            weights[name] * parts[name][column].to_numpy() for name in ENSEMBLE_MEMBERS
         )
     return blended
 
 
-def _best_weight(prophet: pd.DataFrame, gbm: pd.DataFrame) -> float:
+def _weight_grid() -> list[dict[str, float]]:
+    steps = round(1 / ENSEMBLE_WEIGHT_STEP)
+    grid = []
+    for naive in range(steps + 1):
+        for prophet in range(steps + 1 - naive):
+            weights = (naive, prophet, steps - naive - prophet)
+            grid.append({m: w / steps for m, w in zip(ENSEMBLE_MEMBERS, weights, strict=True)})
+    return grid
+
+
+def _best_weights(parts: dict[str, pd.DataFrame]) -> dict[str, float]:
+    actual = parts["gbm"]["y"].to_numpy()
+    grid = _weight_grid()
     scores = [
-        mape(prophet["y"], weight * prophet["yhat"].to_numpy() + (1 - weight) * gbm["yhat"])
-        for weight in ENSEMBLE_WEIGHT_GRID
+        mape(actual, sum(w[name] * parts[name]["yhat"].to_numpy() for name in ENSEMBLE_MEMBERS))
+        for w in grid
     ]
-    return float(ENSEMBLE_WEIGHT_GRID[int(np.nanargmin(scores))])
+    return grid[int(np.nanargmin(scores))]
 
 
-def _add_ensemble(predictions: pd.DataFrame) -> tuple[pd.DataFrame, float]:
-    prophet = predictions[predictions["model"] == "prophet"].reset_index(drop=True)
-    gbm = predictions[predictions["model"] == "gbm"].reset_index(drop=True)
-    folds = sorted(prophet["fold"].unique())
-    parts = []
-    for fold in folds:
-        others = prophet["fold"] != fold if len(folds) > 1 else np.ones(len(prophet), dtype=bool)
-        weight = _best_weight(prophet[others], gbm[others])
-        here = prophet["fold"] == fold
-        parts.append(_blend(prophet[here], gbm[here], weight).assign(model="ensemble"))
-    overall = _best_weight(prophet, gbm)
-    return pd.concat([predictions, *parts], ignore_index=True), overall
+def _add_ensemble(predictions: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, float]]:
+    parts = {
+        name: predictions[predictions["model"] == name].reset_index(drop=True)
+        for name in ENSEMBLE_MEMBERS
+    }
+    fold = parts["gbm"]["fold"]
+    folds = sorted(fold.unique())
+    blended = []
+    for current in folds:
+        others = fold != current if len(folds) > 1 else np.ones(len(fold), dtype=bool)
+        weights = _best_weights({name: part[others] for name, part in parts.items()})
+        here = fold == current
+        members = {name: part[here] for name, part in parts.items()}
+        blended.append(_blend(members, weights).assign(model="ensemble"))
+    overall = _best_weights(parts)
+    return pd.concat([predictions, *blended], ignore_index=True), overall
 
 
 def _metrics(predictions: pd.DataFrame, scales: dict[int, float]) -> pd.DataFrame:
@@ -1143,7 +1162,11 @@ def forecast(
         if folds > 0
         else None
     )
-    weight = tested.ensemble_weight if tested is not None else 0.5
+    weights = (
+        tested.ensemble_weights
+        if tested is not None
+        else {"seasonal_naive": 0.0, "prophet": 0.5, "gbm": 0.5}
+    )
     warnings = list(prepared.warnings)
     if tested is None:
         warnings.append("No backtest was run; Prophet and gradient boosting are weighed equally.")
@@ -1173,7 +1196,8 @@ def forecast(
                 _gbm_interval_models(features, both["y"], train_mask),
             )
         gbm_part = _interval_frame(index, *_gbm_predict(*gbm_models, features[~train_mask]))
-        blended[scenario] = (prophet_part, gbm_part, _blend(prophet_part, gbm_part, weight))
+        members = {"seasonal_naive": naive, "prophet": prophet_part, "gbm": gbm_part}
+        blended[scenario] = (prophet_part, gbm_part, _blend(members, weights))
     prophet_part, gbm_part, ensemble = blended[""]
     out["yhat_prophet"] = prophet_part["yhat"].to_numpy()
     out["yhat_gbm"] = gbm_part["yhat"].to_numpy()
@@ -1198,7 +1222,7 @@ def forecast(
         ],
         components=components,
         backtest=tested,
-        ensemble_weight=weight,
+        ensemble_weights=weights,
         temperature_shift_c=float(temperature_shift_c) if prepared.has_temperature else 0.0,
         warnings=tuple(warnings),
     )

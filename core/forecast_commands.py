@@ -144,7 +144,7 @@ def _command_backtest(args: argparse.Namespace) -> int:
                     "folds": args.folds,
                     "models": _metrics_json(tested),
                     "best": tested.best_model(),
-                    "ensemble_weight": tested.ensemble_weight,
+                    "ensemble_weights": tested.ensemble_weights,
                     "warnings": list(prepared.warnings),
                 },
                 ensure_ascii=False,
@@ -161,7 +161,8 @@ def _command_backtest(args: argparse.Namespace) -> int:
             f"{row['coverage']:>9.0%}"
         )
     print(
-        f"best: {tested.best_model()}; Prophet's weight in the ensemble: {tested.ensemble_weight}"
+        f"best: {tested.best_model()}; ensemble weights: "
+        + ", ".join(f"{name} {weight:.1f}" for name, weight in tested.ensemble_weights.items())
     )
     return 0
 
@@ -198,7 +199,7 @@ def _command_forecast(args: argparse.Namespace) -> int:
         "first": f"{result.frame['ds'].iloc[0]:%Y-%m-%d %H:%M}",
         "last": f"{result.frame['ds'].iloc[-1]:%Y-%m-%d %H:%M}",
         "temperature": source,
-        "ensemble_weight": result.ensemble_weight,
+        "ensemble_weights": result.ensemble_weights,
         "models": _metrics_json(result.backtest) if result.backtest is not None else [],
         "warnings": list(result.warnings),
     }

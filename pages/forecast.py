@@ -220,8 +220,9 @@ st.plotly_chart(_chart(level_forecast, unit), width="stretch", key="forecast_cha
 st.caption(
     t(
         "forecast.ensemble_weight",
-        weight=result.ensemble_weight,
-        rest=1 - result.ensemble_weight,
+        naive=result.ensemble_weights["seasonal_naive"],
+        prophet=result.ensemble_weights["prophet"],
+        gbm=result.ensemble_weights["gbm"],
     )
 )
 

@@ -309,7 +309,11 @@ def test_backtest_metrics_match_predictions():
     )
     for column in ("mape", "smape", "mase", "coverage"):
         assert metrics[column].notna().all()
-    assert 0.0 <= result.ensemble_weight <= 1.0
+    weights = result.ensemble_weights
+    assert set(weights) == {"seasonal_naive", "prophet", "gbm"}
+    assert sum(weights.values()) == pytest.approx(1.0)
+    ensemble = predictions[predictions["model"] == "ensemble"]
+    assert ensemble["yhat"].notna().all() and len(ensemble) == 3 * 24
     # the planted series is far more regular than a weekly copy of itself with weather noise
     assert metrics.loc["gbm", "mape"] < metrics.loc["seasonal_naive", "mape"]
     by_hour = result.error_by_hour()
