@@ -1,22 +1,18 @@
 """Demo generation: seconds, readings per second and store size for two sizes.
 
-Run: ``python -m bench.bench_demo [--sizes default,large] [--database-url-dir DIR]``.
+Run: ``python -m bench.bench_demo [--sizes default,large] [--folder DIR]``.
 The stores are written to a scratch folder and removed afterwards.
 """
 
 import argparse
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
+from bench import common
 from core import demo
 from core.store import engine as store_engine
 
-SIZES = {
-    "default": {"customers": demo.DEFAULT_CUSTOMERS, "years": demo.DEFAULT_YEARS},
-    "large": {"customers": 20_000, "years": 1},
-}
+SIZES = common.DEMO_SIZES
 
 
 def _size_on_disk(path: Path) -> int:
@@ -35,7 +31,7 @@ def run(size_names: list[str], folder: Path) -> list[dict[str, object]]:
         engine.dispose()
         results.append(
             {
-                "size": f"{size['customers']:,} customers × {size['years']} year(s) hourly",
+                "size": common.size_label(size),
                 "readings": summary.readings,
                 "seconds": seconds,
                 "readings_per_second": summary.readings / seconds,
@@ -51,13 +47,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="default,large")
     parser.add_argument("--folder", default=None, help="scratch folder (default: a temporary one)")
     args = parser.parse_args()
-    folder = Path(args.folder) if args.folder else Path(tempfile.mkdtemp(prefix="bench_demo_"))
-    folder.mkdir(parents=True, exist_ok=True)
-    try:
+    with common.scratch_folder(args.folder, "bench_demo_") as folder:
         results = run(args.sizes.split(","), folder)
-    finally:
-        if not args.folder:
-            shutil.rmtree(folder, ignore_errors=True)
     print("| demo size | readings | seconds | readings/s | DuckDB store on disk |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for row in results:

@@ -9,21 +9,17 @@ the stores are kept there and reused by later runs (and by ``bench_customer360``
 """
 
 import argparse
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
 import duckdb
 import sqlalchemy as sa
 
+from bench import common
 from core import access, demo, features, tariffs
 from core.store import engine as store_engine
 
-SIZES = {
-    "default": {"customers": demo.DEFAULT_CUSTOMERS, "years": demo.DEFAULT_YEARS},
-    "large": {"customers": 20_000, "years": 1},
-}
+SIZES = common.DEMO_SIZES
 
 # The hand-written reference: the per-day fold with TOU periods, then the per-customer figures
 # that dominate the refresh (shares, night/day, load factor, volatility, weekday/weekend).
@@ -99,7 +95,7 @@ def run(size_names: list[str], folder: Path) -> list[dict[str, object]]:
             hands.append(_hand_written(path, previous_start, summary.period_end))
         results.append(
             {
-                "size": f"{size['customers']:,} customers × {size['years']} year(s) hourly",
+                "size": common.size_label(size),
                 "readings": readings,
                 "refresh_seconds": min(refreshes),
                 "hand_sql_seconds": min(hands),
@@ -113,13 +109,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="default,large")
     parser.add_argument("--folder", default=None, help="keep the stores here and reuse them")
     args = parser.parse_args()
-    folder = Path(args.folder) if args.folder else Path(tempfile.mkdtemp(prefix="bench_feat_"))
-    folder.mkdir(parents=True, exist_ok=True)
-    try:
+    with common.scratch_folder(args.folder, "bench_feat_") as folder:
         results = run(args.sizes.split(","), folder)
-    finally:
-        if not args.folder:
-            shutil.rmtree(folder, ignore_errors=True)
     print("| store | readings | features refresh (s) | hand-written DuckDB SQL (s) | ratio |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for row in results:
