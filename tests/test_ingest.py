@@ -377,10 +377,14 @@ def test_duckdb_route_checks_in_the_store_not_in_pandas(tmp_path, monkeypatch):
     engine.dispose()
 
 
-def _ordered_parquet(path: Path, repeat_at: int | None = None) -> Path:
-    """Three customers, one after another, 200 hourly readings each (the metering export)."""
+def _ordered_parquet(
+    path: Path,
+    repeat_at: int | None = None,
+    customers: tuple[str, ...] = ("3201000001", "3201000002", "3201000003"),
+) -> Path:
+    """Customers one after another, 200 hourly readings each (the metering export)."""
     ids, ts = [], []
-    for customer in ("3201000001", "3201000002", "3201000003"):
+    for customer in customers:
         ids += [customer] * 200
         ts += _hourly("2024-03-01", 200)
     if repeat_at is not None:
@@ -412,6 +416,17 @@ def test_ordered_parquet_lands_in_chunks_and_a_repeat_across_chunks_is_found(tmp
     rejected = _rejected(engine, repeated.import_id)
     assert rejected["row_number"].tolist() == [301]
     assert rejected["reason"].item().endswith("(row 202)")
+    # A customer whose block comes back later in the file repeats every time of its first block.
+    returning = ingest.import_file(
+        engine,
+        "readings",
+        _ordered_parquet(
+            tmp_path / "returning.parquet", customers=("3201000001", "3201000002", "3201000001")
+        ),
+        chunk_rows=250,
+    )
+    assert (returning.rows_landed, returning.rows_rejected) == (400, 200)
+    assert returning.reasons == {"customer_id, ts repeats an earlier row of the file": 200}
     engine.dispose()
 
 
