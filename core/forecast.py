@@ -708,7 +708,9 @@ def _interval_frame(ds: pd.Series, yhat, lower, upper) -> pd.DataFrame:
     )
 
 
-def seasonal_naive(train: pd.DataFrame, future_ds: Sequence, freq: Freq) -> pd.DataFrame:
+def seasonal_naive(
+    train: pd.DataFrame, future_ds: Sequence, freq: Freq, days: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """The same hour last week (same weekday last week for daily), with an empirical interval.
 
     Beyond one season ahead the value of the latest known matching hour is repeated. The interval
@@ -718,9 +720,12 @@ def seasonal_naive(train: pd.DataFrame, future_ds: Sequence, freq: Freq) -> pd.D
         train: history with ``ds`` and ``y``, regular, ending just before the first future time.
         future_ds: the timestamps to forecast.
         freq: ``h`` or ``D``.
+        days: the output of :func:`day_calendar` covering history and future; when given, the
+            result says for each time whether the copied day was of the same kind (working day,
+            weekend, holiday, make-up workday).
 
     Returns:
-        ``ds``, ``yhat``, ``yhat_lower``, ``yhat_upper``.
+        ``ds``, ``yhat``, ``yhat_lower``, ``yhat_upper`` and, with ``days``, ``same_day_type``.
     """
     season = SEASON[freq]
     y = train["y"].to_numpy(dtype=float)
@@ -737,7 +742,21 @@ def seasonal_naive(train: pd.DataFrame, future_ds: Sequence, freq: Freq) -> pd.D
         chosen = lags == lag
         lower[chosen] = yhat[chosen] + np.quantile(changes, alpha)
         upper[chosen] = yhat[chosen] + np.quantile(changes, 1 - alpha)
-    return _interval_frame(pd.Series(future_ds), yhat, lower, upper)
+    result = _interval_frame(pd.Series(future_ds), yhat, lower, upper)
+    if days is not None:
+        offset = pd.Timedelta(hours=1) if freq == "h" else pd.Timedelta(days=1)
+        source = result["ds"] - offset * pd.Series(lags)
+        result["same_day_type"] = _day_type(result["ds"], days) == _day_type(source, days)
+    return result
+
+
+def _day_type(ds: pd.Series, days: pd.DataFrame) -> np.ndarray:
+    columns = _calendar_columns(pd.Series(pd.to_datetime(ds).to_numpy()), days)
+    return np.select(
+        [columns["is_makeup_workday"], columns["is_holiday"], ~columns["is_workday"]],
+        [3, 2, 1],
+        default=0,
+    )
 
 
 def gbm_lags(horizon: int, freq: Freq) -> list[int]:
@@ -773,15 +792,7 @@ def gbm_features(frame: pd.DataFrame, horizon: int, freq: Freq, days: pd.DataFra
     ds = pd.to_datetime(frame["ds"])
     calendar_columns = _calendar_columns(ds, days)
     holiday_codes = {name: i for i, name in enumerate(sorted(set(days["holiday"]) - {""}))}
-    day_type = np.select(
-        [
-            calendar_columns["is_makeup_workday"],
-            calendar_columns["is_holiday"],
-            ~calendar_columns["is_workday"],
-        ],
-        [3, 2, 1],
-        default=0,
-    )
+    day_type = _day_type(ds, days)
     features = pd.DataFrame(
         {
             "day_of_week": ds.dt.day_of_week.to_numpy(),
@@ -977,7 +988,7 @@ def backtest(
         test = frame.iloc[origin : origin + horizon]
         history_y = train["y"].to_numpy()
         scales[fold] = float(np.mean(np.abs(history_y[season:] - history_y[:-season])))
-        predicted = {"seasonal_naive": seasonal_naive(train, test["ds"], freq)}
+        predicted = {"seasonal_naive": seasonal_naive(train, test["ds"], freq, days)}
         if fold % max(prophet_refit_every, 1) == 0:
             prophet_models["prophet_default"] = _prophet_default(train, freq)
             prophet_models["prophet"] = _prophet_tuned(train, freq, days, prepared.has_temperature)
@@ -1021,10 +1032,28 @@ def backtest(
 
 
 def _blend(parts: dict[str, pd.DataFrame], weights: dict[str, float]) -> pd.DataFrame:
-    blended = next(iter(parts.values())).copy()
+    """The weighted mean of the members; last week's value only stands in for a day of its kind."""
+    naive = parts["seasonal_naive"]
+    comparable = (
+        naive["same_day_type"].to_numpy(dtype=bool)
+        if "same_day_type" in naive
+        else np.ones(len(naive), dtype=bool)
+    )
+    models = weights["prophet"] + weights["gbm"]
+    row_weights = {}
+    for name in ENSEMBLE_MEMBERS:
+        if name == "seasonal_naive":
+            row_weights[name] = np.where(comparable, weights[name], 0.0)
+        else:
+            # a holiday copied from an ordinary day (or the reverse) goes to the models
+            share = weights[name] / models if models > 0 else 0.5
+            row_weights[name] = weights[name] + np.where(
+                comparable, 0.0, weights["seasonal_naive"] * share
+            )
+    blended = next(iter(parts.values())).drop(columns="same_day_type", errors="ignore").copy()
     for column in ("yhat", "yhat_lower", "yhat_upper"):
         blended[column] = sum(
-            weights[name] * parts[name][column].to_numpy() for name in ENSEMBLE_MEMBERS
+            row_weights[name] * parts[name][column].to_numpy() for name in ENSEMBLE_MEMBERS
         )
     return blended
 
@@ -1042,10 +1071,7 @@ def _weight_grid() -> list[dict[str, float]]:
 def _best_weights(parts: dict[str, pd.DataFrame]) -> dict[str, float]:
     actual = parts["gbm"]["y"].to_numpy()
     grid = _weight_grid()
-    scores = [
-        mape(actual, sum(w[name] * parts[name]["yhat"].to_numpy() for name in ENSEMBLE_MEMBERS))
-        for w in grid
-    ]
+    scores = [mape(actual, _blend(parts, weights)["yhat"]) for weights in grid]
     return grid[int(np.nanargmin(scores))]
 
 
@@ -1178,7 +1204,7 @@ def forecast(
             temperature_c=future_frame["temperature_c"] + temperature_shift_c
         )
     out = pd.DataFrame({"ds": index})
-    naive = seasonal_naive(frame, index, freq)
+    naive = seasonal_naive(frame, index, freq, days)
     out["yhat_seasonal_naive"] = naive["yhat"].to_numpy()
     tuned = _prophet_tuned(frame, freq, days, prepared.has_temperature)
     train_mask = np.zeros(len(frame) + horizon, dtype=bool)

@@ -358,3 +358,17 @@ def test_dates_are_naive_local_time():
     prepared = forecast.prepare(frame)
     assert prepared.frame["ds"].dt.tz is None
     assert prepared.frame["ds"].iloc[0] == dt.datetime(2024, 3, 4)
+
+
+def test_seasonal_naive_marks_days_of_another_kind():
+    history = planted_series("2024-01-08", 28, temperature=False)
+    future = pd.date_range("2024-02-05", periods=8 * 24, freq="h")
+    days = forecast.day_calendar(pd.concat([history["ds"], pd.Series(future)]))
+    result = forecast.seasonal_naive(history, future, "h", days).set_index("ds")
+    same = result["same_day_type"].resample("D").first()
+    # Monday 5 Feb copies an ordinary Monday; Saturday 10 Feb (Spring Festival) a plain Saturday,
+    # Sunday 4 Feb was a make-up workday, so Sunday 11 Feb copies a day of another kind
+    assert same[pd.Timestamp("2024-02-05")]
+    assert not same[pd.Timestamp("2024-02-10")]
+    assert not same[pd.Timestamp("2024-02-11")]
+    assert not same[pd.Timestamp("2024-02-12")]
