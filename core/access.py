@@ -107,6 +107,12 @@ def customer_scope(viewer: Viewer, customers: sa.Table = schema.customers) -> sa
     return sa.and_(sa.true(), *conditions)
 
 
+def scoped_customer_ids(viewer: Viewer) -> sa.Select:
+    """The ids of the customers ``viewer`` may see, for ``column.in_(...)`` on other tables."""
+    customers = schema.customers
+    return sa.select(customers.c.customer_id).where(customer_scope(viewer, customers))
+
+
 # Roles and pages
 
 _EVERYONE: tuple[Role, ...] = ROLES

@@ -16,12 +16,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql import expression
 
 from core import access, tariffs
 from core.store import engine as store_engine
-from core.store import queries, schema
+from core.store import functions, queries, schema
 
 Progress = Callable[[str, float], None]
 
@@ -74,43 +72,6 @@ class RefreshSummary:
     period_start: dt.date | None
     period_end: dt.date | None
     seconds: float
-
-
-class _day(expression.FunctionElement):
-    """The calendar day of a timestamp."""
-
-    type = sa.Date()
-    inherit_cache = True
-    name = "day"
-
-
-@compiles(_day)
-def _compile_day(element, compiler, **kw):
-    return f"CAST({compiler.process(element.clauses, **kw)} AS DATE)"
-
-
-@compiles(_day, "sqlite")
-def _compile_day_sqlite(element, compiler, **kw):
-    return f"date({compiler.process(element.clauses, **kw)})"
-
-
-class _hour_start(expression.FunctionElement):
-    """A timestamp truncated to the start of its hour."""
-
-    type = sa.DateTime()
-    inherit_cache = True
-    name = "hour_start"
-
-
-@compiles(_hour_start)
-def _compile_hour_start(element, compiler, **kw):
-    return f"date_trunc('hour', {compiler.process(element.clauses, **kw)})"
-
-
-@compiles(_hour_start, "sqlite")
-def _compile_hour_start_sqlite(element, compiler, **kw):
-    # The text form SQLAlchemy stores DateTime values in on SQLite, so equality joins match.
-    return f"strftime('%Y-%m-%d %H:00:00.000000', {compiler.process(element.clauses, **kw)})"
 
 
 # Work tables live for one refresh on its connection only.
@@ -257,7 +218,7 @@ def _fill_daily(
     conn: sa.Connection, viewer: access.Viewer, scheduled: list[str], first: dt.date, end: dt.date
 ) -> None:
     readings, customers = schema.readings, schema.customers
-    day = _day(readings.c.ts)
+    day = functions.day(readings.c.ts)
     hour = sa.extract("hour", readings.c.ts)
     night = hour.in_(NIGHT_HOURS)
     period = _tou_hours.c.period
@@ -265,7 +226,7 @@ def _fill_daily(
         _tou_hours,
         sa.and_(
             _tou_hours.c.schedule_code == _schedule_code(customers, scheduled),
-            _tou_hours.c.hour_start == _hour_start(readings.c.ts),
+            _tou_hours.c.hour_start == functions.hour_start(readings.c.ts),
         ),
     )
     select = (
@@ -299,7 +260,7 @@ def _fill_daily(
 
 def _fill_weather(conn: sa.Connection, first: dt.date, end: dt.date) -> None:
     weather = schema.weather
-    day = _day(weather.c.ts)
+    day = functions.day(weather.c.ts)
     select = (
         sa.select(weather.c.region, day, sa.func.avg(weather.c.temperature_c))
         .where(

@@ -61,11 +61,6 @@ def shift_period(period: str, months: int) -> str:
     return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
 
-def _scoped_customers(viewer: access.Viewer) -> sa.Select:
-    customers = schema.customers
-    return sa.select(customers.c.customer_id).where(access.customer_scope(viewer, customers))
-
-
 def latest_complete_month(conn: sa.Connection) -> str | None:
     """The last month whose readings run to its final day and which has bills.
 
@@ -115,7 +110,9 @@ def _month_figures(conn: sa.Connection, viewer: access.Viewer, period: str) -> d
             sa.func.coalesce(sa.func.sum(bills.c.kwh_total), 0),
             sa.func.coalesce(sa.func.sum(bills.c.amount_cny), 0),
             sa.func.count(),
-        ).where(bills.c.period == period, bills.c.customer_id.in_(_scoped_customers(viewer)))
+        ).where(
+            bills.c.period == period, bills.c.customer_id.in_(access.scoped_customer_ids(viewer))
+        )
     ).one()
     # As of the month's end: a bill paid later was still wholly unpaid then; one paid by then
     # owes only what the payment fell short of.
@@ -127,13 +124,13 @@ def _month_figures(conn: sa.Connection, viewer: access.Viewer, period: str) -> d
     arrears = conn.execute(
         sa.select(sa.func.coalesce(sa.func.sum(outstanding), 0)).where(
             bills.c.due_date <= month_end,
-            bills.c.customer_id.in_(_scoped_customers(viewer)),
+            bills.c.customer_id.in_(access.scoped_customer_ids(viewer)),
         )
     ).scalar_one()
     in_month = sa.and_(
         orders.c.created_at >= first,
         orders.c.created_at < following,
-        orders.c.customer_id.in_(_scoped_customers(viewer)),
+        orders.c.customer_id.in_(access.scoped_customer_ids(viewer)),
     )
     order_count, complaint_count = conn.execute(
         sa.select(

@@ -10,11 +10,9 @@ from typing import Literal
 
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql import expression
 
 from core import access, service_area, tariffs
-from core.store import schema
+from core.store import functions, schema
 
 Dimension = Literal["completeness", "consistency", "timeliness", "validity"]
 DIMENSIONS: tuple[Dimension, ...] = ("completeness", "consistency", "timeliness", "validity")
@@ -84,71 +82,6 @@ METRIC_COLUMNS = [
 ]
 
 
-class _day(expression.FunctionElement):
-    """The calendar day of a timestamp."""
-
-    type = sa.Date()
-    inherit_cache = True
-    name = "quality_day"
-
-
-@compiles(_day)
-def _compile_day(element, compiler, **kw) -> str:
-    return f"CAST({compiler.process(element.clauses, **kw)} AS DATE)"
-
-
-@compiles(_day, "sqlite")
-def _compile_day_sqlite(element, compiler, **kw) -> str:
-    return f"date({compiler.process(element.clauses, **kw)})"
-
-
-class _month(expression.FunctionElement):
-    """The billing period (YYYY-MM) of a timestamp."""
-
-    type = sa.String()
-    inherit_cache = True
-    name = "quality_month"
-
-
-@compiles(_month)
-def _compile_month(element, compiler, **kw) -> str:
-    return f"strftime({compiler.process(element.clauses, **kw)}, '%Y-%m')"
-
-
-@compiles(_month, "postgresql")
-def _compile_month_postgresql(element, compiler, **kw) -> str:
-    return f"to_char({compiler.process(element.clauses, **kw)}, 'YYYY-MM')"
-
-
-@compiles(_month, "sqlite")
-def _compile_month_sqlite(element, compiler, **kw) -> str:
-    return f"strftime('%Y-%m', {compiler.process(element.clauses, **kw)})"
-
-
-class _greatest(expression.FunctionElement):
-    """The larger of two values."""
-
-    type = sa.Float()
-    inherit_cache = True
-    name = "quality_greatest"
-
-
-@compiles(_greatest)
-def _compile_greatest(element, compiler, **kw) -> str:
-    return f"greatest({compiler.process(element.clauses, **kw)})"
-
-
-@compiles(_greatest, "sqlite")
-def _compile_greatest_sqlite(element, compiler, **kw) -> str:
-    # SQLite's two-argument max() is the scalar other backends call greatest().
-    return f"max({compiler.process(element.clauses, **kw)})"
-
-
-def _scoped_customers(viewer: access.Viewer) -> sa.Select:
-    customers = schema.customers
-    return sa.select(customers.c.customer_id).where(access.customer_scope(viewer, customers))
-
-
 def _metric(
     dimension: Dimension,
     table_name: str,
@@ -176,7 +109,7 @@ def _count(conn: sa.Connection, query: sa.Select) -> int:
 def _in_scope(table: sa.Table, viewer: access.Viewer) -> sa.ColumnElement:
     if table is schema.customers:
         return access.customer_scope(viewer, table)
-    return table.c.customer_id.in_(_scoped_customers(viewer))
+    return table.c.customer_id.in_(access.scoped_customer_ids(viewer))
 
 
 def _fields_missing(table: sa.Table) -> sa.ColumnElement:
@@ -205,10 +138,10 @@ def readings_coverage(conn: sa.Connection, viewer: access.Viewer) -> pd.DataFram
         ``missing`` and ``share``.
     """
     readings = schema.readings
-    day = _day(readings.c.ts).label("day")
+    day = functions.day(readings.c.ts).label("day")
     daily = (
         sa.select(readings.c.customer_id, day, sa.func.count().label("n"))
-        .where(readings.c.customer_id.in_(_scoped_customers(viewer)))
+        .where(readings.c.customer_id.in_(access.scoped_customer_ids(viewer)))
         .group_by(readings.c.customer_id, day)
         .subquery("daily")
     )
@@ -255,15 +188,17 @@ def _readings_present(conn: sa.Connection, viewer: access.Viewer) -> dict:
 
 def _bill_comparison(viewer: access.Viewer) -> sa.Select:
     readings, bills = schema.readings, schema.bills
-    month = _month(readings.c.ts).label("period")
+    month = functions.month(readings.c.ts).label("period")
     monthly = (
         sa.select(readings.c.customer_id, month, sa.func.sum(readings.c.kwh).label("readings_kwh"))
-        .where(readings.c.customer_id.in_(_scoped_customers(viewer)))
+        .where(readings.c.customer_id.in_(access.scoped_customer_ids(viewer)))
         .group_by(readings.c.customer_id, month)
         .subquery("monthly")
     )
     difference = sa.func.abs(bills.c.kwh_total - monthly.c.readings_kwh)
-    allowed = _greatest(BILL_TOLERANCE * sa.func.abs(bills.c.kwh_total), BILL_TOLERANCE_KWH)
+    allowed = functions.greatest(
+        BILL_TOLERANCE * sa.func.abs(bills.c.kwh_total), BILL_TOLERANCE_KWH
+    )
     return sa.select(
         bills.c.customer_id,
         bills.c.period,
@@ -846,7 +781,7 @@ def shared_external_ids(conn: sa.Connection, viewer: access.Viewer) -> pd.DataFr
                 ),
             )
         )
-        .where(id_map.c.active, id_map.c.customer_id.in_(_scoped_customers(viewer)))
+        .where(id_map.c.active, id_map.c.customer_id.in_(access.scoped_customer_ids(viewer)))
         .order_by(id_map.c.system, id_map.c.external_id, id_map.c.customer_id)
     )
     frame = pd.DataFrame(
@@ -884,7 +819,7 @@ def multiple_contracts(
             id_map.c.system == system,
             id_map.c.active,
             id_map.c.customer_id.in_(several),
-            id_map.c.customer_id.in_(_scoped_customers(viewer)),
+            id_map.c.customer_id.in_(access.scoped_customer_ids(viewer)),
         )
         .order_by(id_map.c.customer_id, id_map.c.external_id)
     )
