@@ -40,8 +40,9 @@ lint: $(STAMP)
 test: $(STAMP) browser-deps pdf-fonts lint
 	$(PY) -m pytest
 
+# Every benchmark in turn; each prints its figures (they go into the README).
 bench: $(STAMP)
-	$(PY) -m bench
+	for script in bench/bench_*.py; do $(PY) -m bench.$$(basename $$script .py) || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
