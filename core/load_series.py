@@ -15,8 +15,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from core import access, forecast
-from core.features import _hour_start
-from core.store import schema
+from core.store import functions, schema
 
 Level = Literal["service_area", "district", "customer_class", "customer"]
 LEVELS: tuple[str, ...] = ("service_area", "district", "customer_class", "customer")
@@ -94,7 +93,7 @@ def hourly_load(
         ValueError: unknown level, missing key, or no readings for it in the viewer's scope.
     """
     readings, customers = schema.readings, schema.customers
-    hour = _hour_start(readings.c.ts).label("ds")
+    hour = functions.hour_start(readings.c.ts).label("ds")
     query = (
         sa.select(hour, sa.func.sum(readings.c.kwh).label("y"))
         .select_from(readings.join(customers, customers.c.customer_id == readings.c.customer_id))
@@ -127,7 +126,7 @@ def hourly_load_by(conn: sa.Connection, viewer: access.Viewer, level: Level) -> 
     if level not in ("district", "customer_class"):
         raise ValueError(f"series by key exist for district and customer_class, not {level!r}")
     column = customers.c.region if level == "district" else customers.c.customer_class
-    hour = _hour_start(readings.c.ts).label("ds")
+    hour = functions.hour_start(readings.c.ts).label("ds")
     query = (
         sa.select(column.label("key"), hour, sa.func.sum(readings.c.kwh).label("y"))
         .select_from(readings.join(customers, customers.c.customer_id == readings.c.customer_id))
