@@ -6,6 +6,7 @@ contract of :mod:`core.forecast` (``ds``, ``y``, ``temperature_c``).
 """
 
 import dataclasses
+import io
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
@@ -252,6 +253,7 @@ def forecast_level(
     *,
     calendar: str = "cn",
     temperature_shift_c: float = 2.0,
+    weather_forecast: pd.DataFrame | None = None,
 ) -> LevelForecast:
     """Forecasts one level at one of the product's :data:`HORIZONS`, temperature from climatology.
 
@@ -263,6 +265,8 @@ def forecast_level(
         horizon: a key of :data:`HORIZONS`.
         calendar: the holiday calendar (see :func:`core.forecast.day_calendar`).
         temperature_shift_c: the what-if temperature shift.
+        weather_forecast: a temperature forecast (``ds``, ``temperature_c``, hourly); used when it
+            covers the whole horizon, else the climatology is.
 
     Returns:
         The forecast with its history and backtest.
@@ -271,7 +275,9 @@ def forecast_level(
         ValueError: an unknown horizon or level, or a series that cannot be forecast (the message
             says why and which window could be used).
     """
-    steps, freq, history, future = _level_inputs(conn, viewer, level, key, horizon)
+    steps, freq, history, future, source = _level_inputs(
+        conn, viewer, level, key, horizon, weather_forecast=weather_forecast
+    )
     result = forecast.forecast(
         history,
         horizon=steps,
@@ -282,11 +288,12 @@ def forecast_level(
         step=BACKTEST_STEP[horizon],
         temperature_shift_c=temperature_shift_c,
     )
-    source = "climatology" if future is not None else "none"
     return LevelForecast(history, result, source, freq)
 
 
-def _level_inputs(conn, viewer, level, key, horizon: str, load: pd.DataFrame | None = None):
+def _level_inputs(
+    conn, viewer, level, key, horizon: str, load=None, weather_forecast: pd.DataFrame | None = None
+):
     if horizon not in HORIZONS:
         raise ValueError(f"unknown horizon {horizon!r}: use one of {', '.join(HORIZONS)}")
     steps, freq = HORIZONS[horizon]
@@ -297,10 +304,15 @@ def _level_inputs(conn, viewer, level, key, horizon: str, load: pd.DataFrame | N
         history = history.merge(temperature, on="ds", how="left")
     if freq == "D":
         history = forecast.to_daily(history)
-    future = None
+    future, source = None, "none"
     if "temperature_c" in history:
-        future, _ = future_from_weather(temperature, history, steps, freq)
-    return steps, freq, history, future
+        weather = temperature
+        if weather_forecast is not None:
+            supplied = weather_forecast[["ds", "temperature_c"]]
+            weather = pd.concat([temperature[~temperature["ds"].isin(supplied["ds"])], supplied])
+            weather = weather.sort_values("ds", ignore_index=True)
+        future, source = future_from_weather(weather, history, steps, freq)
+    return steps, freq, history, future, source
 
 
 def forecast_all(
@@ -347,24 +359,29 @@ def forecast_all(
 # Series from files, for checking the models on outside data
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
+def read_table(path: str | Path, content: bytes | None = None) -> pd.DataFrame:
     """Reads a CSV, Parquet or Excel file into a frame with lower-case column names.
+
+    Args:
+        path: the file, or with ``content`` only its name (an upload).
+        content: the file's bytes, when it is not on disk.
 
     Raises:
         FileNotFoundError: no such file.
         ValueError: an unknown extension or a file that cannot be read.
     """
     path = Path(path)
-    if not path.exists():
+    if content is None and not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
+    source = io.BytesIO(content) if content is not None else path
     suffix = path.suffix.lower()
     try:
         if suffix in (".csv", ".txt"):
-            frame = pd.read_csv(path)
+            frame = pd.read_csv(source)
         elif suffix == ".parquet":
-            frame = pd.read_parquet(path)
+            frame = pd.read_parquet(source)
         elif suffix in (".xlsx", ".xls"):
-            frame = pd.read_excel(path)
+            frame = pd.read_excel(source)
         else:
             raise ValueError(
                 f"{path.name}: use a .csv, .parquet or .xlsx file, not {suffix or 'no extension'}"

@@ -26,11 +26,27 @@ def _keys(url: str, version: int, who: access.Viewer, level: str) -> list[str]:
 
 @st.cache_data(show_spinner=False, hash_funcs=VIEWER_HASH, max_entries=32)
 def _forecast(
-    url: str, version: int, who: access.Viewer, level: str, key: str, horizon: str
+    url: str,
+    version: int,
+    who: access.Viewer,
+    level: str,
+    key: str,
+    horizon: str,
+    weather_file: tuple[str, bytes] | None,
 ) -> load_series.LevelForecast:
+    supplied = None
+    if weather_file is not None:
+        name, content = weather_file
+        supplied = load_series.weather_to_hourly(load_series.read_table(name, content), name)
     with session.engine().connect() as conn:
         return load_series.forecast_level(
-            conn, who, level, key or None, horizon, temperature_shift_c=WHAT_IF_SHIFT_C
+            conn,
+            who,
+            level,
+            key or None,
+            horizon,
+            temperature_shift_c=WHAT_IF_SHIFT_C,
+            weather_forecast=supplied,
         )
 
 
@@ -180,11 +196,18 @@ with right:
         format_func=lambda name: t(f"forecast.horizon_name.{name}"),
         key="forecast_horizon",
     )
+upload = st.file_uploader(
+    t("forecast.weather_file"),
+    type=["csv", "xlsx", "parquet"],
+    help=t("forecast.weather_file_help"),
+    key="forecast_weather_file",
+)
+weather_file = (upload.name, upload.getvalue()) if upload is not None else None
 if key is None:
     st.stop()
 # Fits take seconds to a minute: they start on request, and a result already computed for this
 # choice shows again from the cache.
-requested = (level, key, horizon)
+requested = (level, key, horizon, upload.file_id if upload is not None else None)
 if st.button(t("forecast.run"), type="primary", key="forecast_run"):
     st.session_state["forecast_requested"] = requested
 if st.session_state.get("forecast_requested") != requested:
@@ -194,7 +217,13 @@ if st.session_state.get("forecast_requested") != requested:
 try:
     with st.spinner(t("forecast.running")):
         level_forecast = _forecast(
-            session.database_url(), session.data_version(), viewer, level, key, horizon
+            session.database_url(),
+            session.data_version(),
+            viewer,
+            level,
+            key,
+            horizon,
+            weather_file,
         )
 except ValueError as error:
     st.error(t("forecast.cannot_forecast", error=str(error)))
@@ -204,6 +233,10 @@ result = level_forecast.result
 unit = t("forecast.unit_hour" if level_forecast.freq == "h" else "forecast.unit_day")
 if level_forecast.temperature_source == "climatology":
     st.caption(t("forecast.temperature_climatology"))
+    if weather_file is not None:
+        st.warning(t("forecast.weather_file_short"))
+elif level_forecast.temperature_source == "supplied":
+    st.caption(t("forecast.temperature_supplied"))
 else:
     st.info(t("forecast.temperature_none"))
 for warning in result.warnings:

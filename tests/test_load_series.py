@@ -150,3 +150,35 @@ def test_three_month_forecast_of_a_district(demo_store):
     )
     level = history["y"].tail(365).mean()
     assert 0.5 * level < result.frame["yhat"].mean() < 1.5 * level
+
+
+@pytest.mark.slow
+def test_a_supplied_temperature_forecast_is_used_when_it_covers_the_horizon(demo_store):
+    with demo_store.connect() as conn:
+        last = load_series.hourly_load(conn, access.SYSTEM, "service_area")["ds"].max()
+        hours = pd.date_range(last + pd.Timedelta(hours=1), periods=91 * 24, freq="h")
+        supplied = pd.DataFrame({"ds": hours, "temperature_c": 20.0})
+        covered = load_series.forecast_level(
+            conn, access.SYSTEM, "service_area", None, "three_months", weather_forecast=supplied
+        )
+        short = load_series.forecast_level(
+            conn,
+            access.SYSTEM,
+            "service_area",
+            None,
+            "three_months",
+            weather_forecast=supplied.iloc[:24],
+        )
+    assert covered.temperature_source == "supplied"
+    assert short.temperature_source == "climatology"
+    # a mild 20 °C quarter needs neither heating nor cooling: less energy than the normal winter
+    assert covered.result.frame["yhat_prophet"].sum() < short.result.frame["yhat_prophet"].sum()
+
+
+def test_read_table_from_an_upload():
+    content = b"TS,Temperature_C\n2024-01-01 00:00,3.5\n2024-01-01 01:00,4.0\n"
+    frame = load_series.read_table("forecast.csv", content)
+    weather = load_series.weather_to_hourly(frame, "forecast.csv")
+    assert weather["temperature_c"].tolist() == [3.5, 4.0]
+    with pytest.raises(ValueError, match="use a .csv, .parquet or .xlsx file"):
+        load_series.read_table("forecast.pdf", b"%PDF")
