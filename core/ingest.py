@@ -419,6 +419,7 @@ class ImportResult:
         reason_counts: rejected values by (reason code, reason values as JSON).
         intervals: readings: number of customers by detected interval (``hourly``, ...).
         customer_intervals: readings: each customer's detected interval in minutes.
+        features_refreshed: customers whose features were recomputed after the import.
     """
 
     import_id: int
@@ -434,6 +435,7 @@ class ImportResult:
     reason_counts: dict[tuple[str, str], int] = field(default_factory=dict)
     intervals: dict[str, int] = field(default_factory=dict)
     customer_intervals: dict[str, int] = field(default_factory=dict)
+    features_refreshed: int = 0
 
     def reason_summary(self, language: str = "en") -> pd.DataFrame:
         """Rejected values by reason in a language, most frequent first: ``reason``, ``count``."""
@@ -481,6 +483,8 @@ class ImportResult:
         ]
         if self.customer_intervals:
             lines.append(t("intervals", intervals=self.interval_summary(language)))
+        if self.features_refreshed:
+            lines.append(t("features", customers=f"{self.features_refreshed:,}"))
         return "\n".join(lines)
 
 
@@ -519,6 +523,18 @@ class _Context:
     id_lookup: pd.Series | None
     ambiguous_ids: pd.Index | None
     tariff_codes: pd.Index | None
+
+
+# The tables the customer features are computed from: an import into one of them refreshes them.
+FEATURE_SOURCE_TABLES = (
+    "customers",
+    "readings",
+    "weather",
+    "bills",
+    "work_orders",
+    "channel_activity",
+    "outages",
+)
 
 
 def tables() -> list[str]:
@@ -2045,6 +2061,7 @@ def import_file(
     progress: Progress | None = None,
     chunk_rows: int | None = None,
     record_quality: bool = True,
+    refresh_features: bool = True,
 ) -> ImportResult:
     """Imports one file into one table in one transaction.
 
@@ -2064,6 +2081,8 @@ def import_file(
             the store checks itself).
         record_quality: record the table's data-quality figures after the import (the trend
             over imports).
+        refresh_features: recompute the customer features when the import landed rows of a
+            table they are computed from, so tags and the Customer 360 view show the new data.
 
     Returns:
         What was read, landed, rejected and replaced.
@@ -2083,7 +2102,7 @@ def import_file(
     try:
         source_reader = _source(handle, name, chunk_rows or CHUNK_ROWS)
         mapping = map_columns(table_name, source_reader.headers)
-        return _run_import(
+        result = _run_import(
             engine,
             table,
             source_reader,
@@ -2099,6 +2118,11 @@ def import_file(
     finally:
         if isinstance(source, str | Path):
             handle.close()
+    if refresh_features and result.rows_landed and table.name in FEATURE_SOURCE_TABLES:
+        from core import features
+
+        result.features_refreshed = features.refresh(engine, access.SYSTEM).customers
+    return result
 
 
 def _fraction(source: _Source, handle: BinaryIO) -> Callable[[int], float]:

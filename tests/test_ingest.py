@@ -539,3 +539,34 @@ def test_cli_summary_in_the_workbench_language(tmp_path, capsys, monkeypatch):
     assert "读取 5 行，入库 93 条记录，拒收 3 行" in output
     assert "1 × 13:00 为负数" in output
     assert "各用户的采集间隔：每小时: 2" in output
+
+
+def test_an_import_of_readings_refreshes_the_features(store):
+    _import(store, "customers", "customers.csv")
+    with store.connect() as conn:
+        assert _count(store, schema.features) == 0
+    result = _import(store, "readings", "readings_wide_24.csv")
+    assert result.rows_landed > 0
+    assert result.features_refreshed == 8
+    assert "features of 8 customers recomputed" in result.describe("en")
+    readings, features = schema.readings, schema.features
+    with store.connect() as conn:
+        landed = dict(
+            conn.execute(
+                sa.select(readings.c.customer_id, sa.func.sum(readings.c.kwh)).group_by(
+                    readings.c.customer_id
+                )
+            ).all()
+        )
+        total = features.c.avg_daily_kwh * features.c.days_with_readings
+        computed = dict(conn.execute(sa.select(features.c.customer_id, total)).all())
+    assert landed
+    for customer_id, kwh in landed.items():
+        assert computed[customer_id] == pytest.approx(kwh)
+
+
+def test_an_import_can_leave_the_features_for_later(store):
+    _import(store, "customers", "customers.csv", refresh_features=False)
+    result = _import(store, "readings", "readings_wide_24.csv", refresh_features=False)
+    assert result.rows_landed > 0 and result.features_refreshed == 0
+    assert _count(store, schema.features) == 0
