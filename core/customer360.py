@@ -13,7 +13,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from core import access, features, i18n, savings, tags, tariffs
-from core.store import schema
+from core.store import functions, schema
 
 # A search lists at most this many customers: enough to pick from, small enough to read.
 SEARCH_LIMIT = 50
@@ -233,7 +233,7 @@ def load_views(engine: sa.Engine, viewer: access.Viewer, customer_id: str) -> di
         if visible is None:
             return None
         mine = readings.c.customer_id == customer_id
-        day = features._day(readings.c.ts)
+        day = functions.day(readings.c.ts)
         per_hour = sa.extract("hour", readings.c.ts)
         # One pass gives the days and the first and last reading; months and weeks are sums of
         # these few hundred days.
