@@ -268,6 +268,7 @@ def running_app(demo_url, tmp_path_factory):
         yield RunningApp(address, url)
 
 
+BROWSER_WAIT_MS = 90_000
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -293,3 +294,15 @@ def browser():
         )
         yield launched
         launched.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser context and page for one test (downloads allowed), closed afterwards."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    # Every wait (locators, downloads) gets the same generous limit: on a busy 2-core machine a
+    # rerun of a page with charts can take tens of seconds.
+    context.set_default_timeout(BROWSER_WAIT_MS)
+    opened = context.new_page()
+    yield opened
+    context.close()

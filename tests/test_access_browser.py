@@ -38,14 +38,6 @@ def customers_of_the_demo_manager(demo_url):
     return own, other
 
 
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    opened = context.new_page()
-    yield opened
-    context.close()
-
-
 def test_the_login_page_explains_the_demo_accounts(running_app, page):
     page.goto(running_app.url)
     page.get_by_text(en("access.login_title")).wait_for(timeout=WAIT_MS)

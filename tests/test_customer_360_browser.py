@@ -16,14 +16,6 @@ def en(key: str, **values) -> str:
     return i18n.translate(key, "en", **values)
 
 
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-    opened = context.new_page()
-    yield opened
-    context.close()
-
-
 @pytest.fixture(scope="module")
 def contract_of_a_customer(demo_url) -> tuple[str, str]:
     engine = store_engine.connect(demo_url)

@@ -14,14 +14,6 @@ def en(key: str, **values) -> str:
     return i18n.translate(key, "en", **values)
 
 
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-    opened = context.new_page()
-    yield opened
-    context.close()
-
-
 def test_forecast_a_district_three_months_ahead(running_app, page, tmp_path):
     page.goto(running_app.url)
     page.get_by_label(en("access.user_name")).wait_for(timeout=WAIT_MS)

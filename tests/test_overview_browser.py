@@ -8,20 +8,15 @@ pytestmark = pytest.mark.browser
 WAIT_MS = 60_000
 
 
-def test_overview_shows_kpis_and_map(running_app, browser):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    try:
-        running_app.sign_in(page, "manager")
-        page.get_by_role("heading", name=i18n.translate("overview.title", "en")).wait_for(
-            timeout=WAIT_MS
-        )
-        metrics = page.get_by_test_id("stMetric")
-        metrics.first.wait_for(timeout=WAIT_MS)
-        labels = page.get_by_test_id("stMetricLabel").all_inner_texts()
-        for name in ("energy_kwh", "revenue_cny", "arrears_cny", "complaints"):
-            assert any(i18n.translate(f"overview.kpi.{name}", "en") in text for text in labels)
-        page.get_by_test_id("stDeckGlJsonChart").wait_for(timeout=WAIT_MS)
-        page.locator("canvas").first.wait_for(timeout=WAIT_MS)
-        assert page.get_by_test_id("stException").count() == 0
-    finally:
-        page.close()
+def test_overview_shows_kpis_and_map(running_app, page):
+    running_app.sign_in(page, "manager")
+    page.get_by_role("heading", name=i18n.translate("overview.title", "en")).wait_for(
+        timeout=WAIT_MS
+    )
+    page.get_by_test_id("stMetric").first.wait_for(timeout=WAIT_MS)
+    labels = page.get_by_test_id("stMetricLabel").all_inner_texts()
+    for name in ("energy_kwh", "revenue_cny", "arrears_cny", "complaints"):
+        assert any(i18n.translate(f"overview.kpi.{name}", "en") in text for text in labels)
+    page.get_by_test_id("stDeckGlJsonChart").wait_for(timeout=WAIT_MS)
+    page.locator("canvas").first.wait_for(timeout=WAIT_MS)
+    assert page.get_by_test_id("stException").count() == 0
