@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import access, customer360, features, service_area, tags, visit_brief
-from ui import session
+from ui import formatting, session
 
 PAGE = "pages/customer_360.py"
 VIEWER_HASH = {access.Viewer: hash}
@@ -127,7 +127,7 @@ def _archive(record: dict) -> None:
         ("open_date", f"{record['open_date']}" if record.get("open_date") else "—"),
         ("manager_id", record.get("manager_id") or "—"),
         ("phone", record.get("phone") or "—"),
-        ("status", record.get("status") or "—"),
+        ("status", _customer_status(record.get("status"))),
     ]
     with st.container(border=True):
         columns = st.columns(4)
@@ -141,6 +141,15 @@ def _archive(record: dict) -> None:
                 for system, external, active in record["external_ids"]
             )
             st.caption(f"{t('customer360.external_ids')}: {ids}")
+
+
+def _customer_status(status: str | None) -> str:
+    if not status:
+        return "—"
+    key = f"customer360.customer_status.{status}"
+    shown = t(key)
+    # A status the catalog does not know (an imported code) is shown as it came.
+    return status if shown == key else shown
 
 
 def _maybe(value, pattern: str) -> str:
@@ -266,11 +275,16 @@ def _bills(frame: pd.DataFrame) -> None:
     first.metric(t("customer360.arrears_now"), f"¥{owed:,.2f}")
     second.metric(t("customer360.late_bills"), f"{late}")
     shown = frame.assign(status=frame["status"].map(lambda name: t(f"customer360.status.{name}")))
+
+    def label(name: str) -> str:
+        return t(f"customer360.column.{name}")
+
     st.dataframe(
-        shown.rename(columns=lambda name: t(f"customer360.column.{name}")),
+        shown.rename(columns=label),
         hide_index=True,
         width="stretch",
         height=260,
+        column_config=formatting.table_formats(shown.columns, label),
     )
 
 
@@ -311,7 +325,12 @@ def _channels(frame: pd.DataFrame) -> None:
     figure = go.Figure()
     for channel, rows in frame.groupby("channel"):
         figure.add_bar(x=rows["month"], y=rows["events"], name=t(f"customer360.channel.{channel}"))
-    figure.update_layout(barmode="stack", height=260, margin=CHART_MARGIN)
+    figure.update_layout(
+        barmode="stack",
+        height=260,
+        margin=CHART_MARGIN,
+        yaxis={"title": t("customer360.column.events")},
+    )
     st.plotly_chart(figure, width="stretch", key="c360_channels")
 
 

@@ -1,5 +1,9 @@
 """Numbers as people in the utility read them: 万/亿 in Chinese, K/M/B in English."""
 
+from collections.abc import Callable, Iterable
+
+import streamlit as st
+
 
 def compact(value: float | None, language: str, *, currency: bool = False) -> str:
     """A short form of a large number for a KPI card: ``4,331.2万`` or ``43.3M``."""
@@ -18,3 +22,38 @@ def compact(value: float | None, language: str, *, currency: bool = False) -> st
             digits = 0 if abs(scaled) >= 1000 else 1
             return f"{prefix}{scaled:,.{digits}f}{suffix}"
     return f"{prefix}{value:,.0f}"
+
+
+# Table formats by what a column holds, read from its name's unit: money with two decimals,
+# energy in whole kWh, power to a tenth of a kW, all with thousands separators.
+MONEY_FORMAT = "%,.2f"
+ENERGY_FORMAT = "%,.0f"
+POWER_FORMAT = "%,.1f"
+FACTOR_FORMAT = "%.2f"
+
+
+def _unit_format(name: str) -> str | None:
+    if name.endswith("_cny"):
+        return MONEY_FORMAT
+    if name.startswith("kwh") or name.endswith("_kwh"):
+        return ENERGY_FORMAT
+    if name.endswith("_kw") or name.endswith("_kvar"):
+        return POWER_FORMAT
+    if name == "power_factor":
+        return FACTOR_FORMAT
+    return None
+
+
+def table_formats(columns: Iterable[str], label: Callable[[str], str]) -> dict[str, object]:
+    """``column_config`` for ``st.dataframe`` of a frame whose columns are renamed by ``label``.
+
+    Args:
+        columns: the frame's own column names (``amount_cny``, ``kwh_total``, ...).
+        label: how the page renames a column for the reader.
+    """
+    formats = {name: _unit_format(name) for name in columns}
+    return {
+        label(name): st.column_config.NumberColumn(format=number_format)
+        for name, number_format in formats.items()
+        if number_format is not None
+    }

@@ -1,0 +1,90 @@
+"""What a reader sees: codes in the user's language, money and energy formatted, charts titled."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from streamlit.testing.v1 import AppTest
+
+from core import i18n
+from core.store import engine as store_engine
+from core.store import schema
+from ui import formatting
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT = 60
+
+
+def zh(key: str, **values) -> str:
+    return i18n.translate(key, "zh", **values)
+
+
+@pytest.fixture(scope="module")
+def writable_url(featured_demo_url, tmp_path_factory) -> str:
+    """Pages write audit entries: a copy of the demo store of this module's own."""
+    path = tmp_path_factory.mktemp("readability") / "demo.duckdb"
+    shutil.copyfile(sa.make_url(featured_demo_url).database, path)
+    return f"duckdb:///{path}"
+
+
+def page(name: str, url: str, monkeypatch, language: str = "zh") -> AppTest:
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("WORKBENCH_LANGUAGE", language)
+    return AppTest.from_file(str(ROOT / "pages" / name), default_timeout=TIMEOUT)
+
+
+def column_formats(frame_element) -> dict[str, str]:
+    """The number format of each column of an ``st.dataframe`` as the page configured it."""
+    config = json.loads(frame_element.proto.columns or "{}")
+    formats = {}
+    for key, column in config.items():
+        number_format = (column.get("type_config") or {}).get("format")
+        if number_format:
+            formats[column.get("label") or key.removeprefix("col:name:")] = number_format
+    return formats
+
+
+def a_customer_with_bills(url: str) -> str:
+    engine = store_engine.connect(url)
+    with engine.connect() as conn:
+        customer_id = conn.execute(
+            sa.select(schema.bills.c.customer_id).order_by(schema.bills.c.customer_id).limit(1)
+        ).scalar_one()
+    engine.dispose()
+    return customer_id
+
+
+def test_table_formats_follow_the_unit_in_the_column_name():
+    config = formatting.table_formats(
+        ["period", "amount_cny", "kwh_total", "shifted_kwh", "max_demand_kw", "power_factor"],
+        str.upper,
+    )
+    formats = {name: column["type_config"]["format"] for name, column in config.items()}
+    assert formats == {
+        "AMOUNT_CNY": "%,.2f",
+        "KWH_TOTAL": "%,.0f",
+        "SHIFTED_KWH": "%,.0f",
+        "MAX_DEMAND_KW": "%,.1f",
+        "POWER_FACTOR": "%.2f",
+    }
+
+
+def test_customer_360_shows_status_in_chinese_and_formats_the_bills(writable_url, monkeypatch):
+    customer_id = a_customer_with_bills(writable_url)
+    at = page("customer_360.py", writable_url, monkeypatch).run()
+    at.text_input(key="c360_search").input(customer_id).run()
+    assert not at.exception
+    archive = " ".join(markdown.value for markdown in at.markdown)
+    status = f"**{zh('customer360.field.status')}**  \n{zh('customer360.customer_status.active')}"
+    assert status in archive
+    assert "active" not in archive
+    bills = next(
+        frame
+        for frame in at.dataframe
+        if zh("customer360.column.amount_cny") in column_formats(frame)
+    )
+    formats = column_formats(bills)
+    assert formats[zh("customer360.column.amount_cny")] == formatting.MONEY_FORMAT
+    assert formats[zh("customer360.column.kwh_total")] == formatting.ENERGY_FORMAT
