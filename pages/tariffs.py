@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import access, savings, tariffs
-from ui import session
+from ui import formatting, session
 
 t = session.t
 viewer = session.require_page("pages/tariffs.py")
@@ -63,8 +63,22 @@ def _money(value: float) -> str:
     return f"¥{value:,.2f}"
 
 
+def _label(name: str) -> str:
+    return t(f"tariffs.col.{name}")
+
+
 def _labelled(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.rename(columns=lambda name: t(f"tariffs.col.{name}"))
+    return frame.rename(columns=_label)
+
+
+def _table(frame: pd.DataFrame, **formats) -> None:
+    """A table with the reader's column names, money and energy formatted by their unit."""
+    st.dataframe(
+        _labelled(frame),
+        hide_index=True,
+        width="stretch",
+        column_config={**formatting.table_formats(frame.columns, _label), **formats},
+    )
 
 
 def _tariff_name(code: str) -> str:
@@ -212,7 +226,7 @@ def _customer_view() -> None:
     second.metric(t("tariffs.total_kwh"), f"{bills['kwh_total'].sum():,.0f}")
     third.metric(t("tariffs.average_price"), f"{total / max(bills['kwh_total'].sum(), 1):.4f}")
     shown = [column for column in BILL_COLUMNS if column in bills.columns]
-    st.dataframe(_labelled(bills[shown]), hide_index=True, width="stretch")
+    _table(bills[shown])
     st.download_button(
         t("tariffs.download_bills"),
         session.audited_export(
@@ -225,6 +239,8 @@ def _customer_view() -> None:
     )
 
     st.subheader(t("tariffs.shift_header"))
+    if tariff.kind in ("flat", "tiered"):
+        st.info(t("tariffs.shift_not_time_of_use"))
     left, middle, right = st.columns(3)
     share = left.slider(t("tariffs.shift_share"), 0, 100, 20, step=5, key="shift_share") / 100
     target = middle.radio(
@@ -240,13 +256,7 @@ def _customer_view() -> None:
     first.metric(t("tariffs.saving_total"), _money(float(whatif["saving_cny"].sum())))
     second.metric(t("tariffs.shifted_kwh"), f"{whatif['shifted_kwh'].sum():,.0f}")
     st.plotly_chart(_period_chart(whatif), width="stretch")
-    st.dataframe(
-        _labelled(
-            whatif[["period", "shifted_kwh", "amount_before_cny", "amount_after_cny", "saving_cny"]]
-        ),
-        hide_index=True,
-        width="stretch",
-    )
+    _table(whatif[["period", "shifted_kwh", "amount_before_cny", "amount_after_cny", "saving_cny"]])
 
     st.subheader(t("tariffs.plans_header"))
     plans = savings.compare_plans(
@@ -256,30 +266,22 @@ def _customer_view() -> None:
     plans["basic_basis"] = plans["basic_basis"].map(
         lambda name: t(f"tariffs.basis_{name}") if isinstance(name, str) else ""
     )
-    st.dataframe(
-        _labelled(plans[["name", "basic_basis", "amount_cny", "saving_cny", "current"]]),
-        hide_index=True,
-        width="stretch",
-    )
+    _table(plans[["name", "basic_basis", "amount_cny", "saving_cny", "current"]])
 
     if tariff.kind == "two_part" and capacity and usage["max_demand_kw"].notna().all():
         st.subheader(t("tariffs.basis_header"))
         comparison = savings.basis_comparison(tariff, usage, declared)
         st.metric(t("tariffs.demand_saving"), _money(float(comparison["demand_saving_cny"].sum())))
-        st.dataframe(
-            _labelled(
-                comparison[
-                    [
-                        "period",
-                        "max_demand_kw",
-                        "capacity_basic_cny",
-                        "demand_basic_cny",
-                        "demand_saving_cny",
-                    ]
+        _table(
+            comparison[
+                [
+                    "period",
+                    "max_demand_kw",
+                    "capacity_basic_cny",
+                    "demand_basic_cny",
+                    "demand_saving_cny",
                 ]
-            ),
-            hide_index=True,
-            width="stretch",
+            ]
         )
 
     if tariff.power_factor_standard is not None and usage["kvarh"].notna().any():
@@ -368,13 +370,9 @@ def _batch_view() -> None:
             "reason",
         ]
     ]
-    st.dataframe(
-        _labelled(shown),
-        hide_index=True,
-        width="stretch",
-        column_config={
-            t("tariffs.col.saving_share"): st.column_config.NumberColumn(format="percent")
-        },
+    _table(
+        shown,
+        **{t("tariffs.col.saving_share"): st.column_config.NumberColumn(format="percent")},
     )
     st.download_button(
         t("tariffs.download_targets"),

@@ -88,3 +88,33 @@ def test_customer_360_shows_status_in_chinese_and_formats_the_bills(writable_url
     formats = column_formats(bills)
     assert formats[zh("customer360.column.amount_cny")] == formatting.MONEY_FORMAT
     assert formats[zh("customer360.column.kwh_total")] == formatting.ENERGY_FORMAT
+
+
+def test_tariff_tables_format_money_and_energy(demo_url, monkeypatch):
+    at = page("tariffs.py", demo_url, monkeypatch).run()
+    assert not at.exception
+    formats = [column_formats(frame) for frame in at.dataframe]
+    bill = formats[0]
+    assert bill[zh("tariffs.col.amount_cny")] == formatting.MONEY_FORMAT
+    assert bill[zh("tariffs.col.kwh_total")] == formatting.ENERGY_FORMAT
+    # The plans table: a total and a saving per plan.
+    plans = [
+        found
+        for found in formats
+        if zh("tariffs.col.saving_cny") in found and zh("tariffs.col.amount_cny") in found
+    ]
+    assert plans and plans[0][zh("tariffs.col.saving_cny")] == formatting.MONEY_FORMAT
+    ranking = formats[-1]
+    assert ranking[zh("tariffs.col.attainable_saving_cny")] == formatting.MONEY_FORMAT
+    assert ranking[zh("tariffs.col.saving_share")] == "percent"
+
+
+def test_shifting_under_a_single_price_tariff_says_why_it_saves_nothing(demo_url, monkeypatch):
+    at = page("tariffs.py", demo_url, monkeypatch).run()
+    at.radio(key="tariff_source").set_value("profile").run()
+    at.selectbox(key="profile_class").set_value("commercial").run()
+    at.selectbox(key="profile_tariff").set_value("COM_FLAT").run()
+    assert not at.exception
+    assert zh("tariffs.shift_not_time_of_use") in [info.value for info in at.info]
+    at.selectbox(key="profile_tariff").set_value("COM_TOU").run()
+    assert zh("tariffs.shift_not_time_of_use") not in [info.value for info in at.info]
