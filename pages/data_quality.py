@@ -49,9 +49,29 @@ def _metric_label(metric: str) -> str:
     return t(f"data_quality.metric.{metric}")
 
 
+def _table_label(table: str) -> str:
+    return t(f"data_quality.table_name.{table}")
+
+
+def _system_label(system: object) -> str:
+    # Id systems by the names the archive uses for them; a system of an import's own naming
+    # (a source system typed in) is shown as it was typed.
+    if not isinstance(system, str) or not system:
+        return "—"
+    key = f"customer360.system.{system}"
+    shown = t(key)
+    return system if shown == key else shown
+
+
+# Counts of rows and readings run to millions: thousands separators keep them readable.
+COUNT_FORMAT = st.column_config.NumberColumn(format="%,d")
+
+
 def _rejected_table(frame: pd.DataFrame, key: str) -> None:
     frame = access.mask_frame(viewer, frame)
-    shown = frame.rename(columns=lambda name: t(f"data_quality.column.{name}"))
+    shown = frame.assign(table_name=frame["table_name"].map(_table_label)).rename(
+        columns=lambda name: t(f"data_quality.column.{name}")
+    )
     st.dataframe(shown, hide_index=True, width="stretch")
     st.download_button(
         t("data_quality.download_rejected"),
@@ -149,7 +169,8 @@ def _quality_tab(url: str, version: int) -> None:
     shown = report.assign(
         figure=report["metric"].map(_metric_label),
         dimension_name=report["dimension"].map(lambda name: t(f"data_quality.dimension.{name}")),
-        table=report["table_name"].map(lambda name: t(f"data_quality.table_name.{name}")),
+        table=report["table_name"].map(_table_label),
+        source_system=report["source_system"].map(_system_label),
         shown_value=[
             ""
             if pd.isna(value)
@@ -174,6 +195,10 @@ def _quality_tab(url: str, version: int) -> None:
         on_select="rerun",
         selection_mode="single-row",
         key="quality_figures",
+        column_config={
+            t("data_quality.column.numerator"): COUNT_FORMAT,
+            t("data_quality.column.denominator"): COUNT_FORMAT,
+        },
     )
     rows = selection.selection.rows if selection is not None else []
     if rows:
@@ -241,6 +266,8 @@ def _conflicts_tab(url: str, version: int) -> None:
                 frame = frame.assign(
                     problem=frame["problem"].map(lambda code: t(f"data_quality.problem.{code}"))
                 )
+            if "system" in frame.columns:
+                frame = frame.assign(system=frame["system"].map(_system_label))
             st.dataframe(
                 frame.rename(columns=lambda column: t(f"data_quality.column.{column}")),
                 hide_index=True,

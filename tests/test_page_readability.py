@@ -118,3 +118,34 @@ def test_shifting_under_a_single_price_tariff_says_why_it_saves_nothing(demo_url
     assert zh("tariffs.shift_not_time_of_use") in [info.value for info in at.info]
     at.selectbox(key="profile_tariff").set_value("COM_TOU").run()
     assert zh("tariffs.shift_not_time_of_use") not in [info.value for info in at.info]
+
+
+def test_data_quality_names_tables_and_id_systems_in_chinese(writable_url, monkeypatch):
+    at = page("data_quality.py", writable_url, monkeypatch).run()
+    assert not at.exception
+    figures = at.dataframe[0]
+    shown = figures.value
+    assert shown[zh("data_quality.column.source_system")].notna().all()
+    assert column_formats(figures)[zh("data_quality.column.denominator")] == "%,d"
+    conflicts = [
+        frame.value
+        for frame in at.dataframe
+        if zh("data_quality.column.system") in frame.value.columns
+    ]
+    systems = set(conflicts[0][zh("data_quality.column.system")])
+    assert systems == {zh("customer360.system.contract")}
+
+    at.selectbox(key="import_table").set_value("readings")
+    content = (ROOT / "data" / "samples" / "readings_wide_24.csv").read_bytes()
+    at.file_uploader(key="import_file").upload("readings_wide_24.csv", content, "text/csv")
+    at.run()
+    at.button(key="import_button").click().run()
+    assert not at.exception
+    rejected = next(
+        frame.value
+        for frame in at.dataframe
+        if zh("data_quality.column.row_number") in frame.value.columns
+    )
+    assert set(rejected[zh("data_quality.column.table_name")]) == {
+        zh("data_quality.table_name.readings")
+    }
