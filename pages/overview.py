@@ -92,12 +92,17 @@ def _trend_chart(trend: pd.DataFrame, months: int) -> None:
         barmode="stack",
         height=380,
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        # Months as the store names them (2025-01), not as dates plotly would name in English.
+        xaxis={"type": "category", "title": t("overview.month")},
         yaxis={"title": t("overview.energy_axis")},
         yaxis2={
             "title": t("overview.revenue_axis"),
             "overlaying": "y",
             "side": "right",
             "rangemode": "tozero",
+            # Round ticks of its own; the energy axis's grid lines would give it 7.4M, 14.9M.
+            "tickmode": "auto",
+            "showgrid": False,
         },
         legend={"orientation": "h", "y": -0.15},
     )

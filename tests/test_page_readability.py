@@ -149,3 +149,13 @@ def test_data_quality_names_tables_and_id_systems_in_chinese(writable_url, monke
     assert set(rejected[zh("data_quality.column.table_name")]) == {
         zh("data_quality.table_name.readings")
     }
+
+
+def test_overview_trend_names_months_as_the_store_does(demo_url, monkeypatch):
+    at = page("overview.py", demo_url, monkeypatch).run()
+    assert not at.exception
+    layout = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]
+    # Category months read 2025-01 in both languages, not "Jan 2025" in the Chinese UI.
+    assert layout["xaxis"]["type"] == "category"
+    assert layout["xaxis"]["title"]["text"] == zh("overview.month")
+    assert layout["yaxis2"]["tickmode"] == "auto"
