@@ -18,11 +18,14 @@ Models:
 """
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import logging
 import math
 import multiprocessing
-from collections.abc import Callable, Sequence
+import sys
+import types
+from collections.abc import Callable, Iterator, Sequence
 from typing import Literal
 
 import numpy as np
@@ -1337,6 +1340,27 @@ def forecast_one(task: SeriesTask, options: dict) -> SeriesOutcome:
         return SeriesOutcome(task.key, None, str(error))
 
 
+@contextlib.contextmanager
+def _main_script_hidden() -> Iterator[None]:
+    """Keeps spawned workers from running the parent's ``__main__`` script again.
+
+    A spawned process imports the parent's main script by its path. Inside Streamlit (and its
+    AppTest) ``__main__`` is the page being run, which must not run again in a worker; the
+    workers need only this module, which they import by name. Processes start while tasks are
+    submitted, so the submissions happen inside this context.
+    """
+    main = sys.modules.get("__main__")
+    if main is None or getattr(main, "__spec__", None) is not None:
+        yield
+        return
+    stand_in = types.ModuleType("__main__")
+    sys.modules["__main__"] = stand_in
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
 def forecast_many(
     tasks: Sequence[SeriesTask],
     *,
@@ -1369,7 +1393,8 @@ def forecast_many(
         with concurrent.futures.ProcessPoolExecutor(
             max_workers=workers, mp_context=context
         ) as pool:
-            pending = {pool.submit(forecast_one, task, options): task.key for task in tasks}
+            with _main_script_hidden():
+                pending = {pool.submit(forecast_one, task, options): task.key for task in tasks}
             for done, finished in enumerate(concurrent.futures.as_completed(pending), start=1):
                 outcome = finished.result()
                 outcomes[outcome.key] = outcome

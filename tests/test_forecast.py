@@ -1,6 +1,8 @@
 """Load forecasting: metrics by hand, calendars, input checks, and planted patterns recovered."""
 
 import datetime as dt
+import sys
+import types
 
 import numpy as np
 import pandas as pd
@@ -372,3 +374,19 @@ def test_seasonal_naive_marks_days_of_another_kind():
     assert not same[pd.Timestamp("2024-02-10")]
     assert not same[pd.Timestamp("2024-02-11")]
     assert not same[pd.Timestamp("2024-02-12")]
+
+
+def test_workers_do_not_run_the_page_script_that_started_them(tmp_path, monkeypatch):
+    # Inside Streamlit, __main__ is the page script; a spawned worker must not run it again.
+    marker = tmp_path / "page_ran"
+    script = tmp_path / "page.py"
+    script.write_text(f"open({str(marker)!r}, 'w').close()\n", encoding="utf-8")
+    page = types.ModuleType("__main__")
+    page.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", page)
+    good = planted_series("2024-03-04", 35, temperature=False)
+    tasks = [forecast.SeriesTask("a", good), forecast.SeriesTask("b", good)]
+    outcomes = forecast.forecast_many(tasks, workers=2, horizon=24, folds=0)
+    assert [outcome.error for outcome in outcomes] == [None, None]
+    assert not marker.exists()
+    assert sys.modules["__main__"] is page
