@@ -173,7 +173,7 @@ class RunningApp:
             password or access.DEMO_PASSWORD
         )
         page.get_by_role("button", name=i18n.translate("access.sign_in", "en"), exact=True).click()
-        page.get_by_text(f"Signed in as {user_name}").wait_for(timeout=60_000)
+        page.get_by_text(f"Signed in as {user_name}").wait_for(timeout=BROWSER_WAIT_MS)
 
 
 @contextlib.contextmanager

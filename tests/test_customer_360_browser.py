@@ -9,7 +9,7 @@ from core.store import schema
 
 pytestmark = pytest.mark.browser
 
-WAIT_MS = 60_000
+WAIT_MS = 90_000
 
 
 def en(key: str, **values) -> str:

@@ -6,7 +6,7 @@ from core import i18n
 
 pytestmark = pytest.mark.browser
 
-WAIT_MS = 60_000
+WAIT_MS = 90_000
 FORECAST_MS = 240_000
 
 

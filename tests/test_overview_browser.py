@@ -5,7 +5,7 @@ import pytest
 from core import i18n
 
 pytestmark = pytest.mark.browser
-WAIT_MS = 60_000
+WAIT_MS = 90_000
 
 
 def test_overview_shows_kpis_and_map(running_app, page):
