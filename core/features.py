@@ -11,7 +11,7 @@ months before it give the year-on-year growth.
 """
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import pandas as pd
@@ -215,7 +215,7 @@ def _drop_work_tables(conn: sa.Connection) -> None:
 
 
 def _fill_daily(
-    conn: sa.Connection, viewer: access.Viewer, scheduled: list[str], first: dt.date, end: dt.date
+    conn: sa.Connection, scope: sa.ColumnElement, scheduled: list[str], first: dt.date, end: dt.date
 ) -> None:
     readings, customers = schema.readings, schema.customers
     day = functions.day(readings.c.ts)
@@ -249,7 +249,7 @@ def _fill_daily(
         )
         .select_from(source)
         .where(
-            access.customer_scope(viewer),
+            scope,
             readings.c.ts >= dt.datetime.combine(first, dt.time()),
             readings.c.ts < dt.datetime.combine(end, dt.time()),
         )
@@ -552,7 +552,7 @@ def _risk_features(start: dt.date, end: dt.date) -> tuple[sa.Subquery, sa.Subque
 
 
 def _features_select(
-    viewer: access.Viewer, start: dt.date, end: dt.date, computed_at: dt.datetime
+    scope: sa.ColumnElement, start: dt.date, end: dt.date, computed_at: dt.datetime
 ) -> sa.Select:
     customers = schema.customers
     previous_start = _years_before(start, 1)
@@ -595,7 +595,7 @@ def _features_select(
             preferred.c.preferred_channel,
         )
         .select_from(source)
-        .where(access.customer_scope(viewer))
+        .where(scope)
     )
 
 
@@ -605,6 +605,7 @@ def refresh(
     progress: Progress | None = None,
     *,
     period_end: dt.date | None = None,
+    customer_ids: Collection[str] | None = None,
 ) -> RefreshSummary:
     """Recomputes the features of every customer the viewer may see and stores them.
 
@@ -614,6 +615,8 @@ def refresh(
         progress: called with a step label and the fraction done.
         period_end: the day after the last day to cover; by default the day after the last
             reading in the store.
+        customer_ids: only these customers (of those the viewer may see), as after an import
+            that touched a few of them; None refreshes them all.
 
     Returns:
         How many customers were written and the period covered.
@@ -623,12 +626,15 @@ def refresh(
     """
     started = dt.datetime.now()
     report = progress or (lambda _label, _fraction: None)
+    scope = access.customer_scope(viewer)
+    if customer_ids is not None:
+        scope = sa.and_(scope, schema.customers.c.customer_id.in_(sorted(customer_ids)))
     if period_end is None:
         with engine.connect() as conn:
             data_period = queries.data_period(conn)
         if data_period is None:
             with engine.begin() as conn:
-                conn.execute(_delete_scoped(viewer))
+                conn.execute(_delete_scoped(scope))
                 store_engine.bump_data_version(conn)
             return RefreshSummary(0, None, None, _seconds_since(started))
         start, end = period_for(data_period[1])
@@ -637,7 +643,7 @@ def refresh(
     previous_start = _years_before(start, 1)
 
     catalog = tariffs.load_catalog()
-    _check_tariff_codes(engine, viewer, catalog)
+    _check_tariff_codes(engine, scope, catalog)
     scheduled = _schedule_codes(catalog)
     codes = sorted(
         set(scheduled) | {code for code in REFERENCE_SCHEDULE.values() if code in catalog}
@@ -655,12 +661,12 @@ def refresh(
             store_engine.bulk_insert(conn, _tou_hours, hours)
             store_engine.bulk_insert(conn, _calendar, calendar)
             report("readings", 0.1)
-            _fill_daily(conn, viewer, scheduled, previous_start, end)
+            _fill_daily(conn, scope, scheduled, previous_start, end)
             report("weather", 0.7)
             _fill_weather(conn, start, end)
             report("features", 0.8)
-            conn.execute(_delete_scoped(viewer))
-            select = _features_select(viewer, start, end, computed_at)
+            conn.execute(_delete_scoped(scope))
+            select = _features_select(scope, start, end, computed_at)
             conn.execute(
                 schema.features.insert().from_select(
                     [c.name for c in select.selected_columns], select
@@ -668,7 +674,7 @@ def refresh(
             )
             count = conn.execute(
                 sa.select(sa.func.count()).where(
-                    schema.features.c.customer_id.in_(_scoped_ids(viewer))
+                    schema.features.c.customer_id.in_(_scoped_ids(scope))
                 )
             ).scalar_one()
             store_engine.bump_data_version(conn)
@@ -682,20 +688,20 @@ def _seconds_since(started: dt.datetime) -> float:
     return (dt.datetime.now() - started).total_seconds()
 
 
-def _scoped_ids(viewer: access.Viewer) -> sa.Select:
-    return sa.select(schema.customers.c.customer_id).where(access.customer_scope(viewer))
+def _scoped_ids(scope: sa.ColumnElement) -> sa.Select:
+    return sa.select(schema.customers.c.customer_id).where(scope)
 
 
-def _delete_scoped(viewer: access.Viewer) -> sa.Delete:
-    return schema.features.delete().where(schema.features.c.customer_id.in_(_scoped_ids(viewer)))
+def _delete_scoped(scope: sa.ColumnElement) -> sa.Delete:
+    return schema.features.delete().where(schema.features.c.customer_id.in_(_scoped_ids(scope)))
 
 
-def _check_tariff_codes(engine: sa.Engine, viewer: access.Viewer, catalog: dict) -> None:
+def _check_tariff_codes(engine: sa.Engine, scope: sa.ColumnElement, catalog: dict) -> None:
     customers = schema.customers
     with engine.connect() as conn:
         unknown = conn.execute(
             sa.select(customers.c.tariff_code, sa.func.count())
-            .where(access.customer_scope(viewer), customers.c.tariff_code.not_in(list(catalog)))
+            .where(scope, customers.c.tariff_code.not_in(list(catalog)))
             .group_by(customers.c.tariff_code)
             .limit(5)
         ).all()

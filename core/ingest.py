@@ -18,11 +18,13 @@ interval) or the wide layout collection systems export (one row per customer and
 """
 
 import codecs
+import contextlib
 import csv
 import datetime as dt
 import io
 import json
 import re
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -420,6 +422,8 @@ class ImportResult:
         intervals: readings: number of customers by detected interval (``hourly``, ...).
         customer_intervals: readings: each customer's detected interval in minutes.
         features_refreshed: customers whose features were recomputed after the import.
+        customers_touched: the customers the landed rows belong to (up to
+            :data:`FEATURE_REFRESH_ALL_ABOVE` and one more); None for tables without customers.
     """
 
     import_id: int
@@ -436,6 +440,7 @@ class ImportResult:
     intervals: dict[str, int] = field(default_factory=dict)
     customer_intervals: dict[str, int] = field(default_factory=dict)
     features_refreshed: int = 0
+    customers_touched: list[str] | None = None
 
     def reason_summary(self, language: str = "en") -> pd.DataFrame:
         """Rejected values by reason in a language, most frequent first: ``reason``, ``count``."""
@@ -535,6 +540,30 @@ FEATURE_SOURCE_TABLES = (
     "channel_activity",
     "outages",
 )
+
+
+# Imports from the sessions of one app process take turns: DuckDB refuses the second of two
+# concurrent writers at commit, and the loser would have to start its file again.
+_IMPORT_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _one_import_at_a_time() -> Iterator[None]:
+    """Serialises imports in this process; a writer in another process still conflicts."""
+    with _IMPORT_LOCK:
+        try:
+            yield
+        except sa.exc.DBAPIError as error:
+            if "conflict" not in str(error.orig).lower():
+                raise
+            raise ValueError(
+                "another change to the store was being saved at the same moment, so nothing of "
+                "this file was kept: import it again"
+            ) from error
+
+
+# Past this many customers in one file, refreshing everyone's features is as quick as a subset.
+FEATURE_REFRESH_ALL_ABOVE = 5_000
 
 
 def tables() -> list[str]:
@@ -1983,9 +2012,12 @@ def _replace(
     conn: sa.Connection, table: sa.Table, stage: sa.Table, names: list[str]
 ) -> tuple[int, int]:
     """Deletes what the staged rows cover, inserts them; returns (replaced, landed)."""
+    landed = conn.execute(sa.select(sa.func.count()).select_from(stage)).scalar_one()
+    if not landed:
+        return 0, 0
     series = SERIES_COLUMN.get(table.name)
     if series is not None:
-        ranges = (
+        covering = (
             sa.select(
                 stage.c[series],
                 sa.func.min(stage.c.ts).label("first_ts"),
@@ -1994,26 +2026,23 @@ def _replace(
             .group_by(stage.c[series])
             .subquery("ranges")
         )
-        covered = (
-            sa.select(sa.literal(1))
-            .select_from(ranges)
-            .where(
-                ranges.c[series] == table.c[series],
-                table.c.ts.between(ranges.c.first_ts, ranges.c.last_ts),
-            )
-        )
+        matches = [
+            covering.c[series] == table.c[series],
+            table.c.ts.between(covering.c.first_ts, covering.c.last_ts),
+        ]
     else:
-        covered = (
-            sa.select(sa.literal(1))
-            .select_from(stage)
-            .where(*[stage.c[name] == table.c[name] for name in _key_columns(table)])
+        covering = stage
+        matches = [stage.c[name] == table.c[name] for name in _key_columns(table)]
+    if conn.dialect.name in ("duckdb", "postgresql"):
+        # DELETE ... USING joins once; the correlated EXISTS form takes DuckDB seconds per
+        # million stored readings even when the file covers a single day.
+        delete = table.delete().where(*matches)
+    else:
+        delete = table.delete().where(
+            sa.select(sa.literal(1)).select_from(covering).where(*matches).exists()
         )
-    replaced = conn.execute(table.delete().where(covered.exists())).rowcount
-    landed = conn.execute(sa.select(sa.func.count()).select_from(stage)).scalar_one()
-    if landed:
-        conn.execute(
-            table.insert().from_select(names, sa.select(*[stage.c[name] for name in names]))
-        )
+    replaced = conn.execute(delete).rowcount
+    conn.execute(table.insert().from_select(names, sa.select(*[stage.c[name] for name in names])))
     return max(replaced or 0, 0), landed
 
 
@@ -2102,26 +2131,35 @@ def import_file(
     try:
         source_reader = _source(handle, name, chunk_rows or CHUNK_ROWS)
         mapping = map_columns(table_name, source_reader.headers)
-        result = _run_import(
-            engine,
-            table,
-            source_reader,
-            mapping,
-            name,
-            source_system,
-            viewer,
-            progress,
-            handle,
-            record_quality,
-            chunk_rows or SQL_CHUNK_ROWS,
-        )
+        with _one_import_at_a_time():
+            result = _run_import(
+                engine,
+                table,
+                source_reader,
+                mapping,
+                name,
+                source_system,
+                viewer,
+                progress,
+                handle,
+                record_quality,
+                chunk_rows or SQL_CHUNK_ROWS,
+            )
+            if refresh_features and result.rows_landed and table.name in FEATURE_SOURCE_TABLES:
+                from core import features
+
+                touched = result.customers_touched
+                only = (
+                    touched
+                    if touched is not None and len(touched) <= FEATURE_REFRESH_ALL_ABOVE
+                    else None
+                )
+                result.features_refreshed = features.refresh(
+                    engine, access.SYSTEM, customer_ids=only
+                ).customers
     finally:
         if isinstance(source, str | Path):
             handle.close()
-    if refresh_features and result.rows_landed and table.name in FEATURE_SOURCE_TABLES:
-        from core import features
-
-        result.features_refreshed = features.refresh(engine, access.SYSTEM).customers
     return result
 
 
@@ -2223,6 +2261,14 @@ def _run_import(
             key = ", ".join(_key_columns(table))
             reasons[(REASON_DUPLICATES, reason_values(key))] += duplicates
         data_start, data_end = _covered_period(conn, stage, table)
+        if "customer_id" in stage.c:
+            result.customers_touched = (
+                conn.execute(
+                    sa.select(stage.c.customer_id).distinct().limit(FEATURE_REFRESH_ALL_ABOVE + 1)
+                )
+                .scalars()
+                .all()
+            )
         result.rows_replaced, result.rows_landed = _replace(conn, table, stage, names)
         rejected = schema.rejected_rows
         result.rows_rejected = conn.execute(

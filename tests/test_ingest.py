@@ -1,6 +1,7 @@
 """File import: exact landed and rejected counts on the sample files, on every backend."""
 
 import io
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -547,8 +548,11 @@ def test_an_import_of_readings_refreshes_the_features(store):
         assert _count(store, schema.features) == 0
     result = _import(store, "readings", "readings_wide_24.csv")
     assert result.rows_landed > 0
-    assert result.features_refreshed == 8
-    assert "features of 8 customers recomputed" in result.describe("en")
+    touched = set(result.customers_touched)
+    assert 0 < len(touched) < 8
+    # Only the customers the file brought readings for are recomputed.
+    assert result.features_refreshed == len(touched)
+    assert f"features of {len(touched)} customers recomputed" in result.describe("en")
     readings, features = schema.readings, schema.features
     with store.connect() as conn:
         landed = dict(
@@ -560,7 +564,7 @@ def test_an_import_of_readings_refreshes_the_features(store):
         )
         total = features.c.avg_daily_kwh * features.c.days_with_readings
         computed = dict(conn.execute(sa.select(features.c.customer_id, total)).all())
-    assert landed
+    assert set(landed) == touched == set(computed)
     for customer_id, kwh in landed.items():
         assert computed[customer_id] == pytest.approx(kwh)
 
@@ -570,3 +574,39 @@ def test_an_import_can_leave_the_features_for_later(store):
     result = _import(store, "readings", "readings_wide_24.csv", refresh_features=False)
     assert result.rows_landed > 0 and result.features_refreshed == 0
     assert _count(store, schema.features) == 0
+
+
+def test_imports_from_two_sessions_at_once_both_land(tmp_path):
+    engine = store_engine.connect(f"duckdb:///{tmp_path / 'shared.duckdb'}")
+    store_engine.create_schema(engine)
+    _import(engine, "customers", "customers.csv")
+    outcomes: dict[str, object] = {}
+
+    def run(name: str) -> None:
+        try:
+            outcomes[name] = _import(engine, "readings", name)
+        except Exception as error:  # noqa: BLE001 - the test reports whatever escaped
+            outcomes[name] = error
+
+    threads = [
+        threading.Thread(target=run, args=(name,))
+        for name in ("readings_wide_24.csv", "readings_long_dirty.tsv")
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(isinstance(outcome, ingest.ImportResult) for outcome in outcomes.values()), outcomes
+    assert outcomes["readings_wide_24.csv"].rows_landed == 93
+    assert outcomes["readings_long_dirty.tsv"].rows_landed == 48
+    engine.dispose()
+
+
+def test_a_write_conflict_is_told_in_words_and_keeps_nothing(store, monkeypatch):
+    def conflicting(*args, **kwargs):
+        raise sa.exc.DBAPIError("COMMIT", {}, RuntimeError("TransactionContext Error: Conflict"))
+
+    monkeypatch.setattr(ingest, "_run_import", conflicting)
+    with pytest.raises(ValueError, match="import it again"):
+        _import(store, "customers", "customers.csv")
+    assert _count(store, schema.customers) == 0
