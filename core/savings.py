@@ -473,6 +473,14 @@ CUSTOMER_SEARCH_LIMIT = 50
 MONTHS_RANKED = 12
 
 
+class NoReadingsError(ValueError):
+    """A customer has no meter readings yet, so there is nothing to bill or shift."""
+
+    def __init__(self, customer_id: str) -> None:
+        super().__init__(f"customer {customer_id} has no readings")
+        self.customer_id = customer_id
+
+
 def find_customers(
     engine: sa.Engine, viewer: access.Viewer, text: str = "", limit: int = CUSTOMER_SEARCH_LIMIT
 ) -> pd.DataFrame:
@@ -496,8 +504,10 @@ def find_customers(
             c.c.tariff_code,
             c.c.contract_capacity_kva,
         )
+        .outerjoin(schema.features, schema.features.c.customer_id == c.c.customer_id)
         .where(access.customer_scope(viewer, c))
-        .order_by(c.c.customer_id)
+        # Customers with readings first, so the picker does not open on one with nothing to bill.
+        .order_by(sa.func.coalesce(schema.features.c.days_with_readings, 0) == 0, c.c.customer_id)
         .limit(limit)
     )
     if text.strip():
@@ -550,7 +560,7 @@ def customer_readings(
             sa.select(sa.func.max(r.c.ts)).where(r.c.customer_id == customer_id)
         ).scalar_one()
         if last is None:
-            raise ValueError(f"customer {customer_id} has no readings")
+            raise NoReadingsError(customer_id)
         end, start = _month_window(pd.Timestamp(last), months)
         rows = conn.execute(
             sa.select(r.c.ts, r.c.kwh, r.c.kvarh)

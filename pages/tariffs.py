@@ -394,6 +394,8 @@ customer_tab, batch_tab = st.tabs([t("tariffs.tab_customer"), t("tariffs.tab_bat
 with customer_tab:
     try:
         _customer_view()
+    except savings.NoReadingsError as error:
+        st.info(t("tariffs.no_readings", customer=error.customer_id))
     except (ValueError, FileNotFoundError) as error:
         st.error(t("tariffs.input_error", reason=str(error)))
 with batch_tab:

@@ -205,3 +205,34 @@ def test_ranking_on_the_demo_store(demo_store):
     assert set(ranking["best_option"]) <= set(savings.OPTIONS)
     # The annual bill follows from the same engine the demo billed with.
     assert (ranking["annual_bill_cny"].dropna() > 0).all()
+
+
+def test_picker_lists_customers_with_readings_first_and_names_one_without(demo_url, tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from core import features
+    from core.store import engine as store_engine
+
+    copy = tmp_path / "picker.duckdb"
+    shutil.copy(Path(sa.make_url(demo_url).database), copy)
+    engine = store_engine.connect(f"duckdb:///{copy}")
+    newcomer = {
+        "customer_id": "0000000001",
+        "name": "新装用户",
+        "customer_class": "commercial",
+        "region": "黄石港区",
+        "tariff_code": "COM_TOU",
+        "contract_capacity_kva": 50.0,
+    }
+    with engine.begin() as conn:
+        conn.execute(schema.customers.insert(), [newcomer])
+    features.refresh(engine)
+    listed = savings.find_customers(engine, access.SYSTEM)
+    # The newcomer sorts first by id but has nothing to bill, so it comes last.
+    assert listed["customer_id"].iloc[0] != "0000000001"
+    assert "0000000001" not in listed["customer_id"].head(len(listed) - 1).tolist()
+    with pytest.raises(savings.NoReadingsError) as raised:
+        savings.customer_readings(engine, access.SYSTEM, "0000000001")
+    assert raised.value.customer_id == "0000000001"
+    engine.dispose()
