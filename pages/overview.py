@@ -19,6 +19,9 @@ CLASS_COLOURS = {
 }
 # Figures where a rise is bad news: their deltas are drawn red when they go up.
 RISE_IS_BAD = {"arrears_cny", "complaints"}
+# Figures that are neither good nor bad when they move (more work orders can mean more new
+# connections as well as more faults): their deltas are drawn grey.
+NEUTRAL = {"work_orders"}
 VIEWER_HASH = {access.Viewer: hash}
 
 
@@ -47,6 +50,12 @@ def _percent(change: float | None) -> str | None:
     return None if change is None else f"{change:+.1%}"
 
 
+def _delta_colour(name: str) -> str:
+    if name in NEUTRAL:
+        return "off"
+    return "inverse" if name in RISE_IS_BAD else "normal"
+
+
 def _kpi_cards(headline: list[kpis.Kpi], trend: pd.DataFrame) -> None:
     monthly = trend.groupby("period")[["energy_kwh", "revenue_cny"]].sum().tail(12)
     columns = [*st.columns(3), *st.columns(3)]
@@ -57,7 +66,7 @@ def _kpi_cards(headline: list[kpis.Kpi], trend: pd.DataFrame) -> None:
                 t(f"overview.kpi.{kpi.name}"),
                 _format(kpi.name, kpi.value),
                 delta=_percent(kpi.change_vs_previous),
-                delta_color="inverse" if kpi.name in RISE_IS_BAD else "normal",
+                delta_color=_delta_colour(kpi.name),
                 help=t("overview.vs_previous"),
                 border=True,
                 chart_data=sparkline,

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+from streamlit.proto import Metric_pb2
 from streamlit.testing.v1 import AppTest
 
 from core import access, kpis
@@ -36,6 +37,10 @@ def test_kpi_cards_show_the_store_figures(overview, demo_store):
         shown = formatting.compact(kpi.value, "en", currency=kpi.name.endswith("_cny"))
         assert cards[label].value == shown
         assert cards[label].delta == f"{kpi.change_vs_previous:+.1%}"
+    colours = {metric.label: metric.proto.color for metric in overview.metric}
+    # Work orders move for good and bad reasons alike: grey, while energy is coloured.
+    assert colours["New work orders"] == Metric_pb2.Metric.MetricColor.GRAY
+    assert colours["Energy sold (kWh)"] != Metric_pb2.Metric.MetricColor.GRAY
 
 
 def test_choosing_an_earlier_month_changes_the_figures(overview, demo_store):
