@@ -6,7 +6,7 @@ import pydeck as pdk
 import streamlit as st
 
 from core import access, kpis, service_area
-from ui import formatting, session
+from ui import formatting, maps, session
 
 t = session.t
 
@@ -23,6 +23,7 @@ RISE_IS_BAD = {"arrears_cny", "complaints"}
 # connections as well as more faults): their deltas are drawn grey.
 NEUTRAL = {"work_orders"}
 VIEWER_HASH = {access.Viewer: hash}
+MAP_HEIGHT_PX = 480
 
 
 @st.cache_data(show_spinner=False, hash_funcs=VIEWER_HASH)
@@ -127,7 +128,7 @@ def _map(points: pd.DataFrame) -> None:
     frame["colour"] = [[*colour, 180] for colour in colours]
     # Area, not radius, should follow consumption: the radius grows with its square root.
     scale = frame["annual_kwh"].clip(lower=0) ** 0.5
-    frame["radius"] = 60 + 1400 * scale / max(scale.max(), 1.0)
+    frame["radius"] = 60 + 900 * scale / max(scale.max(), 1.0)
     frame["class_name"] = frame["customer_class"].map(
         lambda name: t(f"domain.customer_class.{name}")
     )
@@ -146,13 +147,11 @@ def _map(points: pd.DataFrame) -> None:
         radius_max_pixels=22,
         pickable=True,
     )
-    view = pdk.ViewState(
-        latitude=float(frame["lat"].mean()), longitude=float(frame["lon"].mean()), zoom=9
-    )
+    view = maps.fitted_view(frame["lat"], frame["lon"], height_px=MAP_HEIGHT_PX)
     tooltip = {"text": "{customer_id}\n{class_name} · {region_name}\n{annual_label} kWh"}
     # No base map: tiles cannot be fetched from inside the utility's network.
     deck = pdk.Deck(layers=[layer], initial_view_state=view, map_provider=None, tooltip=tooltip)
-    st.pydeck_chart(deck, height=480)
+    st.pydeck_chart(deck, height=MAP_HEIGHT_PX)
     legend = " · ".join(
         f":{colour}[●] {t(f'domain.customer_class.{name}')}"
         for name, colour in zip(CLASS_COLOURS, ("blue", "orange", "red", "green"), strict=True)

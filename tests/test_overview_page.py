@@ -2,12 +2,13 @@
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.proto import Metric_pb2
 from streamlit.testing.v1 import AppTest
 
 from core import access, kpis
-from ui import formatting
+from ui import formatting, maps
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "overview.py")
 
@@ -91,3 +92,14 @@ def test_compact_numbers():
     assert formatting.compact(2_094_478, "zh", currency=True) == "¥209.4万"
     assert formatting.compact(45_000, "zh") == "45,000"
     assert formatting.compact(None, "en") == "—"
+
+
+def test_map_view_shows_the_whole_service_area_and_keeps_context_for_one_customer():
+    lat = pd.Series([29.83, 30.22, 30.10])
+    lon = pd.Series([114.90, 115.21, 115.00])
+    view = maps.fitted_view(lat, lon, height_px=480, width_px=700)
+    assert view.latitude == pytest.approx(30.025) and view.longitude == pytest.approx(115.055)
+    # 0.39° of latitude in 480 px: zoom a little under 10 at Huangshi's latitude.
+    assert 9.0 < view.zoom < 10.0
+    single = maps.fitted_view(pd.Series([30.2]), pd.Series([115.0]), height_px=480)
+    assert single.zoom == pytest.approx(maps.CLOSEST_ZOOM - maps.MARGIN_ZOOM)
