@@ -15,13 +15,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import chinese_calendar
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 
-from core import service_area, tariffs
+from core import calendars, service_area, tariffs
 from core.store import engine as store_engine
 from core.store import schema
 
@@ -131,6 +130,7 @@ RESIDENTIAL_TOU_SHARE = 0.15
 LARGE_INDUSTRY_KVA = 315.0
 LATE_PAYER_SHARE = 0.06
 ABNORMAL_KINDS = ("sudden_drop", "flat_line", "inverted")
+SPRING_FESTIVAL = "Spring Festival"
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蔡蒋余杜叶程"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰红建国文俊峰波辉鹏宇浩然欣怡"
@@ -285,26 +285,16 @@ class _Generator:
         return np.random.default_rng([self.seed, *stream])
 
     def _calendar(self) -> None:
-        offday, festival, shoulder = [], [], []
-        for day in self.days:
-            try:
-                is_workday = chinese_calendar.is_workday(day)
-                _, holiday = chinese_calendar.get_holiday_detail(day)
-            except NotImplementedError:
-                # Outside the years the calendar knows: weekends only.
-                is_workday, holiday = day.weekday() < 5, None
-            offday.append(not is_workday)
-            festival.append(holiday == chinese_calendar.Holiday.spring_festival.value)
-        festival_array = np.asarray(festival)
+        days = calendars.day_calendar(pd.DatetimeIndex(self.days), "cn")
+        festival = (days["holiday"] == SPRING_FESTIVAL) & days["is_holiday"]
+        festival_array = festival.to_numpy()
         # Factories wind down before the Spring Festival holiday and restart slowly after it.
-        festival_days = np.flatnonzero(festival_array)
-        shoulder_array = np.zeros(len(self.days), dtype=bool)
-        for index in festival_days:
-            shoulder_array[max(0, index - 5) : index + 9] = True
-        shoulder = shoulder_array & ~festival_array
-        self.offday = np.asarray(offday)
+        shoulder = np.zeros(len(self.days), dtype=bool)
+        for index in np.flatnonzero(festival_array):
+            shoulder[max(0, index - 5) : index + 9] = True
+        self.offday = ~days["is_workday"].to_numpy()
         self.spring_festival = festival_array
-        self.festival_shoulder = shoulder
+        self.festival_shoulder = shoulder & ~festival_array
 
     def write(self, conn: sa.Connection, report: Progress) -> dict[str, int]:
         counts: dict[str, int] = {}

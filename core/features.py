@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pandas as pd
 import sqlalchemy as sa
 
-from core import access, tariffs
+from core import access, calendars, tariffs
 from core.store import engine as store_engine
 from core.store import functions, queries, schema
 
@@ -199,7 +199,7 @@ def _calendar_frame(first: dt.date, end: dt.date) -> pd.DataFrame:
         pd.Timestamp(first), pd.Timestamp(end), freq="D", inclusive="left", unit="ns"
     )
     return pd.DataFrame(
-        {"day": [day.date() for day in days], "workday": tariffs.workdays(days).astype(int)}
+        {"day": [day.date() for day in days], "workday": calendars.workdays(days).astype(int)}
     )
 
 

@@ -31,6 +31,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from core import calendars
+
 Freq = Literal["h", "D"]
 Model = Literal["seasonal_naive", "prophet_default", "prophet", "gbm", "ensemble"]
 
@@ -76,7 +78,6 @@ GBM_QUANTILE_PARAMS = {
     "max_leaf_nodes": 15,
     "random_state": 0,
 }
-CALENDARS_HELP = 'a holiday calendar: "cn" (Chinese with 调休), "none", or an ISO country code'
 
 _log = logging.getLogger(__name__)
 
@@ -261,89 +262,6 @@ def _arrays(first: Sequence[float], second: Sequence[float]) -> tuple[np.ndarray
 # Holiday calendars --------------------------------------------------------------------------
 
 
-def day_calendar(dates: pd.Series | pd.DatetimeIndex, calendar: str = "cn") -> pd.DataFrame:
-    """Working days, holidays and make-up workdays for each distinct day.
-
-    Args:
-        dates: timestamps; only their days matter.
-        calendar: ``cn`` (Chinese public holidays with 调休 make-up workdays from
-            ``chinese_calendar``), ``none`` (weekends only) or an ISO country code for the
-            ``holidays`` package (``US``, ``DE``, ...).
-
-    Returns:
-        One row per day: ``date`` (midnight timestamp), ``is_workday``, ``is_holiday`` (a public
-        holiday, not a plain weekend), ``is_makeup_workday`` (a weekend day worked in exchange for
-        a holiday) and ``holiday`` (the holiday's name or an empty string).
-
-    Raises:
-        ValueError: the calendar is not known.
-    """
-    days = pd.DatetimeIndex(pd.to_datetime(pd.Series(dates)).dt.normalize().unique()).sort_values()
-    weekend = days.day_of_week >= 5
-    names = [""] * len(days)
-    makeup = np.zeros(len(days), dtype=bool)
-    is_workday = ~weekend
-    code = calendar.strip()
-    if code.lower() == "none":
-        pass
-    elif code.lower() == "cn":
-        is_workday, names, makeup = _chinese_days(days)
-    else:
-        import holidays
-
-        try:
-            table = holidays.country_holidays(code.upper(), years=sorted(set(days.year)))
-        except NotImplementedError as error:
-            raise ValueError(
-                f"unknown holiday calendar {calendar!r}: use {CALENDARS_HELP}"
-            ) from error
-        names = [table.get(day.date(), "") or "" for day in days]
-        is_workday = np.array([not weekend[i] and not names[i] for i in range(len(days))])
-    names_array = np.array(names, dtype=object)
-    return pd.DataFrame(
-        {
-            "date": days,
-            "is_workday": np.asarray(is_workday, dtype=bool),
-            "is_holiday": (names_array != "") & ~np.asarray(makeup, dtype=bool),
-            "is_makeup_workday": np.asarray(makeup, dtype=bool),
-            "holiday": names_array.astype(str),
-        }
-    )
-
-
-def _chinese_days(days: pd.DatetimeIndex) -> tuple[np.ndarray, list[str], np.ndarray]:
-    import chinese_calendar
-    import holidays
-
-    is_workday = np.zeros(len(days), dtype=bool)
-    makeup = np.zeros(len(days), dtype=bool)
-    names: list[str] = []
-    fallback = None
-    for i, day in enumerate(days):
-        date = day.date()
-        try:
-            is_holiday, name = chinese_calendar.get_holiday_detail(date)
-        except NotImplementedError:
-            # chinese_calendar knows the State Council's schedule only for published years; for
-            # other years the fixed statutory holidays without 调休 are the best available.
-            if fallback is None:
-                fallback = holidays.country_holidays("CN", years=sorted(set(days.year)))
-            name = fallback.get(date)
-            is_holiday = name is not None or day.day_of_week >= 5
-            name = _english_holiday(name) if name else None
-        is_workday[i] = not is_holiday
-        makeup[i] = (not is_holiday) and day.day_of_week >= 5
-        names.append(name if (name and (is_holiday or makeup[i])) else "")
-    return is_workday, names, makeup
-
-
-def _english_holiday(name: str) -> str:
-    for known in ("Spring Festival", "National Day", "Labor Day", "New Year"):
-        if known.lower().split()[0] in name.lower():
-            return {"Labor Day": "Labour Day", "New Year": "New Year's Day"}.get(known, known)
-    return name
-
-
 def prophet_holidays(calendar_days: pd.DataFrame) -> pd.DataFrame:
     """Prophet's holidays frame: one row per holiday occurrence and per make-up workday.
 
@@ -352,7 +270,7 @@ def prophet_holidays(calendar_days: pd.DataFrame) -> pd.DataFrame:
     gets extra days on both sides for the slow restart of industry.
 
     Args:
-        calendar_days: the output of :func:`day_calendar`.
+        calendar_days: the output of :func:`calendars.day_calendar`.
 
     Returns:
         Columns ``holiday``, ``ds``, ``lower_window``, ``upper_window``; empty when there are none.
@@ -723,9 +641,9 @@ def seasonal_naive(
         train: history with ``ds`` and ``y``, regular, ending just before the first future time.
         future_ds: the timestamps to forecast.
         freq: ``h`` or ``D``.
-        days: the output of :func:`day_calendar` covering history and future; when given, the
-            result says for each time whether the copied day was of the same kind (working day,
-            weekend, holiday, make-up workday).
+        days: the output of :func:`calendars.day_calendar` covering history and future; when
+            given, the result says for each time whether the copied day was of the same kind
+            (working day, weekend, holiday, make-up workday).
 
     Returns:
         ``ds``, ``yhat``, ``yhat_lower``, ``yhat_upper`` and, with ``days``, ``same_day_type``.
@@ -787,7 +705,7 @@ def gbm_features(frame: pd.DataFrame, horizon: int, freq: Freq, days: pd.DataFra
         frame: ``ds``, ``y`` and optionally ``temperature_c``, regular.
         horizon: steps ahead.
         freq: ``h`` or ``D``.
-        days: the output of :func:`day_calendar` covering ``frame``.
+        days: the output of :func:`calendars.day_calendar` covering ``frame``.
 
     Returns:
         One row per row of ``frame``, numeric columns only.
@@ -882,7 +800,7 @@ def fit_predict(
         future: the ``ds`` right after the history, with ``temperature_c`` when the history has it.
         model: one of :data:`MODELS` except ``ensemble``.
         freq: ``h`` or ``D``.
-        calendar: the holiday calendar (see :func:`day_calendar`).
+        calendar: the holiday calendar (see :func:`calendars.day_calendar`).
 
     Returns:
         ``ds``, ``yhat``, ``yhat_lower``, ``yhat_upper``.
@@ -902,7 +820,7 @@ def fit_predict(
         raise ValueError("the history has temperature, so the future needs temperature_c")
     if model == "seasonal_naive":
         return seasonal_naive(frame, future["ds"], freq)
-    days = day_calendar(pd.concat([frame["ds"], future["ds"]]), calendar)
+    days = calendars.day_calendar(pd.concat([frame["ds"], future["ds"]]), calendar)
     if model == "gbm":
         both = pd.concat([frame, future], ignore_index=True)
         features = gbm_features(both, len(future), freq, days)
@@ -948,7 +866,7 @@ def backtest(
         freq: ``h`` or ``D``.
         folds: number of origins.
         step: steps between origins (default one day).
-        calendar: the holiday calendar (see :func:`day_calendar`).
+        calendar: the holiday calendar (see :func:`calendars.day_calendar`).
         prophet_refit_every: folds per Prophet fit.
 
     Returns:
@@ -977,7 +895,7 @@ def backtest(
             f"{len(frame)}.",
             None,
         )
-    days = day_calendar(frame["ds"], calendar)
+    days = calendars.day_calendar(frame["ds"], calendar)
     features = gbm_features(frame, horizon, freq, days)
     season = SEASON[freq]
     last_origin = len(frame) - horizon
@@ -1143,7 +1061,7 @@ def forecast(
         freq: ``h`` or ``D``.
         future: ``ds`` and ``temperature_c`` for the forecast period; required when the history has
             temperature (a weather forecast, or :func:`climatology`).
-        calendar: the holiday calendar (see :func:`day_calendar`).
+        calendar: the holiday calendar (see :func:`calendars.day_calendar`).
         folds: backtest folds that choose the ensemble weight; 0 skips the backtest and weighs
             Prophet and boosting equally.
         step: steps between backtest origins (default one day).
@@ -1200,7 +1118,7 @@ def forecast(
     if tested is None:
         warnings.append("No backtest was run; Prophet and gradient boosting are weighed equally.")
 
-    days = day_calendar(pd.concat([frame["ds"], future_frame["ds"]]), calendar)
+    days = calendars.day_calendar(pd.concat([frame["ds"], future_frame["ds"]]), calendar)
     scenarios = {"": future_frame}
     if prepared.has_temperature:
         scenarios["what_if"] = future_frame.assign(

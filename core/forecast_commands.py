@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from core import config, forecast, load_series
+from core import calendars, config, forecast, load_series
 
 HORIZON_HELP = "hours ahead (hourly), or days ahead with --daily"
 
@@ -65,7 +65,7 @@ def _add_source(parser: argparse.ArgumentParser, add_database_url) -> None:
     parser.add_argument("--key", help="the district, customer class or customer id")
     parser.add_argument("--horizon", type=int, default=24, help=HORIZON_HELP)
     parser.add_argument("--daily", action="store_true", help="forecast daily totals")
-    parser.add_argument("--calendar", default="cn", help=f"{forecast.CALENDARS_HELP} (default cn)")
+    parser.add_argument("--calendar", default="cn", help=f"{calendars.CALENDARS_HELP} (default cn)")
     add_database_url(parser)
 
 

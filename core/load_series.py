@@ -263,7 +263,7 @@ def forecast_level(
         level: one of :data:`LEVELS`.
         key: the district, customer class or customer id.
         horizon: a key of :data:`HORIZONS`.
-        calendar: the holiday calendar (see :func:`core.forecast.day_calendar`).
+        calendar: the holiday calendar (see :func:`core.calendars.day_calendar`).
         temperature_shift_c: the what-if temperature shift.
         weather_forecast: a temperature forecast (``ds``, ``temperature_c``, hourly); used when it
             covers the whole horizon, else the climatology is.

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from core import access, tariffs
+from core import access, calendars, tariffs
 from core.store import schema
 from core.tariffs import PERIODS, Tariff
 
@@ -583,7 +583,7 @@ def _month_window(last: pd.Timestamp, months: int) -> tuple[dt.datetime, dt.date
 def _day_type_expression(ts: sa.ColumnElement, first: dt.date, end: dt.date) -> sa.ColumnElement:
     """1 on weekends and public holidays, 0 on workdays (make-up workdays included), in SQL."""
     days = pd.date_range(first, end, freq="D", inclusive="left")
-    working = tariffs.workdays(days)
+    working = calendars.workdays(days)
     weekend = days.dayofweek.to_numpy() >= 5
     key = lambda stamp: stamp.year * 10000 + stamp.month * 100 + stamp.day  # noqa: E731
     make_up = [
@@ -1099,6 +1099,6 @@ def typical_readings(customer_class: str, annual_kwh: float, year: int) -> pd.Da
     stamps = pd.date_range(f"{year}-01-01", f"{year + 1}-01-01", freq="h", inclusive="left")
     shape = np.asarray(TYPICAL_SHAPES[customer_class])[stamps.hour]
     season = np.asarray(SEASONAL_FACTOR[customer_class])[stamps.month - 1]
-    off = ~tariffs.workdays(stamps)
+    off = ~calendars.workdays(stamps)
     weight = shape * season * np.where(off, NON_WORKDAY_FACTOR[customer_class], 1.0)
     return pd.DataFrame({"ts": stamps, "kwh": annual_kwh * weight / weight.sum()})

@@ -12,7 +12,6 @@ is, and the total is the sum of the printed lines.
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import math
 import tomllib
@@ -21,11 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import chinese_calendar
 import numpy as np
 import pandas as pd
 
-from core import config
+from core import calendars, config
 from core.store.schema import CUSTOMER_CLASSES
 
 PERIODS = ("critical", "peak", "flat", "valley")
@@ -476,30 +474,6 @@ def _parse_tiers(tiers: object, price_key: str) -> tuple[Tier, ...]:
 # --- periods ---------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=4096)
-def _is_workday(day: dt.date) -> bool:
-    try:
-        return bool(chinese_calendar.is_workday(day))
-    except NotImplementedError:
-        # Years the calendar does not cover yet: weekends only, no public holidays.
-        return day.weekday() < 5
-
-
-def workdays(dates: pd.DatetimeIndex | pd.Series) -> np.ndarray:
-    """Whether each date is a working day in China (public holidays off, 调休 make-up days on).
-
-    Args:
-        dates: timestamps; only their dates count.
-
-    Returns:
-        A boolean array, one per timestamp.
-    """
-    days = pd.DatetimeIndex(dates).normalize().as_unit("ns")
-    unique, inverse = np.unique(days.asi8, return_inverse=True)
-    flags = np.array([_is_workday(pd.Timestamp(value).date()) for value in unique], dtype=bool)
-    return flags[inverse]
-
-
 def _lookup(tariff: Tariff) -> np.ndarray:
     letters = "".join(tariff.schedule)
     index = {period[0]: number for number, period in enumerate(PERIODS)}
@@ -517,7 +491,7 @@ def period_index(tariff: Tariff, timestamps: pd.DatetimeIndex | pd.Series) -> np
     hours = stamps.hour.to_numpy()
     day_types = np.zeros(len(stamps), dtype=np.int64)
     if tariff.has_day_types:
-        day_types = (~workdays(stamps)).astype(np.int64)
+        day_types = (~calendars.workdays(stamps)).astype(np.int64)
     return _lookup(tariff)[(months * 2 + day_types) * HOURS_PER_DAY + hours]
 
 

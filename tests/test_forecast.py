@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import forecast
+from core import calendars, forecast
 
 # Planted truth of the synthetic series
 BASE_KWH = 500.0
@@ -21,7 +21,7 @@ def planted_series(start: str, days: int, *, seed: int = 0, temperature: bool = 
     ds = pd.date_range(start, periods=days * 24, freq="h")
     rng = np.random.default_rng(seed)
     hour = ds.hour.to_numpy()
-    calendar = forecast.day_calendar(ds, "cn").set_index("date")
+    calendar = calendars.day_calendar(ds, "cn").set_index("date")
     workday = calendar.loc[ds.normalize(), "is_workday"].to_numpy()
     y = BASE_KWH + 100 * np.sin(2 * np.pi * (hour - 8) / 24) - OFFDAY_DROP_KWH * ~workday
     frame = pd.DataFrame({"ds": ds})
@@ -70,7 +70,7 @@ def test_metrics_reject_mismatched_lengths():
 
 
 def test_chinese_calendar_knows_spring_festival_and_makeup_days():
-    days = forecast.day_calendar(pd.date_range("2024-02-03", "2024-05-12"), "cn").set_index("date")
+    days = calendars.day_calendar(pd.date_range("2024-02-03", "2024-05-12"), "cn").set_index("date")
     # 2024-02-04 is a Sunday and 2024-05-11 a Saturday worked for Spring Festival / Labour Day
     for makeup in ("2024-02-04", "2024-02-18", "2024-05-11"):
         row = days.loc[pd.Timestamp(makeup)]
@@ -83,17 +83,17 @@ def test_chinese_calendar_knows_spring_festival_and_makeup_days():
 
 
 def test_other_calendars():
-    none = forecast.day_calendar(pd.date_range("2024-02-10", "2024-02-12"), "none")
+    none = calendars.day_calendar(pd.date_range("2024-02-10", "2024-02-12"), "none")
     assert list(none["is_workday"]) == [False, False, True]
     assert not none["is_holiday"].any()
-    us = forecast.day_calendar(pd.date_range("2024-07-03", "2024-07-05"), "US")
+    us = calendars.day_calendar(pd.date_range("2024-07-03", "2024-07-05"), "US")
     assert list(us["is_holiday"]) == [False, True, False]
     with pytest.raises(ValueError, match="unknown holiday calendar"):
-        forecast.day_calendar(pd.date_range("2024-07-03", "2024-07-05"), "XX")
+        calendars.day_calendar(pd.date_range("2024-07-03", "2024-07-05"), "XX")
 
 
 def test_prophet_holidays_one_row_per_occurrence():
-    days = forecast.day_calendar(pd.date_range("2024-02-01", "2024-02-29"), "cn")
+    days = calendars.day_calendar(pd.date_range("2024-02-01", "2024-02-29"), "cn")
     table = forecast.prophet_holidays(days)
     festival = table[table["holiday"] == "Spring Festival"]
     assert len(festival) == 1
@@ -117,7 +117,7 @@ def test_gbm_lags_respect_the_horizon():
 
 def test_gbm_features_of_future_rows_use_history_only():
     frame = planted_series("2024-03-04", 30)
-    days = forecast.day_calendar(frame["ds"])
+    days = calendars.day_calendar(frame["ds"])
     horizon = 24
     hidden = frame.copy()
     hidden.loc[hidden.index[-horizon:], "y"] = np.nan
@@ -244,7 +244,7 @@ def test_forecast_recovers_offday_drop_and_cooling_effect():
     result = forecast.forecast(frame, horizon=horizon, folds=0, future=future)
     out = result.frame
     assert len(out) == horizon and out["ds"].iloc[0] == pd.Timestamp("2024-07-01")
-    days = forecast.day_calendar(out["ds"]).set_index("date")
+    days = calendars.day_calendar(out["ds"]).set_index("date")
     workday = days.loc[out["ds"].dt.normalize(), "is_workday"].to_numpy()
     drop = out.loc[workday, "yhat"].mean() - out.loc[~workday, "yhat"].mean()
     degrees = np.maximum(future["temperature_c"].to_numpy() - forecast.COOLING_BASE_C, 0)
@@ -365,7 +365,7 @@ def test_dates_are_naive_local_time():
 def test_seasonal_naive_marks_days_of_another_kind():
     history = planted_series("2024-01-08", 28, temperature=False)
     future = pd.date_range("2024-02-05", periods=8 * 24, freq="h")
-    days = forecast.day_calendar(pd.concat([history["ds"], pd.Series(future)]))
+    days = calendars.day_calendar(pd.concat([history["ds"], pd.Series(future)]))
     result = forecast.seasonal_naive(history, future, "h", days).set_index("ds")
     same = result["same_day_type"].resample("D").first()
     # Monday 5 Feb copies an ordinary Monday; Saturday 10 Feb (Spring Festival) a plain Saturday,
