@@ -52,7 +52,7 @@ class AccessError(ValueError):
 
     Attributes:
         key: the catalog key of the message (``access.login_failed``).
-        values: the placeholders of the message.
+        values: the values named in the message text.
     """
 
     def __init__(self, key: str, **values: object) -> None:

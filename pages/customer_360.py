@@ -76,7 +76,7 @@ def _pick_customer() -> str | None:
     text = st.text_input(
         t("customer360.search"),
         value=initial,
-        placeholder=t("customer360.search_placeholder"),
+        placeholder=t("customer360.search_hint"),
         help=t("customer360.search_help"),
         key="c360_search",
     )
