@@ -363,6 +363,41 @@ def bills(engine: sa.Engine, viewer: access.Viewer, customer_id: str) -> pd.Data
     return frame
 
 
+# Bill statuses that leave money owed now, and those that count against the customer's record.
+OWING_STATUSES = ("unpaid", "partly_paid")
+LATE_STATUSES = ("paid_late", "unpaid", "partly_paid")
+
+
+@dataclass(frozen=True)
+class BillStanding:
+    """Where a customer stands on the bills listed.
+
+    Attributes:
+        arrears_cny: what is still owed on bills past their due date.
+        late_bills: bills paid late or not (fully) paid by their due date.
+    """
+
+    arrears_cny: float
+    late_bills: int
+
+
+def bill_standing(bill_frame: pd.DataFrame) -> BillStanding:
+    """Arrears and late bills of a customer's bill list.
+
+    Args:
+        bill_frame: from :func:`bills` (``status`` and ``outstanding_cny``).
+
+    Returns:
+        The arrears (bills not yet due owe nothing) and the count of late bills.
+    """
+    if bill_frame.empty:
+        return BillStanding(0.0, 0)
+    owing = bill_frame["status"].isin(OWING_STATUSES)
+    arrears = round(float(bill_frame.loc[owing, "outstanding_cny"].sum()), 2)
+    late = int(bill_frame["status"].isin(LATE_STATUSES).sum())
+    return BillStanding(arrears, late)
+
+
 def _latest_day(conn: sa.Connection) -> dt.date:
     """The store's "today": the end of the features period (the day after the last reading).
 

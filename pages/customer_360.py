@@ -269,11 +269,10 @@ def _bills(frame: pd.DataFrame) -> None:
     if frame.empty:
         st.caption(t("customer360.no_bills"))
         return
-    owed = frame.loc[frame["status"].isin(["unpaid", "partly_paid"]), "outstanding_cny"].sum()
-    late = int(frame["status"].isin(["paid_late", "unpaid", "partly_paid"]).sum())
+    standing = customer360.bill_standing(frame)
     first, second = st.columns(2)
-    first.metric(t("customer360.arrears_now"), f"¥{owed:,.2f}")
-    second.metric(t("customer360.late_bills"), f"{late}")
+    first.metric(t("customer360.arrears_now"), f"¥{standing.arrears_cny:,.2f}")
+    second.metric(t("customer360.late_bills"), f"{standing.late_bills}")
     shown = frame.assign(status=frame["status"].map(lambda name: t(f"customer360.status.{name}")))
 
     def label(name: str) -> str:

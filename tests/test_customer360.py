@@ -115,6 +115,19 @@ def test_late_payers_get_the_arrears_or_autopay_action(engine):
     assert "late payments in 12 months" in customer360.describe(action, "en")
 
 
+def test_bill_standing_counts_only_what_is_owed_past_due():
+    bill_frame = pd.DataFrame(
+        {
+            "status": ["paid", "paid_late", "unpaid", "partly_paid", "not_due"],
+            "outstanding_cny": [0.0, 0.0, 120.5, 30.25, 99.0],
+        }
+    )
+    standing = customer360.bill_standing(bill_frame)
+    assert standing.arrears_cny == 150.75
+    assert standing.late_bills == 3
+    assert customer360.bill_standing(bill_frame.iloc[:0]) == customer360.BillStanding(0.0, 0)
+
+
 def test_peak_shift_saving_comes_from_the_savings_module(engine):
     customer_id = _first(
         engine,
