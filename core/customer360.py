@@ -19,9 +19,11 @@ from core.store import functions, schema
 SEARCH_LIMIT = 50
 # Work orders, outages and bills shown on one customer: the recent history a visit needs.
 HISTORY_LIMIT = 200
+# The hour-by-day heatmap covers the last year: every season once, 8,760 cells at most.
 HEATMAP_DAYS = 365
 # id_map systems whose ids are phone numbers, personal data like the phone field.
 PHONE_SYSTEMS = ("95598",)
+# Two years of bills: this year's against last year's, and the payment record risk looks at.
 BILL_MONTHS = 24
 # Share of peak and critical-peak energy a customer can usually move without changing what it
 # produces (the talking point "moving 15% of peak use to the valley saves ...").
@@ -32,9 +34,13 @@ MIN_SAVING_CNY = 50.0
 CAPACITY_PRESSURE_SHARE = 0.8
 # Peers: same class and transformer area; when fewer than this, same class and capacity band.
 MIN_PEERS = 5
+# Peers read at most: a median and a percentile over this many are steady, and one customer's
+# page never reads a whole class of a large store.
 PEER_LIMIT = 500
 # Capacity band of a peer: within this factor of the customer's contract capacity.
 CAPACITY_BAND_FACTOR = 1.5
+# The peak-shift talking point prices a year of bills, so its saving is a yearly one.
+SHIFT_SAVING_MONTHS = 12
 COMPARED_FEATURES = (
     "annual_kwh",
     "avg_daily_kwh",
@@ -589,7 +595,7 @@ def _peak_shift_saving(engine: sa.Engine, record: dict, customer_id: str) -> flo
             )
             .where(table.c.customer_id == customer_id)
             .order_by(table.c.period.desc())
-            .limit(12)
+            .limit(SHIFT_SAVING_MONTHS)
         ).all()
     if not rows:
         return None

@@ -41,11 +41,14 @@ MIN_PREVIOUS_DAYS = 183
 COMPLAINT_TYPE = "complaint"
 ONLINE_CHANNELS = ("app", "wechat", "95598_web", "web", "alipay")
 COUNTER_CHANNELS = ("counter",)
+# Complaints of the last quarter count as recent: fresh enough to act on in a visit.
 RECENT_DAYS = 90
 # A complaint this soon after an outage of the same customer is counted as caused by it.
 OUTAGE_COMPLAINT_WINDOW_HOURS = 7 * 24
 # Unpaid remainders below one fen are rounding, not arrears.
 ARREARS_TOLERANCE_CNY = 0.005
+# Unknown tariff codes named in the error: enough to see the pattern, short enough to read.
+UNKNOWN_TARIFFS_LISTED = 5
 # Tariffs without their own hours (single price, residential tiers) are described under the TOU
 # schedule the customer could move to, so a peak-heavy flat-rate customer is still recognisable.
 SCHEDULED_KINDS = ("tou", "two_part")
@@ -703,7 +706,7 @@ def _check_tariff_codes(engine: sa.Engine, scope: sa.ColumnElement, catalog: dic
             sa.select(customers.c.tariff_code, sa.func.count())
             .where(scope, customers.c.tariff_code.not_in(list(catalog)))
             .group_by(customers.c.tariff_code)
-            .limit(5)
+            .limit(UNKNOWN_TARIFFS_LISTED)
         ).all()
     if unknown:
         listed = ", ".join(f"{code} ({count} customers)" for code, count in unknown)

@@ -11,7 +11,7 @@ from typing import Literal
 import pandas as pd
 import sqlalchemy as sa
 
-from core import access, service_area, tariffs
+from core import access, ingest, service_area, tariffs
 from core.store import functions, schema
 
 Dimension = Literal["completeness", "consistency", "timeliness", "validity"]
@@ -27,8 +27,6 @@ BILL_TOLERANCE_KWH = 1.0
 STALE_DAYS = 2
 # Readings per day for each interval the import detects; a customer's densest day tells which.
 READINGS_PER_DAY = (1, 24, 48, 96)
-MAX_READING_KWH = 10_000_000.0
-MAX_CAPACITY_KVA = 1_000_000.0
 
 # Fields a complete record has, beyond the ones the store requires.
 EXPECTED_FIELDS = {
@@ -477,11 +475,11 @@ def _import_metrics(conn: sa.Connection, table_name: str | None = None) -> list[
 def _out_of_range(table: sa.Table) -> sa.ColumnElement | None:
     c = table.c
     if table is schema.readings:
-        return sa.or_(c.kwh < 0, c.kwh > MAX_READING_KWH, c.kvarh < 0)
+        return sa.or_(c.kwh < 0, c.kwh > ingest.MAX_READING_KWH, c.kvarh < 0)
     if table is schema.customers:
         return sa.or_(
             c.contract_capacity_kva <= 0,
-            c.contract_capacity_kva > MAX_CAPACITY_KVA,
+            c.contract_capacity_kva > ingest.MAX_CAPACITY_KVA,
             c.voltage_kv <= 0,
             c.lat < -90,
             c.lat > 90,

@@ -27,6 +27,9 @@ CJK_FONTS = (
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
     "/usr/share/fonts/truetype/arphic/uming.ttc",
 )
+# What of the history fits the one-page brief: a year of monthly use and the latest bills.
+BRIEF_MONTHS = 12
+BRIEF_BILLS = 6
 LATIN_FONTS = ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",)
 # A brief batch for one manager is capped so a mistyped id cannot fill a disk.
 MAX_BATCH = 2000
@@ -216,7 +219,7 @@ def render(
         pdf.line_text(t("customer360.brief_pdf.no_readings"), 9)
     else:
         top = pdf.get_y() + 1
-        monthly = views["monthly"].tail(12)
+        monthly = views["monthly"].tail(BRIEF_MONTHS)
         _bar_chart(pdf, monthly, 12, top, 118, 42, t("customer360.brief_pdf.monthly"))
         _tou_bar(pdf, customer360.tou_split(row), 136, top, 62, 42, t, language)
         pdf.set_y(top + 46)
@@ -231,7 +234,7 @@ def render(
             ),
             9,
         )
-    _bill_table(pdf, bill_frame.head(6), t)
+    _bill_table(pdf, bill_frame.head(BRIEF_BILLS), t)
 
     pdf.heading(t("customer360.brief_pdf.service"))
     if row is not None:
