@@ -114,13 +114,19 @@ def _fields_missing(table: sa.Table) -> sa.ColumnElement:
     return sa.or_(*[table.c[name].is_(None) for name in EXPECTED_FIELDS[table.name]])
 
 
-def _completeness_fields(conn: sa.Connection, viewer: access.Viewer, table: sa.Table) -> dict:
-    scope = _in_scope(table, viewer)
-    total = _count(conn, sa.select(sa.literal(1)).select_from(table).where(scope))
-    missing = _count(
-        conn, sa.select(sa.literal(1)).select_from(table).where(scope, _fields_missing(table))
-    )
-    return _metric("completeness", table.name, "fields_filled", total - missing, total)
+def _rows_passing(
+    conn: sa.Connection,
+    viewer: access.Viewer,
+    table: sa.Table,
+    failing: sa.ColumnElement,
+    dimension: str,
+    metric: str,
+) -> dict:
+    """The metric of the viewer's rows of ``table``: those not matching ``failing`` pass."""
+    rows = sa.select(sa.literal(1)).select_from(table).where(_in_scope(table, viewer))
+    total = _count(conn, rows)
+    failed = _count(conn, rows.where(failing))
+    return _metric(dimension, table.name, metric, total - failed, total)
 
 
 def readings_coverage(conn: sa.Connection, viewer: access.Viewer) -> pd.DataFrame:
@@ -495,15 +501,6 @@ def _out_of_range(table: sa.Table) -> sa.ColumnElement | None:
     return None
 
 
-def _values_in_range(conn: sa.Connection, viewer: access.Viewer, table: sa.Table) -> dict:
-    scope = _in_scope(table, viewer)
-    total = _count(conn, sa.select(sa.literal(1)).select_from(table).where(scope))
-    bad = _count(
-        conn, sa.select(sa.literal(1)).select_from(table).where(scope, _out_of_range(table))
-    )
-    return _metric("validity", table.name, "values_in_range", total - bad, total)
-
-
 def _measure(
     conn: sa.Connection,
     viewer: access.Viewer,
@@ -516,7 +513,11 @@ def _measure(
     rows: list[dict] = []
     for name in EXPECTED_FIELDS:
         if wanted(name):
-            rows.append(_completeness_fields(conn, viewer, _table(name)))
+            table = _table(name)
+            failing = _fields_missing(table)
+            rows.append(
+                _rows_passing(conn, viewer, table, failing, "completeness", "fields_filled")
+            )
     if wanted("readings"):
         rows.append(_readings_present(conn, viewer))
         rows.append(_customers_reporting(conn, viewer, as_of))
@@ -532,7 +533,8 @@ def _measure(
         rows.extend(_id_map_resolves(conn, viewer))
     for table in (schema.readings, schema.customers, schema.bills, schema.work_orders):
         if wanted(table.name):
-            rows.append(_values_in_range(conn, viewer, table))
+            failing = _out_of_range(table)
+            rows.append(_rows_passing(conn, viewer, table, failing, "validity", "values_in_range"))
     rows.extend(_import_metrics(conn, table_name))
     return pd.DataFrame(rows, columns=METRIC_COLUMNS)
 
