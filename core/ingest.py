@@ -627,8 +627,21 @@ def map_columns(table_name: str, headers: list[str]) -> ColumnMapping:
         The mapping, with the headers that map onto nothing listed as ignored.
 
     Raises:
-        ValueError: two headers map onto the same column, or a required column is missing.
+        ValueError: two headers map onto the same column, or a required column is missing (the
+            message names the tables the file would fit, when it fits another).
     """
+    mapping, missing = _map_headers(table_name, headers)
+    if missing:
+        fitting = [name for name in fitting_tables(headers) if name != table_name]
+        hint = f"; it looks like a file for {' or '.join(fitting)}" if fitting else ""
+        raise ValueError(
+            f"the file has no column for {', '.join(missing)} (table {table_name}); "
+            f"its headers are {', '.join(map(str, headers))}{hint}"
+        )
+    return mapping
+
+
+def _map_headers(table_name: str, headers: list[str]) -> tuple[ColumnMapping, list[str]]:
     table = _entity_table(table_name)
     accepted = set(table.c.keys())
     if table_name == "readings":
@@ -655,12 +668,28 @@ def map_columns(table_name: str, headers: list[str]) -> ColumnMapping:
         if offsets is not None and "date" in mapped:
             wide, unmapped, layout = offsets, [], "wide"
     missing = [name for name in _required_columns(table) if name not in _provided(columns, layout)]
-    if missing:
-        raise ValueError(
-            f"the file has no column for {', '.join(missing)} (table {table_name}); "
-            f"its headers are {', '.join(map(str, headers))}"
-        )
-    return ColumnMapping(table_name, columns, wide, tuple(unmapped), layout)
+    mapping = ColumnMapping(table_name, columns, wide, tuple(unmapped), layout)
+    return mapping, missing
+
+
+def fitting_tables(headers: list[str]) -> list[str]:
+    """The tables whose required columns a file's headers all provide, in :func:`tables` order.
+
+    Args:
+        headers: the file's headers.
+
+    Returns:
+        The table names, for telling a user which table a file they picked wrongly is for.
+    """
+    fitting = []
+    for name in tables():
+        try:
+            _, missing = _map_headers(name, headers)
+        except ValueError:
+            continue
+        if not missing:
+            fitting.append(name)
+    return fitting
 
 
 def _provided(columns: dict[str, str], layout: Layout) -> set[str]:

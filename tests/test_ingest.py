@@ -610,3 +610,12 @@ def test_a_write_conflict_is_told_in_words_and_keeps_nothing(store, monkeypatch)
     with pytest.raises(ValueError, match="import it again"):
         _import(store, "customers", "customers.csv")
     assert _count(store, schema.customers) == 0
+
+
+def test_a_file_for_another_table_says_which_table_it_fits(store):
+    with pytest.raises(ValueError, match="it looks like a file for readings"):
+        _import(store, "customers", "readings_long_dirty.tsv")
+    headers = ["户号", "户名", "用电类别", "所属区县", "电价代码"]
+    assert ingest.fitting_tables(headers) == ["customers"]
+    assert ingest.fitting_tables(["something", "else"]) == []
+    assert _count(store, schema.customers) == 0
