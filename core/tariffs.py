@@ -193,6 +193,22 @@ def load_catalog(path: Path | None = None) -> dict[str, Tariff]:
     return dict(_load_catalog_cached(str(path.resolve()), stat.st_mtime_ns))
 
 
+def codes_for_class(catalog: Mapping[str, Tariff], customer_class: str) -> list[str]:
+    """The codes of the tariffs a customer of this class can be on, in catalog order.
+
+    Capacity is not asked: a customer may be on a tariff it would not be offered today, and
+    :meth:`Tariff.eligible` decides what may be proposed.
+
+    Args:
+        catalog: tariffs by code, from :func:`load_catalog`.
+        customer_class: one of :data:`CUSTOMER_CLASSES`.
+
+    Returns:
+        The tariff codes whose customer classes include ``customer_class``.
+    """
+    return [code for code, tariff in catalog.items() if customer_class in tariff.customer_classes]
+
+
 @functools.lru_cache(maxsize=8)
 def _load_catalog_cached(path: str, _mtime_ns: int) -> tuple[tuple[str, Tariff], ...]:
     name = Path(path).name

@@ -138,10 +138,9 @@ def _load_typical() -> tuple[pd.DataFrame, str, str, float | None]:
 def _customer_inputs(key: str) -> tuple[str, str, float | None]:
     catalog = _catalog()
     left, middle, right = st.columns(3)
-    classes = ["residential", "commercial", "industrial", "agricultural"]
     customer_class = left.selectbox(
         t("tariffs.class"),
-        classes,
+        tariffs.CUSTOMER_CLASSES,
         index=1,
         format_func=lambda name: t(f"domain.customer_class.{name}"),
         key=f"{key}_class",
@@ -149,7 +148,7 @@ def _customer_inputs(key: str) -> tuple[str, str, float | None]:
     capacity = middle.number_input(
         t("tariffs.capacity"), min_value=0.0, value=200.0, step=10.0, key=f"{key}_capacity"
     )
-    codes = [code for code, tariff in catalog.items() if customer_class in tariff.customer_classes]
+    codes = tariffs.codes_for_class(catalog, customer_class)
     code = right.selectbox(
         t("tariffs.tariff"), codes, format_func=_tariff_name, key=f"{key}_tariff"
     )

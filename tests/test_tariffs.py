@@ -167,6 +167,18 @@ def test_shipped_catalog_has_the_codes_the_demo_assigns():
     assert "examples to edit" in tariffs.DEFAULT_CATALOG.read_text(encoding="utf-8").lower()
 
 
+def test_codes_for_class_lists_every_tariff_of_the_class_whatever_the_capacity():
+    catalog = tariffs.load_catalog()
+    commercial = tariffs.codes_for_class(catalog, "commercial")
+    assert "COM_TOU" in commercial
+    assert "RES_TIERED" not in commercial
+    assert commercial == [code for code in catalog if code in commercial]
+    industrial = tariffs.codes_for_class(catalog, "industrial")
+    assert {"COM_TOU", "IND_TWO_PART"} <= set(industrial)
+    assert not catalog["IND_TWO_PART"].eligible("industrial", None)
+    assert tariffs.codes_for_class(catalog, "no such class") == []
+
+
 def test_half_up_rounding_to_the_fen():
     # 12.5 kWh × 0.558 = 6.975 exactly; binary floats hold 6.97499..., a naive round gives 6.97.
     assert tariffs.to_fen(12.5 * 0.558) == 698
