@@ -417,6 +417,11 @@ def _latest_day(conn: sa.Connection) -> dt.date:
 def work_orders(engine: sa.Engine, viewer: access.Viewer, customer_id: str) -> pd.DataFrame:
     """The customer's 95598 work orders, newest first, with the complaint text.
 
+    Args:
+        engine: the store.
+        viewer: who is asking; a customer outside their scope gives an empty frame.
+        customer_id: the customer.
+
     Returns:
         order_id, created_at, closed_at, type, channel, satisfaction, description,
         hours_to_close.
@@ -448,6 +453,11 @@ def work_orders(engine: sa.Engine, viewer: access.Viewer, customer_id: str) -> p
 def channel_activity(engine: sa.Engine, viewer: access.Viewer, customer_id: str) -> pd.DataFrame:
     """Events per channel and month, summed in the store.
 
+    Args:
+        engine: the store.
+        viewer: who is asking; a customer outside their scope gives an empty frame.
+        customer_id: the customer.
+
     Returns:
         ``month`` (YYYY-MM), ``channel``, ``events``.
     """
@@ -472,6 +482,11 @@ def channel_activity(engine: sa.Engine, viewer: access.Viewer, customer_id: str)
 
 def outages(engine: sa.Engine, viewer: access.Viewer, customer_id: str) -> pd.DataFrame:
     """The outages that reached the customer, newest first.
+
+    Args:
+        engine: the store.
+        viewer: who is asking; a customer outside their scope gives an empty frame.
+        customer_id: the customer.
 
     Returns:
         event_id, start, end, planned, hours.

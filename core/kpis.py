@@ -177,6 +177,11 @@ def headline(conn: sa.Connection, viewer: access.Viewer, period: str) -> list[Kp
 def customers_by_class(conn: sa.Connection, viewer: access.Viewer, period: str) -> pd.DataFrame:
     """Customers connected by the end of ``period``, counted per customer class.
 
+    Args:
+        conn: a store connection.
+        viewer: who is asking; only customers in their scope count.
+        period: the month, ``YYYY-MM``.
+
     Returns:
         Columns ``customer_class`` and ``customers``, largest class first.
     """
@@ -198,6 +203,12 @@ def monthly_trend(
     conn: sa.Connection, viewer: access.Viewer, period: str, months: int
 ) -> pd.DataFrame:
     """Energy sold and revenue per month and customer class, for the ``months`` up to ``period``.
+
+    Args:
+        conn: a store connection.
+        viewer: who is asking; only customers in their scope count.
+        period: the month, ``YYYY-MM``.
+        months: how many months, ``period`` included.
 
     Returns:
         Columns ``period``, ``customer_class``, ``energy_kwh``, ``revenue_cny``, ordered by month.
@@ -229,6 +240,11 @@ def monthly_trend(
 
 def map_points(conn: sa.Connection, viewer: access.Viewer, period: str) -> pd.DataFrame:
     """Customers with coordinates and their energy over the twelve months up to ``period``.
+
+    Args:
+        conn: a store connection.
+        viewer: who is asking; only customers in their scope count.
+        period: the month, ``YYYY-MM``.
 
     Returns:
         Columns ``customer_id``, ``customer_class``, ``region``, ``lat``, ``lon``,

@@ -370,8 +370,17 @@ def _bill_table(pdf: _Brief, frame: pd.DataFrame, t) -> None:
 def manager_customers(engine: sa.Engine, viewer: access.Viewer, manager_id: str) -> list[str]:
     """The customer ids assigned to a customer manager, within the viewer's scope.
 
+    Args:
+        engine: the store.
+        viewer: who is asking; only customers in their scope are listed.
+        manager_id: the customer manager's id, as in ``customers.manager_id``.
+
+    Returns:
+        The customer ids in id order.
+
     Raises:
-        ValueError: the manager has no customers the viewer may see.
+        ValueError: the manager has no customers the viewer may see, or more than
+            :data:`MAX_BATCH`.
     """
     customers = schema.customers
     with engine.connect() as conn:
