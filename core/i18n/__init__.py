@@ -37,7 +37,7 @@ def catalogs() -> dict[str, dict[str, str]]:
 
 
 def translate(key: str, language: str, **values: object) -> str:
-    """The text for ``key`` in ``language`` with ``{placeholders}`` filled from ``values``.
+    """The text for ``key`` in ``language`` with its ``{name}`` fields filled from ``values``.
 
     An unknown key shows as the key itself, so a gap is visible on screen instead of breaking the
     page; the catalog test keeps both languages complete.
