@@ -462,20 +462,17 @@ def channel_activity(engine: sa.Engine, viewer: access.Viewer, customer_id: str)
         ``month`` (YYYY-MM), ``channel``, ``events``.
     """
     activity, customers = schema.channel_activity, schema.customers
-    year, month = sa.extract("year", activity.c.date), sa.extract("month", activity.c.date)
+    month = functions.month(activity.c.date).label("month")
     query = (
-        sa.select(year, month, activity.c.channel, sa.func.sum(activity.c.events))
+        sa.select(month, activity.c.channel, sa.func.sum(activity.c.events))
         .join(customers, customers.c.customer_id == activity.c.customer_id)
         .where(_scoped(customer_id, viewer))
-        .group_by(year, month, activity.c.channel)
-        .order_by(year, month, activity.c.channel)
+        .group_by(month, activity.c.channel)
+        .order_by(month, activity.c.channel)
     )
     with engine.connect() as conn:
         rows = conn.execute(query).all()
-    frame = pd.DataFrame(rows, columns=["year", "month", "channel", "events"])
-    frame["month"] = [
-        f"{int(y):04d}-{int(m):02d}" for y, m in zip(frame["year"], frame["month"], strict=True)
-    ]
+    frame = pd.DataFrame(rows, columns=["month", "channel", "events"])
     frame["events"] = frame["events"].astype(int)
     return frame[["month", "channel", "events"]]
 

@@ -1,5 +1,7 @@
 """Customer 360 core: search, scope, load views against direct sums, peers, actions, briefs."""
 
+import datetime as dt
+
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -198,3 +200,41 @@ def test_visit_briefs_command_writes_one_pdf_per_customer(featured_demo_url, tmp
         )
         == 2
     )
+
+
+def test_channel_activity_sums_events_by_month_on_every_backend(store):
+    customer = {
+        "customer_id": "4200000001",
+        "name": "王伟",
+        "customer_class": "residential",
+        "region": "黄石港区",
+        "tariff_code": "RES_TIERED",
+    }
+    events = [
+        ("2025-03-04", "app", 2),
+        ("2025-03-29", "app", 3),
+        ("2025-03-30", "wechat", 4),
+        ("2025-11-01", "app", 1),
+    ]
+    with store.begin() as conn:
+        conn.execute(schema.customers.insert(), [customer])
+        conn.execute(
+            schema.channel_activity.insert(),
+            [
+                {
+                    "customer_id": "4200000001",
+                    "date": dt.date.fromisoformat(day),
+                    "channel": c,
+                    "events": n,
+                }
+                for day, c, n in events
+            ],
+        )
+    frame = customer360.channel_activity(store, access.SYSTEM, "4200000001")
+    assert frame.to_dict("records") == [
+        {"month": "2025-03", "channel": "app", "events": 5},
+        {"month": "2025-03", "channel": "wechat", "events": 4},
+        {"month": "2025-11", "channel": "app", "events": 1},
+    ]
+    outsider = access.Viewer(user_name="other", role="customer_manager", manager_id="CM999")
+    assert customer360.channel_activity(store, outsider, "4200000001").empty
