@@ -4,6 +4,8 @@ One place for the calendar every part of the product shares: the tariff periods 
 holidays, the demo's load, the features' weekday/weekend ratio and the forecast's holiday effects.
 """
 
+import functools
+
 import numpy as np
 import pandas as pd
 
@@ -40,12 +42,9 @@ def day_calendar(dates: pd.Series | pd.DatetimeIndex, calendar: str = "cn") -> p
     else:
         import holidays
 
-        try:
-            table = holidays.country_holidays(code.upper(), years=sorted(set(days.year)))
-        except NotImplementedError as error:
-            raise ValueError(
-                f"unknown holiday calendar {calendar!r}: use {CALENDARS_HELP}"
-            ) from error
+        if code.upper() not in holidays.list_supported_countries():
+            raise ValueError(f"unknown holiday calendar {calendar!r}: use {CALENDARS_HELP}")
+        table = holidays.country_holidays(code.upper(), years=sorted(set(days.year)))
         names = [table.get(day.date(), "") or "" for day in days]
         is_workday = np.array([not weekend[i] and not names[i] for i in range(len(days))])
     names_array = np.array(names, dtype=object)
@@ -60,6 +59,15 @@ def day_calendar(dates: pd.Series | pd.DatetimeIndex, calendar: str = "cn") -> p
     )
 
 
+@functools.cache
+def _published_years() -> frozenset[int]:
+    # chinese_calendar knows the State Council's schedule only for the years it has published;
+    # for other years the fixed statutory holidays without 调休 are the best available.
+    import chinese_calendar
+
+    return frozenset(day.year for day in (*chinese_calendar.holidays, *chinese_calendar.workdays))
+
+
 def _chinese_days(days: pd.DatetimeIndex) -> tuple[np.ndarray, list[str], np.ndarray]:
     import chinese_calendar
     import holidays
@@ -67,14 +75,13 @@ def _chinese_days(days: pd.DatetimeIndex) -> tuple[np.ndarray, list[str], np.nda
     is_workday = np.zeros(len(days), dtype=bool)
     makeup = np.zeros(len(days), dtype=bool)
     names: list[str] = []
+    published = _published_years()
     fallback = None
     for i, day in enumerate(days):
         date = day.date()
-        try:
+        if date.year in published:
             is_holiday, name = chinese_calendar.get_holiday_detail(date)
-        except NotImplementedError:
-            # chinese_calendar knows the State Council's schedule only for published years; for
-            # other years the fixed statutory holidays without 调休 are the best available.
+        else:
             if fallback is None:
                 fallback = holidays.country_holidays("CN", years=sorted(set(days.year)))
             name = fallback.get(date)
