@@ -11,19 +11,18 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal, get_args
-from zoneinfo import ZoneInfo
 
 import argon2
 import pandas as pd
 import sqlalchemy as sa
 
-from core import config, i18n
+from core import calendars, config, errors
 from core.store import schema
 
 Role = Literal["administrator", "manager", "analyst", "customer_manager"]
 ROLES: tuple[Role, ...] = get_args(Role)
 
-LOCAL_TIME = ZoneInfo("Asia/Shanghai")
+LOCAL_TIME = calendars.LOCAL_TIME
 
 # Five tries forgive a few typos yet make online guessing impractical; the lock then holds for a
 # quarter of an hour. GB/T 22239-2019 (等级保护 2.0) asks for both: a cap on failed logins and
@@ -47,18 +46,8 @@ ORG_SEPARATOR = "/"
 DEMO_PASSWORD = "demo1234"
 
 
-class AccessError(ValueError):
-    """A refusal a user can act on, carrying the i18n key of its message.
-
-    Attributes:
-        key: the catalog key of the message (``access.login_failed``).
-        values: the values named in the message text.
-    """
-
-    def __init__(self, key: str, **values: object) -> None:
-        self.key = key
-        self.values = values
-        super().__init__(i18n.translate(key, "en", **values))
+class AccessError(errors.UserError):
+    """A refusal a user can act on: who may do what, and why not."""
 
 
 @dataclass(frozen=True)

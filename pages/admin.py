@@ -3,7 +3,7 @@ import datetime as dt
 import streamlit as st
 
 from core import access
-from ui import session
+from ui import downloads, session
 
 t = session.t
 viewer = session.require_page("pages/admin.py")
@@ -14,10 +14,6 @@ st.caption(t("admin.subtitle"))
 
 def column_label(name: str) -> str:
     return t(f"admin.column.{name}")
-
-
-def show_error(error: access.AccessError) -> None:
-    st.error(t(error.key, **error.values))
 
 
 with session.engine().connect() as conn:
@@ -79,7 +75,7 @@ with users_tab:
                         contact_grant=new_grant,
                     )
             except access.AccessError as error:
-                show_error(error)
+                session.show_error(error)
             else:
                 st.success(t("admin.created", user_name=new_name.strip()))
                 st.rerun()
@@ -129,7 +125,7 @@ with users_tab:
                             active=active,
                         )
                 except access.AccessError as error:
-                    show_error(error)
+                    session.show_error(error)
                 else:
                     st.success(t("admin.saved", user_name=chosen))
                     st.rerun()
@@ -147,7 +143,7 @@ with users_tab:
                     with session.engine().begin() as conn:
                         access.reset_password(conn, viewer, target, password)
                 except access.AccessError as error:
-                    show_error(error)
+                    session.show_error(error)
                 else:
                     st.success(t("admin.reset_done", user_name=target))
 
@@ -183,15 +179,7 @@ with audit_tab:
         hide_index=True,
         width="stretch",
     )
-    st.download_button(
-        t("admin.download_audit"),
-        data=session.audited_export(
-            "audit_log.csv", len(entries), entries.to_csv(index=False).encode("utf-8-sig")
-        ),
-        file_name="audit_log.csv",
-        mime="text/csv",
-        on_click="ignore",
-    )
+    downloads.offer(t("admin.download_audit"), entries, "audit_log", key="download_audit")
 
 with roles_tab:
     st.subheader(t("admin.org_tree"))

@@ -8,7 +8,7 @@ import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 from streamlit.navigation.page import StreamlitPage
 
-from core import access, config, i18n
+from core import access, config, errors, i18n
 from core.store import engine as store_engine
 
 
@@ -45,6 +45,11 @@ def language() -> str:
 def t(key: str, **values: object) -> str:
     """The text for ``key`` in the session's language."""
     return i18n.translate(key, language(), **values)
+
+
+def show_error(error: errors.UserError) -> None:
+    """A core error the user can act on, in the session's language."""
+    st.error(error.text(language()))
 
 
 # The one place that decides who a page runs as when it runs on its own, outside app.py's sign-in
