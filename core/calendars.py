@@ -1,14 +1,19 @@
 """Working days and holidays: China's with its make-up workdays (调休), or another country's.
 
-One place for the calendar every part of the product shares: the tariff periods of weekends and
-holidays, the demo's load, the features' weekday/weekend ratio and the forecast's holiday effects.
+One place for the calendar every part of the product shares: the tariff periods of
+weekends and holidays, the demo's load, the features' weekday/weekend ratio, the forecast's holiday
+effects, and the local time zone.
 """
 
 import functools
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 
+# The utility's wall clock: readings are stamped, bills fall due and people read times in it. Times
+# of the product's own records are stored in UTC and shown in this zone.
+LOCAL_TIME = ZoneInfo("Asia/Shanghai")
 CALENDARS_HELP = 'a holiday calendar: "cn" (Chinese with 调休), "none", or an ISO country code'
 
 
