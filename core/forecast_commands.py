@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from core import calendars, config, forecast, load_series
+from core import access, calendars, config, exports, forecast, load_series
 
 HORIZON_HELP = "hours ahead (hourly), or days ahead with --daily"
 
@@ -172,10 +172,10 @@ def _write(frame: pd.DataFrame, path: str) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".parquet":
         frame.to_parquet(out, index=False)
-    elif out.suffix.lower() == ".csv":
-        frame.to_csv(out, index=False, float_format="%.3f")
+    elif out.suffix.lower() in (".csv", ".xlsx"):
+        exports.write(access.SYSTEM, exports.rounded(frame, 3), out)
     else:
-        raise ValueError(f"--out {out.name}: write a .csv or .parquet file")
+        raise ValueError(f"--out {out.name}: write a .csv, .xlsx or .parquet file")
 
 
 def _command_forecast(args: argparse.Namespace) -> int:

@@ -5,7 +5,7 @@ import plotly.express as px
 import streamlit as st
 
 from core import access, ingest, quality
-from ui import session
+from ui import downloads, session
 
 t = session.t
 viewer = session.require_page("pages/data_quality.py")
@@ -73,16 +73,7 @@ def _rejected_table(frame: pd.DataFrame, key: str) -> None:
         columns=lambda name: t(f"data_quality.column.{name}")
     )
     st.dataframe(shown, hide_index=True, width="stretch")
-    st.download_button(
-        t("data_quality.download_rejected"),
-        session.audited_export(
-            "rejected_rows.csv", len(frame), frame.to_csv(index=False).encode("utf-8-sig")
-        ),
-        file_name="rejected_rows.csv",
-        mime="text/csv",
-        on_click="ignore",
-        key=key,
-    )
+    downloads.offer(t("data_quality.download_rejected"), frame, "rejected_rows", key=key)
 
 
 def _import_tab() -> None:

@@ -5,8 +5,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import access, forecast, load_series
-from ui import session
+from core import access, exports, forecast, load_series
+from ui import downloads, session
 
 t = session.t
 viewer = session.require_page("pages/forecast.py")
@@ -277,16 +277,9 @@ with what_if_tab:
     else:
         _what_if(result, unit)
 with download_tab:
-    file_name = f"forecast_{level}_{key or 'all'}_{horizon}.csv"
-    st.download_button(
+    downloads.offer(
         t("forecast.download"),
-        session.audited_export(
-            file_name,
-            len(result.frame),
-            result.frame.to_csv(index=False, float_format="%.3f").encode("utf-8-sig"),
-        ),
-        file_name=file_name,
-        mime="text/csv",
-        on_click="ignore",
+        exports.rounded(result.frame, 3),
+        f"forecast_{level}_{key or 'all'}_{horizon}",
         key="download_forecast",
     )

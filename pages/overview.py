@@ -6,7 +6,7 @@ import pydeck as pdk
 import streamlit as st
 
 from core import access, kpis, service_area
-from ui import formatting, maps, session
+from ui import downloads, formatting, maps, session
 
 t = session.t
 
@@ -200,14 +200,4 @@ with right:
 st.subheader(t("overview.map"))
 _map(points)
 
-st.download_button(
-    t("overview.download_kpis"),
-    data=session.audited_export(
-        f"kpis_{period}.csv",
-        len(headline),
-        _kpi_table(headline).to_csv(index=False).encode("utf-8-sig"),
-    ),
-    file_name=f"kpis_{period}.csv",
-    mime="text/csv",
-    on_click="ignore",
-)
+downloads.offer(t("overview.download_kpis"), _kpi_table(headline), f"kpis_{period}", key="kpis")

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import access, savings, tariffs
-from ui import formatting, session
+from ui import downloads, formatting, session
 
 t = session.t
 viewer = session.require_page("pages/tariffs.py")
@@ -226,15 +226,8 @@ def _customer_view() -> None:
     third.metric(t("tariffs.average_price"), f"{total / max(bills['kwh_total'].sum(), 1):.4f}")
     shown = [column for column in BILL_COLUMNS if column in bills.columns]
     _table(bills[shown])
-    st.download_button(
-        t("tariffs.download_bills"),
-        session.audited_export(
-            f"bills_{tariff.code}.csv", len(bills), bills.to_csv(index=False).encode("utf-8-sig")
-        ),
-        file_name=f"bills_{tariff.code}.csv",
-        mime="text/csv",
-        on_click="ignore",
-        key="download_bills",
+    downloads.offer(
+        t("tariffs.download_bills"), bills, f"bills_{tariff.code}", key="download_bills"
     )
 
     st.subheader(t("tariffs.shift_header"))
@@ -373,17 +366,12 @@ def _batch_view() -> None:
         shown,
         **{t("tariffs.col.saving_share"): st.column_config.NumberColumn(format="percent")},
     )
-    st.download_button(
+    downloads.offer(
         t("tariffs.download_targets"),
-        session.audited_export(
-            "tariff_savings_targets.csv",
-            len(shown),
-            _labelled(shown).to_csv(index=False).encode("utf-8-sig"),
-        ),
-        file_name="tariff_savings_targets.csv",
-        mime="text/csv",
-        on_click="ignore",
+        shown,
+        "tariff_savings_targets",
         key="download_targets",
+        labels=_label,
     )
 
 

@@ -96,7 +96,9 @@ def test_a_customer_manager_sees_their_pages_and_only_their_customers(
 
     # Downloading the log is itself an export the log records.
     with admin.expect_download() as download:
-        admin.get_by_role("button", name=en("admin.download_audit")).click()
+        admin.get_by_role(
+            "button", name=en("app.download_csv", label=en("admin.download_audit"))
+        ).click()
     assert download.value.suggested_filename == "audit_log.csv"
     action = admin.get_by_label(en("admin.filter_action"))
     action.click()

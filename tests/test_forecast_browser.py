@@ -35,7 +35,9 @@ def test_forecast_a_district_three_months_ahead(running_app, page, tmp_path):
     page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=WAIT_MS)
     page.get_by_role("tab", name=en("forecast.tab_download")).click()
     with page.expect_download(timeout=WAIT_MS) as download_info:
-        page.get_by_role("button", name=en("forecast.download")).click()
+        page.get_by_role(
+            "button", name=en("app.download_csv", label=en("forecast.download"))
+        ).click()
     download = download_info.value
     assert download.suggested_filename.startswith("forecast_district_")
     target = tmp_path / download.suggested_filename

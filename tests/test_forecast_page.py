@@ -65,5 +65,5 @@ def test_day_ahead_service_area(page):
     # 24 hours of the service area's load: more than a day of its peak hour would be impossible
     assert 0 < peak < energy < 24 * peak
     assert _metric(at, en("forecast.backtest_mape")).endswith("%")
-    assert len(at.get("download_button")) == 1
+    assert len(at.get("download_button")) == 2
     assert at.get("plotly_chart")

@@ -79,7 +79,7 @@ def test_browser_opens_the_page_and_the_ranking(running_app, browser):
         page.get_by_text("Tariffs the customer may choose").wait_for(timeout=60_000)
         page.get_by_role("tab", name="All customers, ranked").click()
         page.get_by_text("Customers with a saving").wait_for(timeout=60_000)
-        page.get_by_role("button", name="Download the target list (CSV)").wait_for(timeout=60_000)
+        page.get_by_role("button", name="Download the target list · CSV").wait_for(timeout=60_000)
         assert page.locator("[data-testid='stException']").count() == 0
     finally:
         page.close()
