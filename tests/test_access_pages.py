@@ -156,7 +156,7 @@ def test_account_page_changes_the_password(access_url, monkeypatch):
 def test_an_empty_store_says_how_to_create_the_first_administrator(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'empty.sqlite'}"
     engine = store_engine.connect(url)
-    store_engine.create_schema(engine)
+    store_engine.migrate(engine)
     engine.dispose()
     at = app_test("app.py", url, monkeypatch).run()
     assert not at.exception
@@ -224,6 +224,7 @@ def audited_export_script():
 
 def test_an_export_is_audited_when_taken(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'export.sqlite'}"
+    store_engine.migrate(store_engine.connect(url))
     monkeypatch.setenv("DATABASE_URL", url)
     at = AppTest.from_function(audited_export_script, default_timeout=TIMEOUT).run()
     assert not at.exception

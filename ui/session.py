@@ -14,10 +14,32 @@ from core import access, config, errors, i18n
 from core.store import engine as store_engine
 
 
+def _stop_when_unavailable(context: sa.engine.ExceptionContext) -> None:
+    # A connection the server dropped while idle is replaced by the pool's pre-ping, which
+    # reconnects once. What is left (the server down, a connection lost in the middle of a
+    # query, the file locked by another program) stops the page with a message instead of a
+    # traceback, wherever the page was; the pool lets the broken connection go, so the next
+    # click starts afresh.
+    error = context.sqlalchemy_exception
+    if context.is_pre_ping or not isinstance(error, sa.exc.DBAPIError):
+        return
+    explained = store_engine.unavailable(error, database_url())
+    if explained is not None:
+        show_error(explained)
+        st.stop()
+
+
 @st.cache_resource(show_spinner=False)
 def _engine(url: str) -> sa.Engine:
+    # Raises before anything is cached when the store is locked, unreachable or not migrated,
+    # so the next rerun tries again.
     engine = store_engine.connect(url)
-    store_engine.create_schema(engine)
+    try:
+        store_engine.check_schema(engine)
+    except errors.UserError:
+        engine.dispose()
+        raise
+    sa.event.listen(engine, "handle_error", _stop_when_unavailable)
     return engine
 
 
@@ -71,8 +93,16 @@ def cached(
 
 
 def engine() -> sa.Engine:
-    """The engine of the store in use, created once per process."""
-    return _engine(database_url())
+    """The engine of the store in use, created once per process.
+
+    A store that cannot be used (locked by another program, unreachable, its schema behind the
+    code) stops the page with a message that says what to do.
+    """
+    try:
+        return _engine(database_url())
+    except errors.UserError as error:
+        show_error(error)
+        st.stop()
 
 
 def data_version() -> int:
