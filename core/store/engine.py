@@ -1,7 +1,9 @@
 """Engine creation, schema set-up, bulk loads and the data-version counter."""
 
+import contextlib
 import datetime as dt
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -38,6 +40,20 @@ def connect(url: str) -> sa.Engine:
 def backend(engine: sa.Engine | sa.Connection) -> str:
     """The backend name: ``duckdb``, ``postgresql`` or ``sqlite``."""
     return engine.dialect.name
+
+
+@contextlib.contextmanager
+def connected(bind: sa.Engine | sa.Connection) -> Iterator[sa.Connection]:
+    """A connection to work on: the one given, or a new one of the engine given, closed after.
+
+    Lets a function serve both a caller with an engine and one that reads several things on
+    one connection (a customer's whole dossier).
+    """
+    if isinstance(bind, sa.Connection):
+        yield bind
+        return
+    with bind.connect() as conn:
+        yield conn
 
 
 def describe(url: str) -> str:
