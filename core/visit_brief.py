@@ -170,7 +170,10 @@ def render(
             t("customer360.field.contract_capacity_kva"),
             _number(record.get("contract_capacity_kva"), t("domain.unit.kva")),
         ),
-        (t("customer360.field.voltage_kv"), _number(record.get("voltage_kv"), t("domain.unit.kv"), 2)),
+        (
+            t("customer360.field.voltage_kv"),
+            _number(record.get("voltage_kv"), t("domain.unit.kv"), 2),
+        ),
         (t("customer360.field.phone"), record.get("phone") or "—"),
         (
             t("customer360.field.open_date"),
