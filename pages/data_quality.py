@@ -5,7 +5,7 @@ import plotly.express as px
 import streamlit as st
 
 from core import access, ingest, quality
-from ui import downloads, session
+from ui import charts, downloads, session
 
 t = session.t
 viewer = session.require_page("pages/data_quality.py")
@@ -206,7 +206,7 @@ def _quality_tab() -> None:
         st.info(t("data_quality.no_trend"))
         return
     shares = shares.assign(
-        figure=shares["metric"].map(_metric_label) + " · " + shares["table_name"]
+        figure=shares["metric"].map(_metric_label) + " · " + shares["table_name"].map(_table_label)
     )
     chart = px.line(
         shares,
@@ -214,10 +214,14 @@ def _quality_tab() -> None:
         y="value",
         color="figure",
         markers=True,
-        labels={"import_id": t("data_quality.import_number"), "value": t("data_quality.share")},
+        labels={
+            "import_id": t("data_quality.import_number"),
+            "value": t("data_quality.share"),
+            "figure": t("data_quality.figure"),
+        },
     )
     chart.update_yaxes(tickformat=".0%")
-    st.plotly_chart(chart, width="stretch")
+    charts.show(chart, key="quality_trend")
 
 
 def _rejected_tab() -> None:
