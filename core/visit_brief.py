@@ -16,7 +16,7 @@ import pandas as pd
 import sqlalchemy as sa
 from fpdf import FPDF
 
-from core import access, customer360, features, i18n, service_area, tags
+from core import access, customer360, features, i18n, tags
 from core.store import schema
 
 # Searched in order; the environment variable names a font file of the operator's choice.
@@ -161,7 +161,7 @@ def render(
 
     pdf.heading(t("customer360.brief_pdf.essentials"))
     tariff = record["tariff_name_zh"] if language == "zh" else record["tariff_name"]
-    region = service_area.display_name(record["region"], language)
+    region = record["region"]
     essentials = [
         (
             t("customer360.field.customer_class"),

@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import access, customer360, features, service_area, tags, visit_brief
+from core import access, customer360, features, tags, visit_brief
 from ui import formatting, session
 
 PAGE = "pages/customer_360.py"
@@ -119,7 +119,7 @@ def _archive(record: dict) -> None:
     fields = [
         ("customer_class", t(f"domain.customer_class.{record['customer_class']}")),
         ("industry", record.get("industry") or "—"),
-        ("region", service_area.display_name(record["region"], language)),
+        ("region", record["region"]),
         ("transformer_area", record.get("transformer_area") or "—"),
         ("tariff", tariff),
         ("contract_capacity_kva", _maybe(record.get("contract_capacity_kva"), "{:,.0f} kVA")),

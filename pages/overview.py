@@ -5,7 +5,7 @@ import plotly.graph_objects as go
 import pydeck as pdk
 import streamlit as st
 
-from core import access, kpis, service_area
+from core import access, kpis
 from ui import downloads, formatting, maps, session
 
 t = session.t
@@ -132,9 +132,7 @@ def _map(points: pd.DataFrame) -> None:
     frame["class_name"] = frame["customer_class"].map(
         lambda name: t(f"domain.customer_class.{name}")
     )
-    frame["region_name"] = frame["region"].map(
-        lambda name: service_area.display_name(name, session.language())
-    )
+    frame["region_name"] = frame["region"]
     frame["annual_label"] = frame["annual_kwh"].map(lambda value: f"{value:,.0f}")
     shown = ["lon", "lat", "colour", "radius", "customer_id", "class_name", "region_name"]
     layer = pdk.Layer(
