@@ -1,7 +1,9 @@
 """What every page needs from the session: the store, the language, the viewer."""
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 import streamlit as st
@@ -43,6 +45,51 @@ def _engine(url: str) -> sa.Engine:
 
 def database_url() -> str:
     return config.database_url()
+
+
+# A viewer is a frozen dataclass: its own hash tells two viewers apart for the cache.
+HASH_FUNCS: dict[type, Callable[[Any], Any]] = {access.Viewer: hash}
+
+Function = TypeVar("Function", bound=Callable[..., Any])
+
+
+def cached(
+    function: Function | None = None,
+    *,
+    max_entries: int | None = None,
+    hash_funcs: dict[type, Callable[[Any], Any]] | None = None,
+) -> Any:
+    """``st.cache_data`` keyed on the store in use and its data version besides the arguments.
+
+    Decorate a page's call into core (``@session.cached``) and call it with the arguments the
+    core call needs: an import bumps the data version, so what it changed is read again, and a
+    viewer's results are never served to another viewer.
+
+    Args:
+        function: the function to cache (when used without parentheses).
+        max_entries: at most this many results kept, for large ones.
+        hash_funcs: how to hash argument types beyond the viewer.
+    """
+
+    def decorate(wrapped: Function) -> Function:
+        def keyed(*args: Any, store_url: str, store_version: int, **kwargs: Any) -> Any:
+            return wrapped(*args, **kwargs)
+
+        # The cache is told apart by the decorated function's name and source, not this one's.
+        functools.update_wrapper(keyed, wrapped)
+        run = st.cache_data(
+            show_spinner=False,
+            max_entries=max_entries,
+            hash_funcs={**HASH_FUNCS, **(hash_funcs or {})},
+        )(keyed)
+
+        @functools.wraps(wrapped)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return run(*args, store_url=database_url(), store_version=data_version(), **kwargs)
+
+        return call  # type: ignore[return-value]
+
+    return decorate(function) if function is not None else decorate
 
 
 def engine() -> sa.Engine:
