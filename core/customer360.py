@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from core import access, features, i18n, savings, service_area, tags, tariffs
+from core import access, features, i18n, savings, tags, tariffs
 from core.store import functions, schema
 from core.store.engine import connected
 
@@ -759,14 +759,12 @@ def archive_text(field_name: str, value: object, language: str) -> str:
         language: ``zh`` or ``en``.
 
     Returns:
-        The district's name in the language, the industry's name from the catalog (an industry
+        The district as the store names it, the industry's name from the catalog (an industry
         the catalog does not know is shown as stored), the class's name; ``—`` when empty.
     """
     if value is None or (isinstance(value, float) and pd.isna(value)) or value == "":
         return "—"
     text = str(value)
-    if field_name == "region":
-        return service_area.display_name(text, language)
     if field_name == "customer_class":
         return i18n.translate(f"domain.customer_class.{text}", language)
     if field_name == "industry":
