@@ -217,7 +217,7 @@ def _quality_tab() -> None:
         labels={
             "import_id": t("data_quality.import_number"),
             "value": t("data_quality.share"),
-            "figure": t("data_quality.figure"),
+            "figure": t("data_quality.column.figure"),
         },
     )
     chart.update_yaxes(tickformat=".0%")
