@@ -10,6 +10,7 @@ import sys
 import sqlalchemy as sa
 
 from core import config, forecast_commands
+from core.errors import UserError
 
 
 def _add_database_url(parser: argparse.ArgumentParser) -> None:
@@ -64,6 +65,15 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("file", help="the file to import")
     load.add_argument(
         "--source-system", default=None, help="system the ids come from (resolved via id_map)"
+    )
+    load.add_argument(
+        "--replace-range",
+        action="store_true",
+        help="readings, weather: also delete the stored rows of each series' time range that "
+        "the file does not carry (says how many and asks first)",
+    )
+    load.add_argument(
+        "--yes", action="store_true", help="with --replace-range: remove them without asking"
     )
     _add_database_url(load)
     load.set_defaults(handler=_command_import)
@@ -129,23 +139,50 @@ def _command_visit_briefs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _language() -> str:
+    """The language of command-line messages: English unless WORKBENCH_LANGUAGE asks another."""
+    language = config.setting("WORKBENCH_LANGUAGE")
+    return language if language in config.LANGUAGES else "en"
+
+
 def _command_import(args: argparse.Namespace) -> int:
-    from core import ingest
+    from core import i18n, ingest
     from core.store import engine as store_engine
 
     engine = store_engine.connect(args.database_url or config.database_url())
     store_engine.create_schema(engine)
+    language = _language()
 
     def progress(rows: int, share: float) -> None:
         print(f"\r{args.table}: {rows:,} rows read ({share:.0%})", end="", file=sys.stderr)
 
+    options = {"source_system": args.source_system, "progress": progress}
+    confirmed = None
+    if args.replace_range:
+        check = ingest.import_file(
+            engine, args.table, args.file, replace_range=True, dry_run=True, **options
+        )
+        print(file=sys.stderr)
+        print(check.describe(language))
+        confirmed = check.rows_removed
+        if confirmed and not args.yes:
+            if not sys.stdin.isatty():
+                print(i18n.translate("ingest.cli.confirm_with_yes", language), file=sys.stderr)
+                return 2
+            answer = input(i18n.translate("ingest.cli.ask_removal", language, removed=confirmed))
+            if answer.strip().lower() not in ("y", "yes", "是"):
+                print(i18n.translate("ingest.cli.nothing_changed", language))
+                return 0
     result = ingest.import_file(
-        engine, args.table, args.file, source_system=args.source_system, progress=progress
+        engine,
+        args.table,
+        args.file,
+        replace_range=args.replace_range,
+        confirm_removals=confirmed,
+        **options,
     )
     print(file=sys.stderr)
-    # English unless WORKBENCH_LANGUAGE asks for another language of the workbench.
-    language = config.setting("WORKBENCH_LANGUAGE")
-    print(result.describe(language if language in config.LANGUAGES else "en"))
+    print(result.describe(language))
     # Rejected rows make the exit code non-zero so batch jobs notice them.
     return 1 if result.rows_rejected else 0
 
@@ -153,14 +190,14 @@ def _command_import(args: argparse.Namespace) -> int:
 def _command_bill(args: argparse.Namespace) -> int:
     import json
 
-    from core import tariffs
+    from core import ingest, tariffs
 
     catalog = tariffs.load_catalog(args.catalog)
     if args.tariff not in catalog:
         print(f"tariff {args.tariff} is not in the catalog: {', '.join(catalog)}", file=sys.stderr)
         return 2
     tariff = catalog[args.tariff]
-    readings = tariffs.read_readings_file(args.readings)
+    readings = ingest.read_readings(args.readings, capacity_kva=args.capacity_kva)
     bills = tariffs.bill(
         readings,
         tariff,
@@ -262,6 +299,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
+    except UserError as error:
+        print(f"error: {error.text(_language())}", file=sys.stderr)
+        return 2
     except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
