@@ -482,7 +482,9 @@ def test_reasons_are_kept_as_codes_and_read_in_chinese(store):
         "2:00 不是数字",
         "户号 不是已建档的用户",
     ]
-    reasons = set(ingest.rejected_rows(store, access.SYSTEM, long.import_id, language="zh")["reason"])
+    reasons = set(
+        ingest.rejected_rows(store, access.SYSTEM, long.import_id, language="zh")["reason"]
+    )
     assert "户号, 数据时间 与文件第 7 行重复" in reasons
     assert "数据时间 不是 15 分钟时段的起点" in reasons
     assert "该行的字段数与表头不一致（表头 3 个字段）" in reasons
@@ -520,7 +522,9 @@ def test_rows_kept_before_reason_codes_keep_their_english_words(tmp_path):
                 rejected_at=pd.Timestamp("2024-01-01").to_pydatetime(),
             )
         )
-    assert ingest.rejected_rows(engine, access.SYSTEM, language="zh")["reason"].tolist() == ["kwh is negative"]
+    assert ingest.rejected_rows(engine, access.SYSTEM, language="zh")["reason"].tolist() == [
+        "kwh is negative"
+    ]
     engine.dispose()
 
 
