@@ -444,10 +444,23 @@ def imports_history(conn: sa.Connection, limit: int | None = None) -> pd.DataFra
     return frame
 
 
-def recent_imports(engine: sa.Engine, limit: int = DRILL_DOWN_LIMIT) -> pd.DataFrame:
-    """The latest imports, newest first (see :func:`imports_history` for the columns)."""
+def recent_imports(
+    engine: sa.Engine, viewer: access.Viewer, limit: int = DRILL_DOWN_LIMIT
+) -> pd.DataFrame:
+    """The latest imports ``viewer`` may see, newest first (columns of :func:`imports_history`).
+
+    A viewer scoped to part of the service area sees the imports they made themselves; the
+    others name files of every district.
+    """
     with engine.connect() as conn:
-        return imports_history(conn, limit)
+        history = imports_history(conn, None if _scoped(viewer) else limit)
+    if _scoped(viewer):
+        history = history[history["user_name"] == viewer.user_name].head(limit)
+    return history.reset_index(drop=True)
+
+
+def _scoped(viewer: access.Viewer) -> bool:
+    return bool(viewer.regions or viewer.transformer_areas or viewer.manager_id is not None)
 
 
 def _import_metrics(conn: sa.Connection, table_name: str | None = None) -> list[dict]:

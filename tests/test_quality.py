@@ -206,5 +206,5 @@ def test_trend_over_imports(store):
     assert accepted["import_id"].is_monotonic_increasing
     lag = trend[trend["metric"] == "arrival_lag_hours"]["value"]
     assert (lag > 0).all() and np.isfinite(lag).all()
-    history = quality.recent_imports(store)
+    history = quality.recent_imports(store, access.SYSTEM)
     assert history["rows_rejected"].tolist() == [3, 9, 0]

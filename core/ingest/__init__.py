@@ -15,6 +15,7 @@ Importing another table takes its schema (``core/store/schema.py``), its header 
 """
 
 from core.ingest.headers import ColumnMapping, fitting_tables, map_columns, tables
+from core.ingest.land import SERIES_COLUMN
 from core.ingest.reasons import interval_name
 from core.ingest.reasons import text as reason_text
 from core.ingest.rejected import REJECTED_ROWS_LIMIT, rejected_rows
@@ -28,7 +29,11 @@ from core.ingest.validate import (
     validate_readings,
 )
 
+# The tables whose stored rows a file may replace over its time range ("replace this range").
+RANGE_TABLES = tuple(SERIES_COLUMN)
+
 __all__ = [
+    "RANGE_TABLES",
     "REJECTED_ROWS_LIMIT",
     "SINGLE_SERIES",
     "ColumnMapping",

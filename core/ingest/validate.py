@@ -88,7 +88,7 @@ def _check(
     if single:
         mapping, missing = headers.map_headers(table_name, [*given, series])
     if missing:
-        headers.map_columns(table_name, given)
+        headers.map_columns(table_name, [*given, series] if single else given)
     context = check_frame.Context(table=table, now=now or dt.datetime.now())
     records, problems = [], []
     for chunk in source.chunks():
@@ -118,7 +118,10 @@ def _check(
     if repeated.any():
         first = good[~repeated].set_index(key)["source_row"]
         firsts = first.reindex(pd.MultiIndex.from_frame(good.loc[repeated, key])).to_numpy()
-        words = ", ".join(mapping.header_of(name) for name in key)
+        # A file of one series has no series column to speak of.
+        words = ", ".join(
+            mapping.header_of(name) for name in key if not (single and name == series)
+        )
         bad = pd.concat(
             [
                 bad,
