@@ -228,7 +228,9 @@ def _series_ranges(stage: sa.Table, series: str) -> sa.Subquery:
 def _outside_file(table: sa.Table, stage: sa.Table, series: str) -> tuple[sa.Subquery, list]:
     """The stored rows of each staged series' time range that the file does not carry."""
     ranges = _series_ranges(stage, series)
-    in_file = sa.select(sa.literal(1)).select_from(stage).where(*_same_key(table, stage))
+    in_file = (
+        sa.select(sa.literal(1)).select_from(stage).where(*_same_key(table, stage)).correlate(table)
+    )
     conditions = [
         table.c[series] == ranges.c[series],
         table.c.ts.between(ranges.c.first_ts, ranges.c.last_ts),

@@ -196,8 +196,9 @@ def _open(source: str | Path | BinaryIO, file_name: str | None) -> tuple[sources
     handle = sources.open_binary(source, name)
     try:
         opened = sources.open_source(handle, name)
-    except sources.MalformedRows:
-        handle.close()
+    except Exception:
+        if isinstance(source, str | Path):
+            handle.close()
         raise
     return opened, handle
 
