@@ -208,7 +208,7 @@ class ColumnMapping:
         by_column = {mapped: header for header, mapped in self.columns.items()}
         if column in by_column:
             return by_column[column]
-        if column == "ts":
+        if column == "ts" and self.table == "readings":
             parts = [by_column[part] for part in READINGS_TIME_PARTS if part in by_column]
             if parts:
                 return " + ".join(parts)
@@ -219,11 +219,13 @@ class ColumnMapping:
     def provided(self) -> set[str]:
         """The table's columns the file gives values for."""
         provided = set(self.columns.values())
+        if self.table != "readings":
+            return provided
         if provided & set(READINGS_TIME_PARTS):
             provided.add("ts")
         if self.layout == "wide":
             provided.add("kwh")
-        return provided - set(READINGS_TIME_PARTS) if "ts" in provided else provided
+        return provided - set(READINGS_TIME_PARTS)
 
 
 def normalise_header(header: object) -> str:
