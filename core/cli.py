@@ -146,10 +146,19 @@ def _language() -> str:
 
 
 def _command_import(args: argparse.Namespace) -> int:
-    from core import i18n, ingest
     from core.store import engine as store_engine
 
     engine = store_engine.connect(args.database_url or config.database_url())
+    try:
+        return _import_into(engine, args)
+    finally:
+        engine.dispose()
+
+
+def _import_into(engine: sa.Engine, args: argparse.Namespace) -> int:
+    from core import i18n, ingest
+    from core.store import engine as store_engine
+
     store_engine.create_schema(engine)
     language = _language()
 
