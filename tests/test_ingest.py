@@ -287,6 +287,10 @@ def test_cli_summary_and_exit_code(tmp_path, capsys, monkeypatch):
     assert "read 5 rows, landed 93 records (0 updated, 93 new), rejected 3 rows" in output.out
     assert "1 × 13:00 is negative" in output.out
     assert "rows read" in output.err
+    # 100 % only once the file is read to its end, never from the first chunk.
+    shares = [part for part in output.err.split("\r") if part.startswith("readings:")]
+    assert shares[-1].strip().endswith("(100%)")
+    assert not any("(100%)" in part for part in shares[:-1])
     missing = cli.main(
         ["import", "--table", "readings", str(tmp_path / "none.csv"), "--database-url", url]
     )
