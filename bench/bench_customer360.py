@@ -47,7 +47,7 @@ def _build(folder: Path) -> Path:
         demo.generate(engine, customers=BASE_CUSTOMERS, years=1)
         engine.dispose()
     engine = store_engine.connect(f"duckdb:///{target}")
-    store_engine.create_schema(engine)
+    store_engine.migrate(engine)
     engine.dispose()
     conn = duckdb.connect(str(target))
     conn.execute(f"ATTACH '{base}' AS base (READ_ONLY)")

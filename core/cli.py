@@ -10,7 +10,6 @@ import sys
 import sqlalchemy as sa
 
 from core import config, forecast_commands
-from core.errors import UserError
 
 
 def _add_database_url(parser: argparse.ArgumentParser) -> None:
@@ -35,6 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_database_url(demo)
     demo.set_defaults(handler=_command_demo)
+
+    migrate = commands.add_parser(
+        "migrate", help="bring the store's schema up to date (creates it in an empty store)"
+    )
+    _add_database_url(migrate)
+    migrate.set_defaults(handler=_command_migrate)
 
     users = commands.add_parser("users", help="accounts: demo accounts, the first administrator")
     users_action = users.add_mutually_exclusive_group(required=True)
@@ -97,12 +102,50 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _language() -> str:
+    # English unless WORKBENCH_LANGUAGE asks for another language of the workbench.
+    language = config.setting("WORKBENCH_LANGUAGE")
+    return language if language in config.LANGUAGES else "en"
+
+
+def _command_migrate(args: argparse.Namespace) -> int:
+    from core import i18n
+    from core.store import engine as store_engine
+
+    url = args.database_url or config.database_url()
+    engine = store_engine.connect(url)
+    previous, current = store_engine.migrate(engine)
+    store = store_engine.describe(url)
+    if previous == current:
+        print(i18n.translate("store.migrated", _language(), store=store, revision=current))
+    else:
+        print(
+            i18n.translate(
+                "store.migrated_from",
+                _language(),
+                store=store,
+                previous=previous or "—",
+                revision=current,
+            )
+        )
+    return 0
+
+
+def _current_store(args: argparse.Namespace) -> sa.Engine:
+    """The engine of the store a command works on, once its schema is known to be current."""
+    from core.store import engine as store_engine
+
+    engine = store_engine.connect(args.database_url or config.database_url())
+    store_engine.check_schema(engine)
+    return engine
+
+
 def _command_refresh(args: argparse.Namespace) -> int:
     from core import access, features
     from core.store import engine as store_engine
 
     url = args.database_url or config.database_url()
-    engine = store_engine.connect(url)
+    engine = _current_store(args)
     if not store_engine.has_data(engine):
         print(f"No customers in {store_engine.describe(url)}: import or build the demo first")
         return 2
@@ -122,9 +165,8 @@ def _command_visit_briefs(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from core import access, visit_brief
-    from core.store import engine as store_engine
 
-    engine = store_engine.connect(args.database_url or config.database_url())
+    engine = _current_store(args)
     font = visit_brief.find_font()
     if not font.cjk:
         print("No CJK font found (make installs fonts-wqy-microhei): briefs are in English")
@@ -139,16 +181,8 @@ def _command_visit_briefs(args: argparse.Namespace) -> int:
     return 0
 
 
-def _language() -> str:
-    """The language of command-line messages: English unless WORKBENCH_LANGUAGE asks another."""
-    language = config.setting("WORKBENCH_LANGUAGE")
-    return language if language in config.LANGUAGES else "en"
-
-
 def _command_import(args: argparse.Namespace) -> int:
-    from core.store import engine as store_engine
-
-    engine = store_engine.connect(args.database_url or config.database_url())
+    engine = _current_store(args)
     try:
         return _import_into(engine, args)
     finally:
@@ -157,9 +191,7 @@ def _command_import(args: argparse.Namespace) -> int:
 
 def _import_into(engine: sa.Engine, args: argparse.Namespace) -> int:
     from core import i18n, ingest
-    from core.store import engine as store_engine
 
-    store_engine.create_schema(engine)
     language = _language()
 
     def progress(rows: int, share: float) -> None:
@@ -261,7 +293,7 @@ def _print_demo_accounts(engine: sa.Engine, *, only_without_users: bool = False)
     from core import access
     from core.store import engine as store_engine
 
-    store_engine.create_schema(engine)
+    store_engine.check_schema(engine)
     with engine.begin() as conn:
         if only_without_users and (access.has_users(conn) or not access.is_demo_store(conn)):
             return
@@ -278,8 +310,7 @@ def _command_users(args: argparse.Namespace) -> int:
     from core.store import engine as store_engine
 
     url = args.database_url or config.database_url()
-    engine = store_engine.connect(url)
-    store_engine.create_schema(engine)
+    engine = _current_store(args)
     if args.demo:
         _print_demo_accounts(engine)
         return 0
@@ -305,10 +336,13 @@ def _command_users(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Runs one command and returns its exit code."""
+    from core import errors
+    from core.store import engine as store_engine
+
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except UserError as error:
+    except errors.UserError as error:
         print(f"error: {error.text(_language())}", file=sys.stderr)
         return 2
     except (ValueError, FileNotFoundError) as error:
@@ -316,5 +350,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except sa.exc.OperationalError as error:
         # Typically an embedded store held open by the running app, or a server that is down.
-        print(f"error: the store cannot be opened: {error.orig}", file=sys.stderr)
+        url = getattr(args, "database_url", None) or config.database_url()
+        explained = store_engine.unavailable(error, url)
+        message = explained.text(_language()) if explained else f"the store failed: {error.orig}"
+        print(f"error: {message}", file=sys.stderr)
         return 2

@@ -10,7 +10,6 @@ from core import access, customer360, features, service_area, tags, visit_brief
 from ui import formatting, session
 
 PAGE = "pages/customer_360.py"
-VIEWER_HASH = {access.Viewer: hash}
 FAMILY_COLOURS = {
     "basic": "gray",
     "load": "blue",
@@ -36,13 +35,13 @@ viewer = session.require_page(PAGE)
 t = session.t
 
 
-@st.cache_data(show_spinner=False, hash_funcs=VIEWER_HASH)
-def _search(url: str, version: int, who: access.Viewer, text: str) -> pd.DataFrame:
+@session.cached
+def _search(who: access.Viewer, text: str) -> pd.DataFrame:
     return customer360.search(session.engine(), who, text)
 
 
-@st.cache_data(show_spinner=False, hash_funcs=VIEWER_HASH)
-def _customer(url: str, version: int, who: access.Viewer, customer_id: str) -> dict | None:
+@session.cached
+def _customer(who: access.Viewer, customer_id: str) -> dict | None:
     engine = session.engine()
     record = customer360.archive(engine, who, customer_id)
     if record is None:
@@ -82,7 +81,7 @@ def _pick_customer() -> str | None:
     )
     if not text.strip():
         return None
-    matches = _search(session.database_url(), session.data_version(), viewer, text.strip())
+    matches = _search(viewer, text.strip())
     if matches.empty:
         st.warning(t("customer360.no_match", text=text.strip()))
         return None
@@ -422,7 +421,7 @@ customer_id = _pick_customer()
 if customer_id is None:
     st.stop()
 try:
-    data = _customer(session.database_url(), session.data_version(), viewer, customer_id)
+    data = _customer(viewer, customer_id)
 except ValueError as error:
     st.error(t("customer360.lookup_failed", error=error))
     st.stop()

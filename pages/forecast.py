@@ -12,7 +12,6 @@ from ui import downloads, session
 
 t = session.t
 viewer = session.require_page("pages/forecast.py")
-VIEWER_HASH = {access.Viewer: hash}
 WHAT_IF_SHIFT_C = 2.0
 # Hours of history drawn before an hourly forecast, days before a daily one: enough to see the
 # weekly rhythm (hourly) or the season (daily) without hiding the forecast.
@@ -20,16 +19,14 @@ HISTORY_SHOWN = {"h": 21 * 24, "D": 365}
 COLOURS = {"history": "#555555", "forecast": "#1f77b4", "what_if": "#d62728"}
 
 
-@st.cache_data(show_spinner=False, hash_funcs=VIEWER_HASH)
-def _keys(url: str, version: int, who: access.Viewer, level: str) -> list[str]:
+@session.cached
+def _keys(who: access.Viewer, level: str) -> list[str]:
     with session.engine().connect() as conn:
         return load_series.level_keys(conn, who, level)
 
 
-@st.cache_data(show_spinner=False, hash_funcs=VIEWER_HASH, max_entries=32)
+@session.cached(max_entries=32)
 def _forecast(
-    url: str,
-    version: int,
     who: access.Viewer,
     level: str,
     key: str,
@@ -61,7 +58,7 @@ def _key_picker(level: str) -> str | None:
             st.info(t("forecast.customer_hint"))
             return None
         return customer_id
-    keys = _keys(session.database_url(), session.data_version(), viewer, level)
+    keys = _keys(viewer, level)
     if not keys:
         st.info(t("forecast.no_keys"))
         return None
@@ -218,15 +215,7 @@ if st.session_state.get("forecast_requested") != requested:
 
 try:
     with st.spinner(t("forecast.running")):
-        level_forecast = _forecast(
-            session.database_url(),
-            session.data_version(),
-            viewer,
-            level,
-            key,
-            horizon,
-            weather_file,
-        )
+        level_forecast = _forecast(viewer, level, key, horizon, weather_file)
 except errors.UserError as error:
     session.show_error(error)
     st.stop()

@@ -22,18 +22,17 @@ RISE_IS_BAD = {"arrears_cny", "complaints"}
 # Figures that are neither good nor bad when they move (more work orders can mean more new
 # connections as well as more faults): their deltas are drawn grey.
 NEUTRAL = {"work_orders"}
-VIEWER_HASH = {access.Viewer: hash}
 MAP_HEIGHT_PX = 480
 
 
-@st.cache_data(show_spinner=False, hash_funcs=VIEWER_HASH)
-def _months(url: str, version: int) -> list[str]:
+@session.cached
+def _months() -> list[str]:
     with session.engine().connect() as conn:
         return kpis.billed_months(conn)
 
 
-@st.cache_data(show_spinner=False, hash_funcs=VIEWER_HASH)
-def _figures(url: str, version: int, viewer: access.Viewer, period: str):
+@session.cached
+def _figures(viewer: access.Viewer, period: str):
     with session.engine().connect() as conn:
         return (
             kpis.headline(conn, viewer, period),
@@ -174,14 +173,13 @@ def _kpi_table(headline: list[kpis.Kpi]) -> pd.DataFrame:
 viewer = session.require_page("pages/overview.py")
 st.title(t("overview.title"))
 st.caption(t("overview.subtitle"))
-url, version = session.database_url(), session.data_version()
-months = _months(url, version)
+months = _months()
 if not months:
     st.info(t("overview.no_data"))
     st.stop()
 
 period = st.selectbox(t("overview.month"), months, index=0)
-headline, by_class, trend, points = _figures(url, version, viewer, period)
+headline, by_class, trend, points = _figures(viewer, period)
 
 _kpi_cards(headline, trend)
 

@@ -12,7 +12,6 @@ from ui import downloads, formatting, session
 
 t = session.t
 viewer = session.require_page("pages/tariffs.py")
-VIEWER_HASH = {access.Viewer: hash, savings.Assumptions: hash}
 PERIOD_COLOURS = {
     "critical": "#b2182b",
     "peak": "#ef8a62",
@@ -42,20 +41,18 @@ def _catalog() -> dict[str, tariffs.Tariff]:
     return tariffs.load_catalog()
 
 
-@st.cache_data(show_spinner=False, hash_funcs=VIEWER_HASH)
-def _find(url: str, version: int, who: access.Viewer, text: str) -> pd.DataFrame:
+@session.cached
+def _find(who: access.Viewer, text: str) -> pd.DataFrame:
     return savings.find_customers(session.engine(), who, text)
 
 
-@st.cache_data(show_spinner=False, hash_funcs=VIEWER_HASH)
-def _customer(url: str, version: int, who: access.Viewer, customer_id: str):
+@session.cached
+def _customer(who: access.Viewer, customer_id: str):
     return savings.customer_readings(session.engine(), who, customer_id)
 
 
-@st.cache_data(show_spinner=False, hash_funcs=VIEWER_HASH)
-def _ranking(
-    url: str, version: int, who: access.Viewer, assumptions: savings.Assumptions
-) -> pd.DataFrame:
+@session.cached(hash_funcs={savings.Assumptions: hash})
+def _ranking(who: access.Viewer, assumptions: savings.Assumptions) -> pd.DataFrame:
     return savings.rank_savings(session.engine(), who, assumptions)
 
 
@@ -88,7 +85,7 @@ def _tariff_name(code: str) -> str:
 
 def _load_from_store() -> tuple[pd.DataFrame, str, str, float | None] | None:
     text = st.text_input(t("tariffs.search"), key="tariff_search")
-    found = _find(session.database_url(), session.data_version(), viewer, text)
+    found = _find(viewer, text)
     if found.empty:
         st.info(t("tariffs.no_customers"))
         return None
@@ -99,9 +96,7 @@ def _load_from_store() -> tuple[pd.DataFrame, str, str, float | None] | None:
     customer_id = st.selectbox(
         t("tariffs.customer"), list(labels), format_func=labels.get, key="tariff_customer"
     )
-    customer, readings = _customer(
-        session.database_url(), session.data_version(), viewer, customer_id
-    )
+    customer, readings = _customer(viewer, customer_id)
     capacity = customer["contract_capacity_kva"]
     return readings, customer["customer_class"], customer["tariff_code"], capacity
 
@@ -333,7 +328,7 @@ def _batch_view() -> None:
         shift_share=share, target_power_factor=target_pf, max_payback_years=payback
     )
     with st.spinner(t("tariffs.ranking")):
-        ranking = _ranking(session.database_url(), session.data_version(), viewer, assumptions)
+        ranking = _ranking(viewer, assumptions)
     if ranking.empty:
         st.info(t("tariffs.no_customers"))
         return

@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from core import access, cli, customer360, visit_brief
+from core.demo import truth
 from core.store import engine as store_engine
 from core.store import schema
 
@@ -97,9 +98,7 @@ def test_peers_share_the_class_and_percentiles_are_fractions(engine):
 
 def test_late_payers_get_the_arrears_or_autopay_action(engine):
     late = pd.read_sql(
-        sa.select(schema.demo_truth_customers.c.customer_id).where(
-            schema.demo_truth_customers.c.late_payer
-        ),
+        sa.select(truth.customers.c.customer_id).where(truth.customers.c.late_payer),
         engine,
     )["customer_id"]
     codes = [

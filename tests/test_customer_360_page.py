@@ -108,7 +108,7 @@ def test_a_customer_manager_finds_only_their_customers(page_url, monkeypatch, si
 def store_without_readings(tmp_path) -> str:
     url = f"duckdb:///{tmp_path / 'empty_readings.duckdb'}"
     engine = store_engine.connect(url)
-    store_engine.create_schema(engine)
+    store_engine.migrate(engine)
     customer = {
         "customer_id": "N0001",
         "name": "新立户商店",

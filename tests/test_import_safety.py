@@ -260,7 +260,7 @@ def test_a_truncated_excel_file_is_told_in_words(archive, tmp_path):
 def test_two_identical_command_line_imports_at_once_on_postgresql(postgres_server_url, tmp_path):
     engine = store_engine.connect(postgres_server_url)
     store_engine.drop_schema(engine)
-    store_engine.create_schema(engine)
+    store_engine.migrate(engine)
     ingest.import_file(engine, "customers", SAMPLES / "customers.csv", refresh_features=False)
     path = _csv(tmp_path, "day.csv", _hours(STEELWORKS, "2025-01-01", 2000, kwh=100.0))
     command = [

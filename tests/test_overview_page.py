@@ -8,6 +8,7 @@ from streamlit.proto import Metric_pb2
 from streamlit.testing.v1 import AppTest
 
 from core import access, kpis
+from core.store import engine as store_engine
 from ui import formatting, maps
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "overview.py")
@@ -67,7 +68,9 @@ def test_district_manager_sees_their_district_only(overview, demo_store, signed_
 
 
 def test_empty_store_says_how_to_fill_it(monkeypatch, tmp_path):
-    monkeypatch.setenv("DATABASE_URL", f"duckdb:///{tmp_path / 'empty.duckdb'}")
+    url = f"duckdb:///{tmp_path / 'empty.duckdb'}"
+    store_engine.migrate(store_engine.connect(url))
+    monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("WORKBENCH_LANGUAGE", "en")
     page = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not page.exception

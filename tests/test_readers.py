@@ -34,7 +34,7 @@ def test_latin_1_and_gbk_are_told_apart_on_the_whole_file():
 
 def test_latin_1_names_land_as_written(tmp_path):
     engine = store_engine.connect(f"duckdb:///{tmp_path / 'store.duckdb'}")
-    store_engine.create_schema(engine)
+    store_engine.migrate(engine)
     path = tmp_path / "kunden.csv"
     # A Latin-1 file has no Chinese district names; the district is spelt in pinyin here.
     path.write_bytes(
@@ -93,7 +93,7 @@ def test_the_same_dirty_file_gets_the_same_verdict_everywhere(tmp_path, capsys):
     ]
     # The import keeps the good rows and the bad ones with their reason.
     engine = store_engine.connect(f"duckdb:///{tmp_path / 'store.duckdb'}")
-    store_engine.create_schema(engine)
+    store_engine.migrate(engine)
     ingest.import_file(engine, "customers", SAMPLES / "customers.csv", refresh_features=False)
     result = ingest.import_file(engine, "readings", path, refresh_features=False)
     rows = ingest.rejected_rows(engine, access.SYSTEM, result.import_id)

@@ -158,7 +158,7 @@ def _text(value: object) -> object:
 
 def _store(url: str) -> sa.Engine:
     engine = store_engine.connect(url)
-    store_engine.create_schema(engine)
+    store_engine.migrate(engine)
     ingest.import_file(engine, "customers", SAMPLES / "customers.csv", refresh_features=False)
     return engine
 

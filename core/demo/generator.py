@@ -21,6 +21,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from core import calendars, service_area, tariffs
+from core.demo import truth
 from core.store import engine as store_engine
 from core.store import schema
 
@@ -242,8 +243,10 @@ def generate(
     started = time.perf_counter()
     report = progress or (lambda stage, done, total: None)
     generator = _Generator(customers, years, seed, end_year)
+    truth.drop(engine)
     store_engine.drop_schema(engine)
-    store_engine.create_schema(engine)
+    store_engine.migrate(engine)
+    truth.create(engine)
     with engine.begin() as conn:
         summary_counts = generator.write(conn, report)
         store_engine.bump_data_version(conn)
@@ -305,12 +308,12 @@ class _Generator:
         archive = self._customers()
         self.archive = archive
         store_engine.bulk_insert(conn, schema.customers, archive[_CUSTOMER_COLUMNS])
-        truth = archive[["customer_id", "archetype", "peak_shiftable", "late_payer"]]
-        store_engine.bulk_insert(conn, schema.demo_truth_customers, truth)
+        planted = archive[["customer_id", "archetype", "peak_shiftable", "late_payer"]]
+        store_engine.bulk_insert(conn, truth.customers, planted)
         outages = self._outages()
         store_engine.bulk_insert(conn, schema.outages, outages)
         abnormal = self._abnormal()
-        store_engine.bulk_insert(conn, schema.demo_truth_abnormal, abnormal)
+        store_engine.bulk_insert(conn, truth.abnormal, abnormal)
         readings, bills = self._readings_and_bills(conn, outages, abnormal, report)
         counts["readings"] = readings
         bill_frame = self._payments(bills)
@@ -328,7 +331,7 @@ class _Generator:
         campaigns, members, effects = self._campaigns()
         store_engine.bulk_insert(conn, schema.campaigns, campaigns)
         store_engine.bulk_insert(conn, schema.campaign_members, members)
-        store_engine.bulk_insert(conn, schema.demo_truth_campaign_effects, effects)
+        store_engine.bulk_insert(conn, truth.campaign_effects, effects)
         report("Service records", 4, 4)
         return counts
 
