@@ -5,7 +5,7 @@ import plotly.express as px
 import streamlit as st
 
 from core import access, errors, ingest, quality
-from ui import downloads, session
+from ui import charts, downloads, session
 
 t = session.t
 viewer = session.require_page("pages/data_quality.py")
@@ -258,12 +258,13 @@ def _quality_tab() -> None:
         labels={
             "import_label": t("data_quality.import_number"),
             "value": t("data_quality.share"),
+            "figure": t("data_quality.figure"),
         },
     )
     # Imports are counted, not measured: one tick per import, never 1.2.
     chart.update_xaxes(type="category")
     chart.update_yaxes(tickformat=".0%")
-    st.plotly_chart(chart, width="stretch")
+    charts.show(chart, key="quality_trend")
 
 
 def _rejected_tab() -> None:

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import access, errors, exports, forecast, ingest, load_series
-from ui import downloads, session
+from ui import charts, downloads, session
 
 t = session.t
 viewer = session.require_page("pages/forecast.py")
@@ -117,7 +117,7 @@ def _components(result: forecast.Forecast) -> None:
             height=220,
             margin={"l": 10, "r": 10, "t": 40, "b": 10},
         )
-        st.plotly_chart(figure, width="stretch", key=f"component_{name}")
+        charts.show(figure, key=f"component_{name}")
 
 
 def _backtest(result: forecast.Forecast, freq: str, horizon: str, unit: str) -> None:
@@ -159,7 +159,7 @@ def _backtest(result: forecast.Forecast, freq: str, horizon: str, unit: str) -> 
         xaxis_title=t("forecast.col.hour" if freq == "h" else "forecast.col.day_of_week"),
         margin={"l": 10, "r": 10, "t": 50, "b": 10},
     )
-    st.plotly_chart(figure, width="stretch", key="error_by_hour")
+    charts.show(figure, key="error_by_hour")
 
 
 def _what_if(result: forecast.Forecast, unit: str) -> None:
@@ -225,6 +225,8 @@ except ValueError as error:
 
 result = level_forecast.result
 unit = t("forecast.unit_hour" if level_forecast.freq == "h" else "forecast.unit_day")
+# An hour's energy in kWh is the hour's mean load in kW; a day's stays energy.
+load_unit = t("forecast.load_unit_hour" if level_forecast.freq == "h" else "forecast.load_unit_day")
 if level_forecast.temperature_source == "climatology":
     st.caption(t("forecast.temperature_climatology"))
     if weather_file is not None:
@@ -238,12 +240,12 @@ for warning in result.warnings:
 
 metrics = st.columns(4)
 metrics[0].metric(t("forecast.next_total"), f"{result.frame['yhat'].sum():,.0f}")
-metrics[1].metric(t("forecast.next_peak", unit=unit), f"{result.frame['yhat'].max():,.0f}")
+metrics[1].metric(t("forecast.next_peak", unit=load_unit), f"{result.frame['yhat'].max():,.0f}")
 if result.backtest is not None:
     scores = result.backtest.metrics.set_index("model")
     metrics[2].metric(t("forecast.backtest_mape"), f"{scores.loc['ensemble', 'mape']:.2%}")
     metrics[3].metric(t("forecast.best_model"), t(f"forecast.model.{result.backtest.best_model()}"))
-st.plotly_chart(_chart(level_forecast, unit), width="stretch", key="forecast_chart")
+charts.show(_chart(level_forecast, load_unit), key="forecast_chart")
 st.caption(
     t(
         "forecast.ensemble_weight",
@@ -269,7 +271,7 @@ with what_if_tab:
     if level_forecast.temperature_source == "none":
         st.info(t("forecast.temperature_none"))
     else:
-        _what_if(result, unit)
+        _what_if(result, load_unit)
 with download_tab:
     downloads.offer(
         t("forecast.download"),

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import access, errors, ingest, savings, tariffs
-from ui import downloads, formatting, session
+from ui import charts, downloads, formatting, session
 
 t = session.t
 viewer = session.require_page("pages/tariffs.py")
@@ -168,7 +168,7 @@ def _period_chart(whatif: pd.DataFrame) -> go.Figure:
     figure.update_layout(
         barmode="stack",
         height=360,
-        yaxis_title="kWh",
+        yaxis_title=formatting.unit("kwh", session.language()),
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
         title=t("tariffs.chart_title"),
     )
@@ -246,7 +246,7 @@ def _customer_view() -> None:
     first, second = st.columns(2)
     first.metric(t("tariffs.saving_total"), _money(float(whatif["saving_cny"].sum())))
     second.metric(t("tariffs.shifted_kwh"), f"{whatif['shifted_kwh'].sum():,.0f}")
-    st.plotly_chart(_period_chart(whatif), width="stretch")
+    charts.show(_period_chart(whatif), key="tariffs_period_chart")
     _table(whatif[["period", "shifted_kwh", "amount_before_cny", "amount_after_cny", "saving_cny"]])
 
     st.subheader(t("tariffs.plans_header"))

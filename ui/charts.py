@@ -197,6 +197,23 @@ def value_axis(
     )
 
 
+# Hover labels of a monthly axis: the month alone, not the first day of it.
+MONTH_HOVER = {"zh": "%Y年%-m月", "en": "%b %Y"}
+
+
+def month_axis(figure: go.Figure, language: str, axis: str = "xaxis") -> None:
+    """A date axis whose points are months (dated on their first day).
+
+    Args:
+        figure: the chart.
+        language: ``zh`` or ``en``.
+        axis: the layout name of the axis.
+    """
+    figure.layout[axis].update(
+        type="date", hoverformat=MONTH_HOVER["zh" if language == "zh" else "en"]
+    )
+
+
 def _value_axes(figure: go.Figure) -> list[str]:
     names = {_axis_of(trace, "y") for trace in figure.data if trace.type in VALUE_TRACES}
     return sorted(names)

@@ -103,7 +103,8 @@ POWER_FORMAT = "%,.1f"
 FACTOR_FORMAT = "%.2f"
 
 
-def _unit_format(name: str) -> str | None:
+def number_format(name: str) -> str | None:
+    """The printf format of a column by the unit its name carries, or None."""
     if name.endswith("_cny"):
         return MONEY_FORMAT
     if name.startswith("kwh") or name.endswith("_kwh"):
@@ -122,9 +123,9 @@ def table_formats(columns: Iterable[str], label: Callable[[str], str]) -> dict[s
         columns: the frame's own column names (``amount_cny``, ``kwh_total``, ...).
         label: how the page renames a column for the reader.
     """
-    formats = {name: _unit_format(name) for name in columns}
+    formats = {name: number_format(name) for name in columns}
     return {
-        label(name): st.column_config.NumberColumn(format=number_format)
-        for name, number_format in formats.items()
-        if number_format is not None
+        label(name): st.column_config.NumberColumn(format=chosen)
+        for name, chosen in formats.items()
+        if chosen is not None
     }

@@ -452,8 +452,9 @@ def create_demo_accounts(conn: sa.Connection) -> list[DemoAccount]:
 
 def is_demo_store(conn: sa.Connection) -> bool:
     """Whether the store holds the synthetic demo utility (it has planted ground truth)."""
-    truth = schema.demo_truth_customers
-    return conn.execute(sa.select(truth.c.customer_id).limit(1)).first() is not None
+    from core.demo import truth
+
+    return truth.is_demo_store(conn)
 
 
 def demo_accounts(conn: sa.Connection) -> list[DemoAccount]:

@@ -1,9 +1,10 @@
 """Engine creation, schema migrations and their state, bulk loads and the data-version counter."""
 
+import contextlib
 import datetime as dt
 import functools
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -63,6 +64,20 @@ def connect(url: str | sa.URL) -> sa.Engine:
 def backend(engine: sa.Engine | sa.Connection) -> str:
     """The backend name: ``duckdb``, ``postgresql`` or ``sqlite``."""
     return engine.dialect.name
+
+
+@contextlib.contextmanager
+def connected(bind: sa.Engine | sa.Connection) -> Iterator[sa.Connection]:
+    """A connection to work on: the one given, or a new one of the engine given, closed after.
+
+    Lets a function serve both a caller with an engine and one that reads several things on
+    one connection (a customer's whole dossier).
+    """
+    if isinstance(bind, sa.Connection):
+        yield bind
+        return
+    with bind.connect() as conn:
+        yield conn
 
 
 def describe(url: str | sa.URL) -> str:
