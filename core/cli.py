@@ -71,6 +71,15 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument(
         "--source-system", default=None, help="system the ids come from (resolved via id_map)"
     )
+    load.add_argument(
+        "--replace-range",
+        action="store_true",
+        help="readings, weather: also delete the stored rows of each series' time range that "
+        "the file does not carry (says how many and asks first)",
+    )
+    load.add_argument(
+        "--yes", action="store_true", help="with --replace-range: remove them without asking"
+    )
     _add_database_url(load)
     load.set_defaults(handler=_command_import)
 
@@ -173,18 +182,48 @@ def _command_visit_briefs(args: argparse.Namespace) -> int:
 
 
 def _command_import(args: argparse.Namespace) -> int:
-    from core import ingest
-
     engine = _current_store(args)
+    try:
+        return _import_into(engine, args)
+    finally:
+        engine.dispose()
+
+
+def _import_into(engine: sa.Engine, args: argparse.Namespace) -> int:
+    from core import i18n, ingest
+
+    language = _language()
 
     def progress(rows: int, share: float) -> None:
         print(f"\r{args.table}: {rows:,} rows read ({share:.0%})", end="", file=sys.stderr)
 
+    options = {"source_system": args.source_system, "progress": progress}
+    confirmed = None
+    if args.replace_range:
+        check = ingest.import_file(
+            engine, args.table, args.file, replace_range=True, dry_run=True, **options
+        )
+        print(file=sys.stderr)
+        print(check.describe(language))
+        confirmed = check.rows_removed
+        if confirmed and not args.yes:
+            if not sys.stdin.isatty():
+                print(i18n.translate("ingest.cli.confirm_with_yes", language), file=sys.stderr)
+                return 2
+            answer = input(i18n.translate("ingest.cli.ask_removal", language, removed=confirmed))
+            if answer.strip().lower() not in ("y", "yes", "是"):
+                print(i18n.translate("ingest.cli.nothing_changed", language))
+                return 0
     result = ingest.import_file(
-        engine, args.table, args.file, source_system=args.source_system, progress=progress
+        engine,
+        args.table,
+        args.file,
+        replace_range=args.replace_range,
+        confirm_removals=confirmed,
+        **options,
     )
     print(file=sys.stderr)
-    print(result.describe(_language()))
+    print(result.describe(language))
     # Rejected rows make the exit code non-zero so batch jobs notice them.
     return 1 if result.rows_rejected else 0
 
@@ -192,14 +231,14 @@ def _command_import(args: argparse.Namespace) -> int:
 def _command_bill(args: argparse.Namespace) -> int:
     import json
 
-    from core import tariffs
+    from core import ingest, tariffs
 
     catalog = tariffs.load_catalog(args.catalog)
     if args.tariff not in catalog:
         print(f"tariff {args.tariff} is not in the catalog: {', '.join(catalog)}", file=sys.stderr)
         return 2
     tariff = catalog[args.tariff]
-    readings = tariffs.read_readings_file(args.readings)
+    readings = ingest.read_readings(args.readings, capacity_kva=args.capacity_kva)
     bills = tariffs.bill(
         readings,
         tariff,

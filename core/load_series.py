@@ -6,16 +6,14 @@ contract of :mod:`core.forecast` (``ds``, ``y``, ``temperature_c``).
 """
 
 import dataclasses
-import io
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from core import access, forecast
+from core import access, forecast, ingest
 from core.store import functions, schema
 
 Level = Literal["service_area", "district", "customer_class", "customer"]
@@ -359,55 +357,6 @@ def forecast_all(
 # Series from files, for checking the models on outside data
 
 
-def read_table(path: str | Path, content: bytes | None = None) -> pd.DataFrame:
-    """Reads a CSV, Parquet or Excel file into a frame with lower-case column names.
-
-    Args:
-        path: the file, or with ``content`` only its name (an upload).
-        content: the file's bytes, when it is not on disk.
-
-    Raises:
-        FileNotFoundError: no such file.
-        ValueError: an unknown extension or a file that cannot be read.
-    """
-    path = Path(path)
-    if content is None and not path.exists():
-        raise FileNotFoundError(f"{path}: no such file")
-    source = io.BytesIO(content) if content is not None else path
-    suffix = path.suffix.lower()
-    try:
-        if suffix in (".csv", ".txt"):
-            frame = pd.read_csv(source)
-        elif suffix == ".parquet":
-            frame = pd.read_parquet(source)
-        elif suffix in (".xlsx", ".xls"):
-            frame = pd.read_excel(source)
-        else:
-            raise ValueError(
-                f"{path.name}: use a .csv, .parquet or .xlsx file, not {suffix or 'no extension'}"
-            )
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError) as error:
-        raise ValueError(f"{path.name} cannot be read: {error}") from error
-    return frame.rename(columns=lambda name: str(name).strip().lower())
-
-
-def _parsed(frame: pd.DataFrame, name: str, column: str, kind: str) -> pd.Series:
-    values = (
-        pd.to_datetime(frame[column], errors="coerce")
-        if kind == "time"
-        else pd.to_numeric(frame[column], errors="coerce")
-    )
-    bad = values.isna() & frame[column].notna() | frame[column].isna()
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        # row numbers as a spreadsheet shows them: the header is row 1
-        expected = "timestamp" if kind == "time" else "number"
-        raise ValueError(
-            f"{name} row {row + 2}: {column} is not a {expected} ({frame[column].iloc[row]!r})"
-        )
-    return values
-
-
 def readings_to_hourly(frame: pd.DataFrame, name: str = "readings") -> pd.DataFrame:
     """Sums long-layout readings (``ts``, ``kwh``, optional ``customer_id``) into an hourly series.
 
@@ -423,44 +372,19 @@ def readings_to_hourly(frame: pd.DataFrame, name: str = "readings") -> pd.DataFr
         ``ds`` and ``y`` (kWh per hour, missing where incomplete).
 
     Raises:
-        ValueError: a column missing, a value not parseable, duplicated readings, or readings
-            coarser than hourly; the message names the file and row.
+        core.ingest.FileRejected: rows that fail the import's checks, named with their row.
+        ValueError: readings coarser than hourly.
     """
-    missing = [column for column in ("ts", "kwh") if column not in frame]
-    if missing:
-        raise ValueError(
-            f"{name}: needs columns ts and kwh (and optionally customer_id); missing "
-            f"{', '.join(missing)}; found {', '.join(map(str, frame.columns))}"
-        )
-    customer = (
-        frame["customer_id"].astype(str)
-        if "customer_id" in frame
-        else pd.Series("", index=frame.index)
-    )
-    readings = pd.DataFrame(
-        {
-            "customer_id": customer,
-            "ts": _parsed(frame, name, "ts", "time"),
-            "kwh": _parsed(frame, name, "kwh", "number"),
-        }
-    )
-    duplicated = readings.duplicated(["customer_id", "ts"])
-    if duplicated.any():
-        row = int(np.flatnonzero(duplicated.to_numpy())[0])
-        raise ValueError(
-            f"{name} row {row + 2}: a second reading for {readings['ts'].iloc[row]:%Y-%m-%d %H:%M}"
-            + (f" of customer {customer.iloc[row]}" if "customer_id" in frame else "")
-        )
-    readings = readings.sort_values(["customer_id", "ts"])
-    steps = readings.groupby("customer_id")["ts"].diff().dropna()
-    interval = steps.groupby(readings.loc[steps.index, "customer_id"]).median()
+    readings = ingest.validate_readings(frame, name)[["customer_id", "ts", "kwh"]]
+    interval = pd.to_timedelta(ingest.interval_minutes(readings), unit="min")
     if interval.empty:
         raise ValueError(f"{name}: needs at least two readings per customer")
     too_coarse = interval[interval > pd.Timedelta(hours=1)]
     if not too_coarse.empty:
+        single = too_coarse.index[0] == ingest.SINGLE_SERIES
         raise ValueError(
             f"{name}: readings come every {too_coarse.iloc[0]} "
-            f"{'for customer ' + str(too_coarse.index[0]) if 'customer_id' in frame else ''}; "
+            f"{'' if single else 'for customer ' + str(too_coarse.index[0])}; "
             "the load forecast needs hourly or finer readings".replace("  ", " ")
         )
     per_hour = (pd.Timedelta(hours=1) / interval).round().astype(int)
@@ -485,24 +409,17 @@ def readings_to_hourly(frame: pd.DataFrame, name: str = "readings") -> pd.DataFr
     return pd.DataFrame({"ds": index, "y": y.to_numpy(dtype=float)})
 
 
-def weather_to_hourly(frame: pd.DataFrame, name: str = "weather") -> pd.DataFrame:
-    """Hourly mean temperature from a file with ``ts`` and ``temperature_c``.
+def weather_to_hourly(weather: pd.DataFrame) -> pd.DataFrame:
+    """Hourly mean temperature of checked weather (``ts``, ``temperature_c``).
 
-    Raises:
-        ValueError: a column missing or a value not parseable, naming the file and row.
+    Args:
+        weather: as :func:`core.ingest.read_weather` returns it.
+
+    Returns:
+        ``ds`` and ``temperature_c``.
     """
-    missing = [column for column in ("ts", "temperature_c") if column not in frame]
-    if missing:
-        raise ValueError(
-            f"{name}: needs columns ts and temperature_c; missing {', '.join(missing)}"
-        )
-    weather = pd.DataFrame(
-        {
-            "ds": _parsed(frame, name, "ts", "time").dt.floor("h"),
-            "temperature_c": _parsed(frame, name, "temperature_c", "number"),
-        }
-    )
-    return weather.groupby("ds", as_index=False)["temperature_c"].mean()
+    hourly = weather.assign(ds=weather["ts"].dt.floor("h"))
+    return hourly.groupby("ds", as_index=False)["temperature_c"].mean()
 
 
 def file_series(
@@ -522,10 +439,10 @@ def file_series(
         FileNotFoundError: a file is missing.
         ValueError: a file cannot be read or fails validation.
     """
-    history = readings_to_hourly(read_table(readings_path), Path(readings_path).name)
+    history = readings_to_hourly(ingest.read_readings(readings_path), Path(readings_path).name)
     if weather_path is None:
         return history, None
-    weather = weather_to_hourly(read_table(weather_path), Path(weather_path).name)
+    weather = weather_to_hourly(ingest.read_weather(weather_path))
     joined = history.merge(weather, on="ds", how="left")
     if joined["temperature_c"].isna().all():
         raise ValueError(

@@ -11,8 +11,8 @@ from typing import Literal
 import pandas as pd
 import sqlalchemy as sa
 
-from core import access, ingest, service_area, tariffs
-from core.store import functions, schema
+from core import access, service_area, tariffs
+from core.store import functions, rules, schema
 
 Dimension = Literal["completeness", "consistency", "timeliness", "validity"]
 DIMENSIONS: tuple[Dimension, ...] = ("completeness", "consistency", "timeliness", "validity")
@@ -31,7 +31,6 @@ READINGS_PER_DAY = (1, 24, 48, 96)
 # Fields a complete record has, beyond the ones the store requires.
 EXPECTED_FIELDS = {
     "customers": (
-        "industry",
         "voltage_kv",
         "contract_capacity_kva",
         "transformer_area",
@@ -45,6 +44,8 @@ EXPECTED_FIELDS = {
     "work_orders": ("channel", "description"),
     "outages": ("end",),
 }
+# Fields only some customer classes have: a household belongs to no industry.
+CLASS_FIELDS = {"customers": {"industry": ("commercial", "industrial", "agricultural")}}
 # Tables whose rows name a customer; their ids must resolve to one.
 CUSTOMER_ID_TABLES = (
     schema.readings,
@@ -111,7 +112,10 @@ def _in_scope(table: sa.Table, viewer: access.Viewer) -> sa.ColumnElement:
 
 
 def _fields_missing(table: sa.Table) -> sa.ColumnElement:
-    return sa.or_(*[table.c[name].is_(None) for name in EXPECTED_FIELDS[table.name]])
+    missing = [table.c[name].is_(None) for name in EXPECTED_FIELDS[table.name]]
+    for name, classes in CLASS_FIELDS.get(table.name, {}).items():
+        missing.append(sa.and_(table.c.customer_class.in_(classes), table.c[name].is_(None)))
+    return sa.or_(*missing)
 
 
 def _rows_passing(
@@ -435,10 +439,23 @@ def imports_history(conn: sa.Connection, limit: int | None = None) -> pd.DataFra
     return frame
 
 
-def recent_imports(engine: sa.Engine, limit: int = DRILL_DOWN_LIMIT) -> pd.DataFrame:
-    """The latest imports, newest first (see :func:`imports_history` for the columns)."""
+def recent_imports(
+    engine: sa.Engine, viewer: access.Viewer, limit: int = DRILL_DOWN_LIMIT
+) -> pd.DataFrame:
+    """The latest imports ``viewer`` may see, newest first (columns of :func:`imports_history`).
+
+    A viewer scoped to part of the service area sees the imports they made themselves; the
+    others name files of every district.
+    """
     with engine.connect() as conn:
-        return imports_history(conn, limit)
+        history = imports_history(conn, None if _scoped(viewer) else limit)
+    if _scoped(viewer):
+        history = history[history["user_name"] == viewer.user_name].head(limit)
+    return history.reset_index(drop=True)
+
+
+def _scoped(viewer: access.Viewer) -> bool:
+    return bool(viewer.regions or viewer.transformer_areas or viewer.manager_id is not None)
 
 
 def _import_metrics(conn: sa.Connection, table_name: str | None = None) -> list[dict]:
@@ -473,27 +490,58 @@ def _import_metrics(conn: sa.Connection, table_name: str | None = None) -> list[
     return metrics
 
 
-def _out_of_range(table: sa.Table) -> sa.ColumnElement | None:
-    c = table.c
+# Tables whose stored rows are checked against the rule table, in the order they are shown.
+RULE_TABLES = tuple(table for table in schema.ENTITY_TABLES if rules.for_table(table.name))
+
+
+def vocabularies(conn: sa.Connection) -> dict[str, list[str]]:
+    """The lists the rule table's Known rules check against: districts and tariff codes."""
+    region = schema.customers.c.region
+    districts = conn.execute(sa.select(region).distinct().where(region.is_not(None)))
+    return {
+        "districts": [str(name) for (name,) in districts],
+        "tariff_codes": list(tariffs.load_catalog()),
+    }
+
+
+def _rule_rows(
+    conn: sa.Connection, table: sa.Table, now: dt.datetime
+) -> tuple[sa.FromClause, sa.ColumnElement[bool]]:
+    """The rows of a table to check against its rules, and the condition that they break one.
+
+    Readings are joined to their customer's capacity and interval for the capacity rule.
+    """
+    known = vocabularies(conn)
+    rows: sa.FromClause = table
+    capacity = interval = None
     if table is schema.readings:
-        return sa.or_(c.kwh < 0, c.kwh > ingest.MAX_READING_KWH, c.kvarh < 0)
-    if table is schema.customers:
-        return sa.or_(
-            c.contract_capacity_kva <= 0,
-            c.contract_capacity_kva > ingest.MAX_CAPACITY_KVA,
-            c.voltage_kv <= 0,
-            c.lat < -90,
-            c.lat > 90,
-            c.lon < -180,
-            c.lon > 180,
+        customers = schema.customers.alias("capacity_of")
+        intervals = rules.interval_minutes(table)
+        rows = table.outerjoin(customers, customers.c.customer_id == table.c.customer_id).outerjoin(
+            intervals, intervals.c.customer_id == table.c.customer_id
         )
-    if table is schema.bills:
-        return sa.or_(
-            c.kwh_total < 0, c.kwh_peak < 0, c.kwh_flat < 0, c.kwh_valley < 0, c.paid_cny < 0
+        capacity, interval = customers.c.contract_capacity_kva, intervals.c.minutes
+    conditions = [
+        condition
+        for rule in rules.for_table(table.name)
+        if (
+            condition := rules.sql_violation(
+                rule, table, now, known, capacity_kva=capacity, interval=interval
+            )
         )
-    if table is schema.work_orders:
-        return sa.or_(c.satisfaction < 1, c.satisfaction > 5, c.closed_at < c.created_at)
-    return None
+        is not None
+    ]
+    return rows, sa.or_(*conditions)
+
+
+def _values_in_range(conn: sa.Connection, viewer: access.Viewer, table: sa.Table) -> dict:
+    rows, broken = _rule_rows(conn, table, dt.datetime.now())
+    scoped = sa.select(sa.literal(1)).select_from(rows)
+    if "customer_id" in table.c:
+        scoped = scoped.where(_in_scope(table, viewer))
+    total = _count(conn, scoped)
+    failed = _count(conn, scoped.where(broken))
+    return _metric("validity", table.name, "values_in_range", total - failed, total)
 
 
 def _measure(
@@ -526,10 +574,9 @@ def _measure(
             rows.append(_ids_resolve(conn, viewer, table))
     if wanted("id_map") or wanted("customers"):
         rows.extend(_id_map_resolves(conn, viewer))
-    for table in (schema.readings, schema.customers, schema.bills, schema.work_orders):
+    for table in RULE_TABLES:
         if wanted(table.name):
-            failing = _out_of_range(table)
-            rows.append(_rows_passing(conn, viewer, table, failing, "validity", "values_in_range"))
+            rows.append(_values_in_range(conn, viewer, table))
     rows.extend(_import_metrics(conn, table_name))
     return pd.DataFrame(rows, columns=METRIC_COLUMNS)
 
@@ -738,8 +785,11 @@ def _drill_down(
         frame = last_readings(conn, viewer)
         return frame[~(frame["days_behind"] <= STALE_DAYS)]
     if metric == "values_in_range":
-        query = sa.select(table).where(_in_scope(table, viewer), _out_of_range(table)).limit(limit)
-        return pd.DataFrame(conn.execute(query).mappings().all())
+        rows, broken = _rule_rows(conn, table, dt.datetime.now())
+        query = sa.select(*table.c).select_from(rows).where(broken).limit(limit)
+        if "customer_id" in table.c:
+            query = query.where(_in_scope(table, viewer))
+        return pd.DataFrame(conn.execute(query).all(), columns=list(table.c.keys()))
     history = imports_history(conn)
     history = history[history["table_name"] == table_name]
     if source_system is not None:

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from core import access, calendars, tariffs
+from core import access, calendars, ingest, tariffs
 from core.store import schema
 from core.tariffs import PERIODS, Tariff
 
@@ -179,7 +179,7 @@ def shift_readings(
     Raises:
         ValueError: invalid readings or a move with an hour outside 0-23 or a share outside 0-1.
     """
-    frame = tariffs.validate_readings(readings, source)
+    frame = ingest.validate_readings(readings, source)
     for number, (from_hour, to_hour, share) in enumerate(moves, start=1):
         if not (0 <= from_hour <= 23 and 0 <= to_hour <= 23) or from_hour == to_hour:
             raise ValueError(f"move {number}: hours must be two different hours 0-23")

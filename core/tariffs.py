@@ -23,7 +23,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from core import calendars, config
+from core import calendars, config, ingest
 from core.store.schema import CUSTOMER_CLASSES
 
 PERIODS = ("critical", "peak", "flat", "valley")
@@ -53,7 +53,7 @@ USAGE_COLUMNS = (
 )
 OPTIONAL_USAGE_COLUMNS = ("basic_basis", "declared_demand_kw")
 # The customer id given to readings of one customer that carry no customer_id column.
-SINGLE_CUSTOMER = "-"
+SINGLE_CUSTOMER = ingest.SINGLE_SERIES
 
 
 @dataclass(frozen=True)
@@ -819,76 +819,9 @@ DEMAND_15MIN_MAX_MINUTES = 15
 DEMAND_HOURLY_MAX_MINUTES = 60
 
 
-def validate_readings(readings: pd.DataFrame, source: str = "readings") -> pd.DataFrame:
-    """Checks interval readings and returns them clean: customer_id, ts, kwh, kvarh.
-
-    Args:
-        readings: columns ``ts`` and ``kwh``, optionally ``kvarh`` and ``customer_id`` (one
-            customer when absent). Time-zone-aware timestamps are converted to local time.
-        source: how to name the input in messages (a file name).
-
-    Returns:
-        A new frame sorted by customer and time; ``customer_id`` is :data:`SINGLE_CUSTOMER`
-        when the readings have none.
-
-    Raises:
-        ValueError: a column is missing, a value is not a time or a number, kWh is negative or
-            a timestamp repeats; the message names the row (1 = first data row).
-    """
-    if not isinstance(readings, pd.DataFrame):
-        raise ValueError(f"{source}: expected a table of readings")
-    columns = {str(column).strip().lower(): column for column in readings.columns}
-    missing = [name for name in ("ts", "kwh") if name not in columns]
-    if missing:
-        raise ValueError(
-            f"{source}: column {', '.join(missing)} is missing; the file needs ts and kwh "
-            "(and optionally kvarh, customer_id)"
-        )
-    if readings.empty:
-        raise ValueError(f"{source}: there are no readings")
-    frame = pd.DataFrame(index=pd.RangeIndex(len(readings)))
-    raw_ts = readings[columns["ts"]].reset_index(drop=True)
-    stamps = pd.to_datetime(raw_ts, errors="coerce", format="mixed")
-    if getattr(stamps.dt, "tz", None) is not None:
-        stamps = stamps.dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
-    bad = stamps.isna().to_numpy()
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{source} row {row + 1}: ts {raw_ts.iloc[row]!r} is not a date and time")
-    frame["ts"] = stamps.astype("datetime64[ns]")
-    for name, required in (("kwh", True), ("kvarh", False)):
-        if name not in columns:
-            frame[name] = np.nan
-            continue
-        raw = readings[columns[name]].reset_index(drop=True)
-        values = pd.to_numeric(raw, errors="coerce").to_numpy(float)
-        unreadable = np.isnan(values) & raw.notna().to_numpy() & (raw.astype(str).str.strip() != "")
-        if required:
-            unreadable |= np.isnan(values)
-        if unreadable.any():
-            row = int(np.flatnonzero(unreadable)[0])
-            raise ValueError(f"{source} row {row + 1}: {name} {raw.iloc[row]!r} is not a number")
-        negative = values < 0
-        if negative.any():
-            row = int(np.flatnonzero(negative)[0])
-            raise ValueError(f"{source} row {row + 1}: {name} is negative ({values[row]:g})")
-        frame[name] = values
-    if "customer_id" in columns:
-        frame["customer_id"] = readings[columns["customer_id"]].astype(str).to_numpy()
-    else:
-        frame["customer_id"] = SINGLE_CUSTOMER
-    repeated = frame.duplicated(["customer_id", "ts"]).to_numpy()
-    if repeated.any():
-        row = int(np.flatnonzero(repeated)[0])
-        raise ValueError(
-            f"{source} row {row + 1}: a reading at {frame['ts'].iloc[row]} is already given"
-        )
-    return frame.sort_values(["customer_id", "ts"], kind="stable").reset_index(drop=True)
-
-
 def _interval_minutes(frame: pd.DataFrame, source: str) -> pd.Series:
-    gaps = frame.groupby("customer_id", sort=False)["ts"].diff().dt.total_seconds() / 60
-    minutes = gaps.groupby(frame["customer_id"], sort=False).median()
+    found = ingest.interval_minutes(frame)
+    minutes = found.reindex(frame["customer_id"].unique())
     unknown = minutes[minutes.isna()]
     if len(unknown):
         raise ValueError(
@@ -928,9 +861,9 @@ def monthly_usage(
         average (``hourly``), NaN for coarser readings.
 
     Raises:
-        ValueError: the readings are invalid (see :func:`validate_readings`).
+        ValueError: the readings are invalid (see :func:`core.ingest.validate_readings`).
     """
-    frame = validate_readings(readings, source)
+    frame = ingest.validate_readings(readings, source)
     minutes = _interval_minutes(frame, source)
     row_minutes = frame["customer_id"].map(minutes).to_numpy(float)
 
@@ -1034,7 +967,6 @@ def bill(
 
 # --- files and reports -----------------------------------------------------------------------
 
-READINGS_SUFFIXES = (".csv", ".xlsx", ".xls", ".parquet")
 # Bill lines reported per month, in the order a printed bill lists them.
 BILL_LINES = (
     "kwh_critical",
@@ -1059,38 +991,6 @@ BILL_LINES = (
     "pf_adjustment_percent",
     "pf_adjustment_cny",
 )
-
-
-def read_readings_file(file: Path | str | object, name: str | None = None) -> pd.DataFrame:
-    """Reads a readings file (CSV, Excel or Parquet) into a frame.
-
-    Args:
-        file: a path or a binary file-like object (an upload).
-        name: the file name when ``file`` is a file-like object; decides the format.
-
-    Returns:
-        The file's rows as read; :func:`validate_readings` checks them.
-
-    Raises:
-        FileNotFoundError: the path does not exist.
-        ValueError: the format is not supported or the file cannot be read.
-    """
-    label = name or (Path(file).name if isinstance(file, str | Path) else "upload")
-    suffix = Path(label).suffix.lower()
-    if isinstance(file, str | Path) and not Path(file).exists():
-        raise FileNotFoundError(f"{file}: no such file")
-    if suffix not in READINGS_SUFFIXES:
-        raise ValueError(f"{label}: use a .csv, .xlsx or .parquet file with columns ts, kwh")
-    try:
-        if suffix == ".csv":
-            return pd.read_csv(file)
-        if suffix == ".parquet":
-            return pd.read_parquet(file)
-        return pd.read_excel(file)
-    except (ValueError, OSError, ImportError) as error:
-        raise ValueError(f"{label}: cannot be read ({error})") from error
-    except pd.errors.ParserError as error:
-        raise ValueError(f"{label}: not a readable CSV file ({error})") from error
 
 
 def _plain(value: object) -> object:

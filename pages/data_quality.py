@@ -4,7 +4,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from core import access, ingest, quality
+from core import access, errors, ingest, quality
 from ui import charts, downloads, session
 
 t = session.t
@@ -33,13 +33,13 @@ def _conflicts(viewer: access.Viewer) -> dict[str, pd.DataFrame]:
 
 
 @session.cached
-def _rejected(import_id: int | None, language: str) -> pd.DataFrame:
-    return ingest.rejected_rows(session.engine(), import_id, language=language)
+def _rejected(viewer: access.Viewer, import_id: int | None, language: str) -> pd.DataFrame:
+    return ingest.rejected_rows(session.engine(), viewer, import_id, language=language)
 
 
 @session.cached
-def _imports() -> pd.DataFrame:
-    return quality.recent_imports(session.engine())
+def _imports(viewer: access.Viewer) -> pd.DataFrame:
+    return quality.recent_imports(session.engine(), viewer)
 
 
 def _metric_label(metric: str) -> str:
@@ -60,6 +60,12 @@ def _system_label(system: object) -> str:
     return system if shown == key else shown
 
 
+def _blank_missing(frame: pd.DataFrame) -> pd.DataFrame:
+    """Empty cells of text columns shown empty, not as the word None."""
+    text = [name for name in frame.columns if frame[name].dtype == object]
+    return frame.assign(**{name: frame[name].where(frame[name].notna(), "") for name in text})
+
+
 # Counts of rows and readings run to millions: thousands separators keep them readable.
 COUNT_FORMAT = st.column_config.NumberColumn(format="%,d")
 
@@ -69,7 +75,7 @@ def _rejected_table(frame: pd.DataFrame, key: str) -> None:
     shown = frame.assign(table_name=frame["table_name"].map(_table_label)).rename(
         columns=lambda name: t(f"data_quality.column.{name}")
     )
-    st.dataframe(shown, hide_index=True, width="stretch")
+    st.dataframe(_blank_missing(shown), hide_index=True, width="stretch")
     downloads.offer(t("data_quality.download_rejected"), frame, "rejected_rows", key=key)
 
 
@@ -92,8 +98,8 @@ def _import_tab() -> None:
         return
     try:
         mapping = ingest.preview_mapping(table, upload, file_name=upload.name)
-    except ValueError as error:
-        st.error(t("data_quality.cannot_import", error=str(error)))
+    except errors.UserError as error:
+        session.show_error(error)
         return
     st.subheader(t("data_quality.mapping"))
     st.caption(t(f"data_quality.layout.{mapping.layout}"))
@@ -103,35 +109,67 @@ def _import_tab() -> None:
         hide_index=True,
         width="stretch",
     )
-    if st.button(t("data_quality.import_button"), type="primary", key="import_button"):
-        bar = st.progress(0.0, text=t("data_quality.progress", rows=0))
-
-        def progress(rows: int, share: float) -> None:
-            bar.progress(share, text=t("data_quality.progress", rows=f"{rows:,}"))
-
-        try:
-            result = ingest.import_file(
-                session.engine(),
-                table,
-                upload,
-                file_name=upload.name,
-                source_system=system.strip() or None,
-                viewer=viewer,
-                progress=progress,
-            )
-        except ValueError as error:
-            st.error(t("data_quality.cannot_import", error=str(error)))
-            return
-        bar.progress(1.0, text=t("data_quality.done"))
-        st.session_state["last_import"] = result
+    options = {"file_name": upload.name, "source_system": system.strip() or None, "viewer": viewer}
+    replace = table in ingest.RANGE_TABLES and st.checkbox(
+        t("data_quality.replace_range"), key="import_replace", help=t("data_quality.replace_help")
+    )
+    if replace:
+        _replace_range(table, upload, options)
+    elif st.button(t("data_quality.import_button"), type="primary", key="import_button"):
+        _run_import(table, upload, options)
     result = st.session_state.get("last_import")
     if result is None or result.file_name != upload.name:
         return
-    read, landed, rejected, replaced = st.columns(4)
+    _import_summary(result)
+
+
+def _run_import(table: str, upload, options: dict, **replacing) -> None:
+    bar = st.progress(0.0, text=t("data_quality.progress", rows=0))
+
+    def progress(rows: int, share: float) -> None:
+        bar.progress(share, text=t("data_quality.progress", rows=f"{rows:,}"))
+
+    try:
+        result = ingest.import_file(
+            session.engine(), table, upload, progress=progress, **options, **replacing
+        )
+    except errors.UserError as error:
+        bar.empty()
+        session.show_error(error)
+        return
+    bar.progress(1.0, text=t("data_quality.done"))
+    st.session_state["last_import"] = result
+    st.session_state.pop("range_check", None)
+
+
+def _replace_range(table: str, upload, options: dict) -> None:
+    """Replacing a range deletes stored rows: count them first, then ask."""
+    if st.button(t("data_quality.check_range"), key="check_range_button"):
+        try:
+            check = ingest.import_file(
+                session.engine(), table, upload, replace_range=True, dry_run=True, **options
+            )
+        except errors.UserError as error:
+            session.show_error(error)
+            return
+        st.session_state["range_check"] = (upload.name, check.rows_removed, check.rows_landed)
+    checked = st.session_state.get("range_check")
+    if checked is None or checked[0] != upload.name:
+        return
+    _, removed, landed = checked
+    st.warning(t("data_quality.range_removes", removed=f"{removed:,}", landed=f"{landed:,}"))
+    if st.button(t("data_quality.confirm_range"), type="primary", key="confirm_range_button"):
+        _run_import(table, upload, options, replace_range=True, confirm_removals=removed)
+
+
+def _import_summary(result: ingest.ImportResult) -> None:
+    read, updated, inserted, rejected, removed = st.columns(5)
     read.metric(t("data_quality.rows_read"), f"{result.rows_read:,}")
-    landed.metric(t("data_quality.rows_landed"), f"{result.rows_landed:,}")
+    updated.metric(t("data_quality.rows_updated"), f"{result.rows_updated:,}")
+    inserted.metric(t("data_quality.rows_inserted"), f"{result.rows_inserted:,}")
     rejected.metric(t("data_quality.rows_rejected"), f"{result.rows_rejected:,}")
-    replaced.metric(t("data_quality.rows_replaced"), f"{result.rows_replaced:,}")
+    removed.metric(t("data_quality.rows_removed"), f"{result.rows_removed:,}")
+    st.caption(t("data_quality.encoding", encoding=result.encoding))
     if result.customer_intervals:
         st.caption(
             t("data_quality.intervals", intervals=result.interval_summary(session.language()))
@@ -144,7 +182,9 @@ def _import_tab() -> None:
             hide_index=True,
             width="stretch",
         )
-        _rejected_table(_rejected(result.import_id, session.language()), key="download_last")
+        _rejected_table(
+            _rejected(viewer, result.import_id, session.language()), key="download_last"
+        )
     else:
         st.success(t("data_quality.all_landed"))
 
@@ -198,7 +238,7 @@ def _quality_tab() -> None:
                 detail = detail.assign(
                     problem=detail["problem"].map(lambda code: t(f"data_quality.problem.{code}"))
                 )
-            st.dataframe(detail, hide_index=True, width="stretch")
+            st.dataframe(_blank_missing(detail), hide_index=True, width="stretch")
     trend = _trend()
     st.subheader(t("data_quality.trend"))
     shares = trend[trend["metric"] != "arrival_lag_hours"]
@@ -206,36 +246,45 @@ def _quality_tab() -> None:
         st.info(t("data_quality.no_trend"))
         return
     shares = shares.assign(
-        figure=shares["metric"].map(_metric_label) + " · " + shares["table_name"].map(_table_label)
+        figure=shares["metric"].map(_metric_label) + " · " + shares["table_name"].map(_table_label),
+        import_label=shares["import_id"].map(lambda number: f"#{number}"),
     )
     chart = px.line(
         shares,
-        x="import_id",
+        x="import_label",
         y="value",
         color="figure",
         markers=True,
         labels={
-            "import_id": t("data_quality.import_number"),
+            "import_label": t("data_quality.import_number"),
             "value": t("data_quality.share"),
             "figure": t("data_quality.column.figure"),
         },
     )
+    # Imports are counted, not measured: one tick per import, never 1.2.
+    chart.update_xaxes(type="category")
     chart.update_yaxes(tickformat=".0%")
     charts.show(chart, key="quality_trend")
 
 
 def _rejected_tab() -> None:
-    imports = _imports()
+    imports = _imports(viewer)
     if not imports.empty:
         st.subheader(t("data_quality.recent_imports"))
-        st.dataframe(
-            imports.drop(columns=["data_end"]).rename(
-                columns=lambda name: t(f"data_quality.column.{name}")
+        shown = imports.drop(columns=["data_end"]).assign(
+            table_name=imports["table_name"].map(_table_label),
+            accepted_share=imports["accepted_share"].map(
+                lambda share: "" if pd.isna(share) else f"{share:.0%}"
             ),
+            lag_hours=imports["lag_hours"].round(1),
+        )
+        st.dataframe(
+            _blank_missing(shown).rename(columns=lambda name: t(f"data_quality.column.{name}")),
             hide_index=True,
             width="stretch",
+            column_config={t("data_quality.column.rows_read"): COUNT_FORMAT},
         )
-    rejected = _rejected(None, session.language())
+    rejected = _rejected(viewer, None, session.language())
     st.subheader(t("data_quality.rejected_rows"))
     if rejected.empty:
         st.success(t("data_quality.no_rejected"))
@@ -258,7 +307,9 @@ def _conflicts_tab() -> None:
             if "system" in frame.columns:
                 frame = frame.assign(system=frame["system"].map(_system_label))
             st.dataframe(
-                frame.rename(columns=lambda column: t(f"data_quality.column.{column}")),
+                _blank_missing(frame).rename(
+                    columns=lambda column: t(f"data_quality.column.{column}")
+                ),
                 hide_index=True,
                 width="stretch",
             )

@@ -1,11 +1,13 @@
 """Load forecast (负荷预测): level and horizon, history with forecast and interval, components,
 backtest against the baselines, a heat-wave what-if, download."""
 
+import io
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import access, exports, forecast, load_series
+from core import access, errors, exports, forecast, ingest, load_series
 from ui import charts, downloads, session
 
 t = session.t
@@ -34,7 +36,7 @@ def _forecast(
     supplied = None
     if weather_file is not None:
         name, content = weather_file
-        supplied = load_series.weather_to_hourly(load_series.read_table(name, content), name)
+        supplied = load_series.weather_to_hourly(ingest.read_weather(io.BytesIO(content), name))
     with session.engine().connect() as conn:
         return load_series.forecast_level(
             conn,
@@ -214,6 +216,9 @@ if st.session_state.get("forecast_requested") != requested:
 try:
     with st.spinner(t("forecast.running")):
         level_forecast = _forecast(viewer, level, key, horizon, weather_file)
+except errors.UserError as error:
+    session.show_error(error)
+    st.stop()
 except ValueError as error:
     st.error(t("forecast.cannot_forecast", error=str(error)))
     st.stop()

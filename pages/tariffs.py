@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import access, savings, tariffs
+from core import access, errors, ingest, savings, tariffs
 from ui import charts, downloads, formatting, session
 
 t = session.t
@@ -109,7 +109,11 @@ def _load_from_upload() -> tuple[pd.DataFrame, str, str, float | None] | None:
     if upload is None:
         st.info(t("tariffs.upload_help"))
         return None
-    readings = tariffs.read_readings_file(upload, upload.name)
+    try:
+        readings = ingest.read_readings(upload, upload.name, capacity_kva=capacity)
+    except errors.UserError as error:
+        session.show_error(error)
+        return None
     return readings, customer_class, code, capacity
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from test_forecast import planted_series
 
-from core import cli, load_series
+from core import cli, ingest, load_series
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def files(tmp_path):
 
 def test_readings_to_hourly_sums_quarters_and_customers(files):
     readings, _, hourly = files
-    series = load_series.readings_to_hourly(load_series.read_table(readings))
+    series = load_series.readings_to_hourly(ingest.read_readings(readings))
     np.testing.assert_allclose(series["y"], hourly["y"], rtol=1e-9)
 
 
@@ -58,7 +58,10 @@ def test_incomplete_hour_is_missing_not_undercounted():
 def test_bad_files_name_the_row(tmp_path):
     bad = tmp_path / "meter.csv"
     pd.DataFrame({"ts": ["2024-01-01 00:00", "yesterday"], "kwh": [1, 2]}).to_csv(bad, index=False)
-    with pytest.raises(ValueError, match="meter.csv row 3: ts is not a timestamp"):
+    with pytest.raises(
+        ValueError,
+        match=r"meter.csv has rows that cannot be used \(1\): row 3: ts is not a date or time",
+    ):
         load_series.file_series(bad)
     daily = tmp_path / "daily.csv"
     pd.DataFrame({"ts": ["2024-01-01", "2024-01-02", "2024-01-03"], "kwh": [1, 2, 3]}).to_csv(
@@ -68,7 +71,10 @@ def test_bad_files_name_the_row(tmp_path):
         load_series.file_series(daily)
     twice = tmp_path / "twice.csv"
     pd.DataFrame({"ts": ["2024-01-01 00:00"] * 2, "kwh": [1, 2]}).to_csv(twice, index=False)
-    with pytest.raises(ValueError, match="twice.csv row 3: a second reading for 2024-01-01 00:00"):
+    with pytest.raises(
+        ValueError,
+        match=r"twice.csv has rows that cannot be used \(1\): row 3: ts repeats .* \(row 2\)",
+    ):
         load_series.file_series(twice)
 
 

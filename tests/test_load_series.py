@@ -1,13 +1,15 @@
 """Level series from the store: hourly sums by SQL on every backend, scope, weather, climatology."""
 
 import datetime as dt
+import io
 
 import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from core import access, forecast, load_series
+from core import access, forecast, ingest, load_series
+from core.errors import UserError
 from core.store import engine as store_engine
 from core.store import schema
 
@@ -175,10 +177,9 @@ def test_a_supplied_temperature_forecast_is_used_when_it_covers_the_horizon(demo
     assert covered.result.frame["yhat_prophet"].sum() < short.result.frame["yhat_prophet"].sum()
 
 
-def test_read_table_from_an_upload():
+def test_weather_from_an_upload():
     content = b"TS,Temperature_C\n2024-01-01 00:00,3.5\n2024-01-01 01:00,4.0\n"
-    frame = load_series.read_table("forecast.csv", content)
-    weather = load_series.weather_to_hourly(frame, "forecast.csv")
+    weather = load_series.weather_to_hourly(ingest.read_weather(io.BytesIO(content), "w.csv"))
     assert weather["temperature_c"].tolist() == [3.5, 4.0]
-    with pytest.raises(ValueError, match="use a .csv, .parquet or .xlsx file"):
-        load_series.read_table("forecast.pdf", b"%PDF")
+    with pytest.raises(UserError, match="files of type .pdf cannot be imported"):
+        ingest.read_weather(io.BytesIO(b"%PDF"), "forecast.pdf")

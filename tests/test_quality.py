@@ -206,5 +206,20 @@ def test_trend_over_imports(store):
     assert accepted["import_id"].is_monotonic_increasing
     lag = trend[trend["metric"] == "arrival_lag_hours"]["value"]
     assert (lag > 0).all() and np.isfinite(lag).all()
-    history = quality.recent_imports(store)
+    history = quality.recent_imports(store, access.SYSTEM)
     assert history["rows_rejected"].tolist() == [3, 9, 0]
+
+
+def test_which_fields_are_expected_depends_on_the_customer_class(store):
+    household = {**_customer(A, "residential", "RES_TIERED"), "industry": None}
+    shop = {**_customer(B, "commercial", "COM_TOU"), "industry": None}
+    with store.begin() as conn:
+        conn.execute(schema.customers.insert(), [household, shop])
+    figures = quality.report(store, access.SYSTEM)
+    filled = figures[
+        (figures["metric"] == "fields_filled") & (figures["table_name"] == "customers")
+    ].iloc[0]
+    # A household belongs to no industry; a shop without one is a gap in the archive.
+    assert (filled["numerator"], filled["denominator"]) == (1, 2)
+    missing = quality.drill_down(store, access.SYSTEM, "fields_filled", "customers")
+    assert missing["customer_id"].tolist() == [B]

@@ -427,25 +427,34 @@ def test_several_customers_and_reactive_energy(catalog):
 @pytest.mark.parametrize(
     ("frame", "message"),
     [
-        (pd.DataFrame({"time": ["2024-01-01"], "kwh": [1.0]}), "column ts is missing"),
+        (pd.DataFrame({"moment": ["2024-01-01"], "kwh": [1.0]}), "the file has no column for ts"),
+        # Rows as a spreadsheet shows them: the header is row 1, the second reading row 3.
         (
             pd.DataFrame({"ts": ["2024-01-01 00:00", "not a time"], "kwh": [1.0, 1.0]}),
-            "row 2: ts 'not a time' is not a date and time",
+            "row 3: ts is not a date or time",
         ),
         (
             pd.DataFrame({"ts": ["2024-01-01 00:00", "2024-01-01 01:00"], "kwh": [1.0, -3.2]}),
-            r"row 2: kwh is negative \(-3.2\)",
+            "row 3: kwh is negative",
         ),
         (
             pd.DataFrame({"ts": ["2024-01-01 00:00", "2024-01-01 01:00"], "kwh": [1.0, "x"]}),
-            "row 2: kwh 'x' is not a number",
+            "row 3: kwh is not a number",
         ),
         (
             pd.DataFrame({"ts": ["2024-01-01 00:00", "2024-01-01 00:00"], "kwh": [1.0, 2.0]}),
-            "row 2: a reading at 2024-01-01 00:00:00 is already given",
+            r"row 3: ts repeats an earlier row of the file \(row 2\)",
+        ),
+        (
+            pd.DataFrame({"ts": ["2024-01-01 00:00", "2024-01-01 01:00"], "kwh": [1.0, "inf"]}),
+            "row 3: kwh is not a number",
+        ),
+        (
+            pd.DataFrame({"ts": ["2024-01-01 00:00", "2024-01-01 01:00"], "kwh": [1.0, 1e308]}),
+            r"row 3: kwh is more than any meter records in one interval \(10,000,000 kWh\)",
         ),
         (pd.DataFrame({"ts": ["2024-01-01 00:00"], "kwh": [1.0]}), "has one reading"),
-        (pd.DataFrame({"ts": [], "kwh": []}), "there are no readings"),
+        (pd.DataFrame({"ts": [], "kwh": []}), "there are no rows to use"),
     ],
 )
 def test_bad_readings_are_rejected_with_the_row(catalog, frame, message):

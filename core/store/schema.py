@@ -190,6 +190,8 @@ rejected_rows = sa.Table(
     sa.Column("import_id", sa.Integer),
     sa.Column("table_name", sa.String(40), nullable=False),
     sa.Column("file_name", sa.String(260), nullable=False),
+    # The customer the row is about, when it names one: who may see the row follows from it.
+    sa.Column("customer_id", sa.String(CUSTOMER_ID_LENGTH)),
     sa.Column("row_number", sa.Integer),
     sa.Column("column_name", sa.String(60)),
     sa.Column("value", sa.Text),
