@@ -22,6 +22,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from core import calendars, config
 from core.store.schema import CUSTOMER_CLASSES
@@ -35,6 +37,9 @@ DEFAULT_CATALOG = config.DATA_DIR / "tariffs.toml"
 # Bills always carry at least three tier columns so that frames of different tariffs line up.
 MIN_TIER_COLUMNS = 3
 HOURS_PER_DAY = 24
+_MINUTE_NS = 60 * 10**9
+_HOUR_NS = 60 * _MINUTE_NS
+_DAY_NS = 24 * _HOUR_NS
 
 Kind = Literal["flat", "tou", "tiered", "two_part"]
 BasicBasis = Literal["capacity", "demand"]
@@ -490,10 +495,23 @@ def _parse_tiers(tiers: object, price_key: str) -> tuple[Tier, ...]:
 # --- periods ---------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=64)
 def _lookup(tariff: Tariff) -> np.ndarray:
     letters = "".join(tariff.schedule)
     index = {period[0]: number for number, period in enumerate(PERIODS)}
     return np.array([index[letter] for letter in letters], dtype=np.int8)
+
+
+def _period_index_ns(tariff: Tariff, ts: np.ndarray, months: np.ndarray) -> np.ndarray:
+    """:func:`period_index` of interval starts given as nanoseconds and months since 1970."""
+    if tariff.kind in ("flat", "tiered"):
+        return np.full(len(ts), PERIODS.index("flat"), dtype=np.int8)
+    hours = (ts // _HOUR_NS) % HOURS_PER_DAY
+    slots = (months % 12) * 2
+    if tariff.has_day_types:
+        off = ~calendars.workdays(pd.DatetimeIndex(ts.astype("datetime64[ns]")))
+        slots = slots + off.astype(np.int64)
+    return _lookup(tariff)[slots * HOURS_PER_DAY + hours]
 
 
 def period_index(tariff: Tariff, timestamps: pd.DatetimeIndex | pd.Series) -> np.ndarray:
@@ -501,14 +519,17 @@ def period_index(tariff: Tariff, timestamps: pd.DatetimeIndex | pd.Series) -> np
     stamps = pd.DatetimeIndex(timestamps)
     if stamps.hasnans:
         raise ValueError("timestamps must not be missing")
-    if tariff.kind in ("flat", "tiered"):
-        return np.full(len(stamps), PERIODS.index("flat"), dtype=np.int8)
-    months = stamps.month.to_numpy() - 1
-    hours = stamps.hour.to_numpy()
-    day_types = np.zeros(len(stamps), dtype=np.int64)
-    if tariff.has_day_types:
-        day_types = (~calendars.workdays(stamps)).astype(np.int64)
-    return _lookup(tariff)[(months * 2 + day_types) * HOURS_PER_DAY + hours]
+    ts = stamps.as_unit("ns").asi8
+    return _period_index_ns(tariff, ts, _months_since_1970(ts))
+
+
+def _months_since_1970(ts: np.ndarray) -> np.ndarray:
+    # Converted once per distinct day: readings span a few hundred days, not a million.
+    days = ts // _DAY_NS
+    first = int(days.min()) if len(days) else 0
+    span = np.arange(first, int(days.max()) + 1 if len(days) else first)
+    months = span.astype("datetime64[D]").astype("datetime64[M]").view(np.int64)
+    return months[days - first]
 
 
 def period_labels(tariff: Tariff, timestamps: pd.DatetimeIndex | pd.Series) -> np.ndarray:
@@ -631,10 +652,11 @@ def _validate_usage(usage: pd.DataFrame) -> None:
     missing = [column for column in USAGE_COLUMNS if column not in usage.columns]
     if missing:
         raise ValueError(f"usage is missing column {', '.join(missing)}")
-    period = usage["period"].astype(str)
-    bad = ~period.str.fullmatch(r"\d{4}-(0[1-9]|1[0-2])")
+    # Thousands of customer-months share a handful of months: check each distinct one once.
+    periods = pd.Series(pd.unique(usage["period"].astype(str)))
+    bad = ~periods.str.fullmatch(r"\d{4}-(0[1-9]|1[0-2])")
     if bad.any():
-        raise ValueError(f"usage period {period[bad].iloc[0]!r} must be YYYY-MM")
+        raise ValueError(f"usage period {periods[bad].iloc[0]!r} must be YYYY-MM")
     for column in ("kwh_critical", "kwh_peak", "kwh_flat", "kwh_valley"):
         values = pd.to_numeric(usage[column], errors="coerce").to_numpy(float)
         bad = ~np.isfinite(values) | (values < 0)
@@ -707,16 +729,16 @@ def bill_usage(tariff: Tariff, usage: pd.DataFrame) -> pd.DataFrame:
     _validate_usage(usage)
     frame = usage.reset_index(drop=True)
     rows = len(frame)
-    result = usage.copy()
+    lines: dict[str, object] = {}
     kwh = {period: pd.to_numeric(frame[f"kwh_{period}"]).to_numpy(float) for period in PERIODS}
     kwh_total = kwh["critical"] + kwh["peak"] + kwh["flat"] + kwh["valley"]
-    result["kwh_total"] = kwh_total
+    lines["kwh_total"] = kwh_total
 
     energy_fen = np.zeros(rows, dtype=np.int64)
     for period in PERIODS:
         fen = to_fen(kwh[period] * tariff.price(period))
         energy_fen += fen
-        result[f"charge_{period}_cny"] = _cny(fen)
+        lines[f"charge_{period}_cny"] = _cny(fen)
 
     tier_count = max(MIN_TIER_COLUMNS, len(tariff.tiers))
     tier_kwh = _tier_energy(tariff, frame, kwh_total) if tariff.tiers else np.zeros((rows, 0))
@@ -728,9 +750,9 @@ def bill_usage(tariff: Tariff, usage: pd.DataFrame) -> pd.DataFrame:
             energy = np.zeros(rows)
             fen = np.zeros(rows, dtype=np.int64)
         energy_fen += fen
-        result[f"tier{number + 1}_kwh"] = energy
-        result[f"tier{number + 1}_cny"] = _cny(fen)
-    result["energy_charge_cny"] = _cny(energy_fen)
+        lines[f"tier{number + 1}_kwh"] = energy
+        lines[f"tier{number + 1}_cny"] = _cny(fen)
+    lines["energy_charge_cny"] = _cny(energy_fen)
 
     capacity = pd.to_numeric(frame["contract_capacity_kva"]).to_numpy(float)
     basic_fen = np.zeros(rows, dtype=np.int64)
@@ -784,13 +806,13 @@ def bill_usage(tariff: Tariff, usage: pd.DataFrame) -> pd.DataFrame:
         )
         excess_fen = to_fen(excess_kw * tariff.demand_price_kw * tariff.demand_excess_multiplier)
         basic_fen = standard_fen + excess_fen
-        result["basic_basis"] = basis
+        lines["basic_basis"] = basis
     else:
-        result["basic_basis"] = None
-    result["basic_quantity"] = quantity
-    result["basic_excess_kw"] = excess_kw
-    result["basic_excess_cny"] = _cny(excess_fen)
-    result["basic_charge_cny"] = _cny(basic_fen)
+        lines["basic_basis"] = None
+    lines["basic_quantity"] = quantity
+    lines["basic_excess_kw"] = excess_kw
+    lines["basic_excess_cny"] = _cny(excess_fen)
+    lines["basic_charge_cny"] = _cny(basic_fen)
 
     kvarh = pd.to_numeric(frame["kvarh"]).to_numpy(float)
     factors = power_factor(kwh_total, kvarh)
@@ -803,12 +825,17 @@ def bill_usage(tariff: Tariff, usage: pd.DataFrame) -> pd.DataFrame:
             applies, power_factor_adjustment_percent(factors, tariff.power_factor_standard), 0.0
         )
     pf_fen = to_fen((energy_fen + basic_fen) / 100.0 * percent / 100.0)
-    result["power_factor"] = factors
-    result["pf_adjustment_percent"] = percent
-    result["pf_adjustment_cny"] = _cny(pf_fen)
-    result["amount_cny"] = _cny(energy_fen + basic_fen + pf_fen)
-    result["tariff_code"] = tariff.code
-    return result
+    lines["power_factor"] = factors
+    lines["pf_adjustment_percent"] = percent
+    lines["pf_adjustment_cny"] = _cny(pf_fen)
+    lines["amount_cny"] = _cny(energy_fen + basic_fen + pf_fen)
+    lines["tariff_code"] = tariff.code
+    # Lines the usage already carries (a bill priced again) are replaced where they stand.
+    result = usage.copy()
+    for name in [name for name in lines if name in usage.columns]:
+        result[name] = lines.pop(name)
+    added = pd.DataFrame(lines, index=usage.index)
+    return pd.concat([result, added], axis=1)
 
 
 # --- from interval readings to monthly usage -------------------------------------------------
@@ -886,22 +913,140 @@ def validate_readings(readings: pd.DataFrame, source: str = "readings") -> pd.Da
     return frame.sort_values(["customer_id", "ts"], kind="stable").reset_index(drop=True)
 
 
-def _interval_minutes(frame: pd.DataFrame, source: str) -> pd.Series:
-    gaps = frame.groupby("customer_id", sort=False)["ts"].diff().dt.total_seconds() / 60
-    minutes = gaps.groupby(frame["customer_id"], sort=False).median()
-    unknown = minutes[minutes.isna()]
+_CLEAN_COLUMNS = ("customer_id", "ts", "kwh", "kvarh")
+
+
+@dataclass(frozen=True)
+class _ReadingArrays:
+    """Clean readings as arrays, each customer's readings one block in time order.
+
+    Attributes:
+        codes: the customer's position in ``ids`` for each reading (non-decreasing).
+        ids: customer ids as strings, in the order of their blocks.
+        ts: interval starts in nanoseconds since 1970 (naive local time).
+        kwh: active energy.
+        kvarh: reactive energy, NaN where not metered.
+    """
+
+    codes: np.ndarray
+    ids: np.ndarray
+    ts: np.ndarray
+    kwh: np.ndarray
+    kvarh: np.ndarray
+
+
+def _reading_arrays(readings: pd.DataFrame, source: str) -> _ReadingArrays:
+    """Readings as arrays: checked in place when already clean, else through validate_readings.
+
+    Readings that come from the store, or that went through :func:`validate_readings` once, are
+    typed and ordered; confirming that costs a few vectorized comparisons, where validating again
+    would parse every cell.
+    """
+    arrays = _arrays_if_clean(readings)
+    if arrays is None:
+        arrays = _arrays_if_clean(validate_readings(readings, source))
+    if arrays is None:  # pragma: no cover - validate_readings returns clean readings
+        raise ValueError(f"{source}: the readings could not be put in time order")
+    return arrays
+
+
+def _arrays_if_clean(readings: pd.DataFrame) -> _ReadingArrays | None:
+    if not isinstance(readings, pd.DataFrame) or readings.empty:
+        return None
+    columns = set(readings.columns)
+    if not {"ts", "kwh"} <= columns or not columns <= set(_CLEAN_COLUMNS):
+        return None
+    stamps, energy = readings["ts"], readings["kwh"]
+    reactive = readings["kvarh"] if "kvarh" in columns else None
+    if not (
+        pd.api.types.is_datetime64_dtype(stamps.dtype)
+        and energy.dtype == np.float64
+        and (reactive is None or reactive.dtype == np.float64)
+    ):
+        return None
+    kwh = energy.to_numpy()
+    kvarh = reactive.to_numpy() if reactive is not None else np.full(len(kwh), np.nan)
+    if np.isnan(kwh).any() or (kwh < 0).any() or (kvarh < 0).any():
+        return None
+    ts = stamps.to_numpy("datetime64[ns]").view(np.int64)
+    if (ts == np.iinfo(np.int64).min).any():
+        return None
+    if "customer_id" in columns:
+        customer = readings["customer_id"]
+        if not pd.api.types.is_string_dtype(customer.dtype) or customer.isna().any():
+            return None
+        blocks = _customer_blocks(customer)
+        if blocks is None:
+            return None
+        codes, ids = blocks
+    else:
+        codes, ids = np.zeros(len(kwh), dtype=np.int64), np.array([SINGLE_CUSTOMER], dtype=object)
+    # Each customer's readings in one block, in strictly increasing time: no reading repeats.
+    same = codes[1:] == codes[:-1]
+    if not (np.diff(ts)[same] > 0).all():
+        return None
+    return _ReadingArrays(codes, ids, ts, kwh, kvarh)
+
+
+def _customer_blocks(customer: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each reading's customer block and the block ids; None when a customer's readings are split.
+
+    Arrow-backed strings are compared neighbour to neighbour, which costs less than hashing every
+    id; other strings are factorized.
+    """
+    if getattr(customer.dtype, "storage", None) == "pyarrow":
+        values = pa.array(customer)
+        change = np.ones(len(values), dtype=bool)
+        change[1:] = pc.not_equal(values[1:], values[:-1]).to_numpy(zero_copy_only=False)
+        starts = np.flatnonzero(change)
+        ids = np.asarray(values.take(starts).to_pylist(), dtype=object)
+        if len(set(ids.tolist())) != len(ids):
+            return None
+        return np.cumsum(change) - 1, ids
+    codes, ids = pd.factorize(customer)
+    if (np.diff(codes) < 0).any():
+        return None
+    return codes, np.asarray(ids, dtype=object)
+
+
+def _interval_minutes(readings: _ReadingArrays, source: str) -> np.ndarray:
+    """Each customer's reading interval: the median step between its readings, in minutes."""
+    codes, ids = readings.codes, readings.ids
+    same = codes[1:] == codes[:-1]
+    steps = np.diff(readings.ts)[same] / _MINUTE_NS
+    owners = codes[1:][same]
+    minutes = np.full(len(ids), np.nan)
+    if len(steps):
+        starts = _block_starts(owners)
+        shortest = np.minimum.reduceat(steps, starts)
+        longest = np.maximum.reduceat(steps, starts)
+        minutes[owners[starts]] = shortest
+        # Regular readings have one step; only customers with gaps need the median.
+        ends = np.append(starts[1:], len(steps))
+        for block in np.flatnonzero(shortest != longest):
+            minutes[owners[starts[block]]] = np.median(steps[starts[block] : ends[block]])
+    unknown = np.flatnonzero(np.isnan(minutes))
     if len(unknown):
         raise ValueError(
-            f"{source}: customer {unknown.index[0]} has one reading; at least two are needed to "
+            f"{source}: customer {ids[unknown[0]]} has one reading; at least two are needed to "
             "tell the interval"
         )
-    coarse = minutes[(minutes > DEMAND_HOURLY_MAX_MINUTES) & (minutes % 60 != 0)]
+    coarse = np.flatnonzero((minutes > DEMAND_HOURLY_MAX_MINUTES) & (minutes % 60 != 0))
     if len(coarse):
         raise ValueError(
-            f"{source}: customer {coarse.index[0]} has readings every {coarse.iloc[0]:g} minutes; "
-            "use 60 minutes or less, or whole hours such as daily readings"
+            f"{source}: customer {ids[coarse[0]]} has readings every {minutes[coarse[0]]:g} "
+            "minutes; use 60 minutes or less, or whole hours such as daily readings"
         )
     return minutes
+
+
+def _block_starts(*keys: np.ndarray) -> np.ndarray:
+    """Where each run of equal consecutive keys starts (the keys are sorted together)."""
+    change = np.zeros(len(keys[0]), dtype=bool)
+    change[0] = True
+    for key in keys:
+        change[1:] |= key[1:] != key[:-1]
+    return np.flatnonzero(change)
 
 
 def monthly_usage(
@@ -922,72 +1067,87 @@ def monthly_usage(
         source: how to name the input in messages.
 
     Returns:
-        One row per customer-month: the columns of :data:`USAGE_COLUMNS` plus
-        ``interval_minutes``. ``max_demand_kw`` is the largest 15-minute average demand when
-        readings are 15-minute or finer (``demand_interval`` = ``15min``), else the largest hourly
-        average (``hourly``), NaN for coarser readings.
+        One row per customer-month, ordered by customer and month: the columns of
+        :data:`USAGE_COLUMNS` plus ``interval_minutes``. ``max_demand_kw`` is the largest
+        15-minute average demand when readings are 15-minute or finer (``demand_interval`` =
+        ``15min``), else the largest hourly average (``hourly``), NaN for coarser readings.
 
     Raises:
         ValueError: the readings are invalid (see :func:`validate_readings`).
     """
-    frame = validate_readings(readings, source)
-    minutes = _interval_minutes(frame, source)
-    row_minutes = frame["customer_id"].map(minutes).to_numpy(float)
+    arrays = _reading_arrays(readings, source)
+    codes, ids, ts, kwh, kvarh = arrays.codes, arrays.ids, arrays.ts, arrays.kwh, arrays.kvarh
+    minutes = _interval_minutes(arrays, source)
 
-    spread = np.where(row_minutes > DEMAND_HOURLY_MAX_MINUTES, row_minutes // 60, 1).astype(int)
-    if (spread > 1).any():
-        positions = np.repeat(np.arange(len(frame)), spread)
-        offsets = np.concatenate([np.arange(count) for count in spread])
-        expanded = frame.iloc[positions].reset_index(drop=True)
-        expanded["ts"] = expanded["ts"] + pd.to_timedelta(offsets, unit="h")
-        expanded["kwh"] = expanded["kwh"] / spread[positions]
-        expanded["kvarh"] = expanded["kvarh"] / spread[positions]
-        frame = expanded
-        row_minutes = row_minutes[positions]
+    coarse = minutes > DEMAND_HOURLY_MAX_MINUTES
+    if coarse.any():
+        spread = np.where(coarse, minutes // 60, 1).astype(np.int64)[codes]
+        positions = np.repeat(np.arange(len(ts)), spread)
+        offsets = np.arange(len(positions)) - np.repeat(np.cumsum(spread) - spread, spread)
+        codes = codes[positions]
+        ts = ts[positions] + offsets * _HOUR_NS
+        kwh = kwh[positions] / spread[positions]
+        kvarh = kvarh[positions] / spread[positions]
 
-    stamps = pd.DatetimeIndex(frame["ts"])
-    frame["period"] = stamps.strftime("%Y-%m")
-    frame["label"] = period_index(tariff, stamps)
-    keys = ["customer_id", "period"]
-    energy = (
-        frame.pivot_table(index=keys, columns="label", values="kwh", aggfunc="sum", fill_value=0.0)
-        .reindex(columns=range(len(PERIODS)), fill_value=0.0)
-        .set_axis([f"kwh_{period}" for period in PERIODS], axis=1)
+    months = _months_since_1970(ts)
+    labels = _period_index_ns(tariff, ts, months)
+    starts = _block_starts(codes, months)
+    opens = np.zeros(len(ts), dtype=np.int64)
+    opens[starts] = 1
+    group = np.cumsum(opens) - 1
+    count = len(starts)
+    energy = np.bincount(
+        group * len(PERIODS) + labels, weights=kwh, minlength=count * len(PERIODS)
+    ).reshape(count, len(PERIODS))
+    metered = ~np.isnan(kvarh)
+    reactive = np.bincount(group, weights=np.where(metered, kvarh, 0.0), minlength=count)
+    complete = np.bincount(group, weights=metered, minlength=count) == np.diff(
+        np.append(starts, len(ts))
     )
-    grouped = frame.groupby(keys, sort=True)
-    complete_reactive = grouped["kvarh"].count() == grouped["kvarh"].size()
-    energy["kvarh"] = grouped["kvarh"].sum().where(complete_reactive)
 
-    fine = row_minutes <= DEMAND_15MIN_MAX_MINUTES
-    measured = row_minutes <= DEMAND_HOURLY_MAX_MINUTES
-    bucket = np.where(fine, stamps.floor("15min").asi8, stamps.floor("h").asi8)
-    demand = pd.DataFrame(
+    demand = np.full(count, np.nan)
+    fine = minutes <= DEMAND_15MIN_MAX_MINUTES
+    hourly = (minutes <= DEMAND_HOURLY_MAX_MINUTES) & ~fine
+    for customers, width in ((fine, DEMAND_15MIN_MAX_MINUTES), (hourly, 60)):
+        if not customers.any():
+            continue
+        rows = slice(None) if customers.all() else customers[codes]
+        owners = group[rows]
+        # Energy per demand window (15 minutes or an hour) as average power over the window.
+        bucket_starts = _block_starts(owners, ts[rows] // (width * _MINUTE_NS))
+        bucket_kw = np.add.reduceat(kwh[rows], bucket_starts) * (60 / width)
+        owner = owners[bucket_starts]
+        owner_starts = _block_starts(owner)
+        demand[owner[owner_starts]] = np.maximum.reduceat(bucket_kw, owner_starts)
+
+    first = starts
+    month_numbers = months[first]
+    distinct_months, month_position = np.unique(month_numbers, return_inverse=True)
+    names = np.array(
+        [f"{1970 + number // 12}-{number % 12 + 1:02d}" for number in distinct_months.tolist()],
+        dtype=object,
+    )
+    interval = minutes[codes[first]]
+    usage = pd.DataFrame(
         {
-            "customer_id": frame["customer_id"],
-            "period": frame["period"],
-            "bucket": bucket,
-            "kw": frame["kwh"] * np.where(fine, 60 / DEMAND_15MIN_MAX_MINUTES, 1.0),
+            "customer_id": ids[codes[first]].astype(str),
+            "period": names[month_position.ravel()],
+            **{f"kwh_{period}": energy[:, number] for number, period in enumerate(PERIODS)},
+            "kvarh": np.where(complete, reactive, np.nan),
+            "max_demand_kw": demand,
+            "demand_interval": np.where(
+                interval <= DEMAND_15MIN_MAX_MINUTES,
+                "15min",
+                np.where(interval <= DEMAND_HOURLY_MAX_MINUTES, "hourly", None),
+            ).astype(object),
+            "interval_minutes": interval,
         }
-    )[measured]
-    peaks = (
-        demand.groupby(["customer_id", "period", "bucket"], sort=False)["kw"]
-        .sum()
-        .groupby(level=[0, 1])
-        .max()
     )
-    energy["max_demand_kw"] = peaks.reindex(energy.index)
-    usage = energy.reset_index()
-    usage["interval_minutes"] = usage["customer_id"].map(minutes).to_numpy(float)
-    usage["demand_interval"] = np.where(
-        usage["interval_minutes"] <= DEMAND_15MIN_MAX_MINUTES,
-        "15min",
-        np.where(usage["interval_minutes"] <= DEMAND_HOURLY_MAX_MINUTES, "hourly", None),
+    usage["demand_interval"] = usage["demand_interval"].where(
+        usage["interval_minutes"] <= DEMAND_HOURLY_MAX_MINUTES, None
     )
-    usage["demand_interval"] = (
-        usage["demand_interval"]
-        .astype(object)
-        .where(usage["interval_minutes"] <= DEMAND_HOURLY_MAX_MINUTES, None)
-    )
+    if not pd.Index(ids).is_monotonic_increasing:
+        usage = usage.sort_values(["customer_id", "period"], kind="stable", ignore_index=True)
     if isinstance(capacity_kva, Mapping):
         usage["contract_capacity_kva"] = usage["customer_id"].map(capacity_kva).astype(float)
     else:
