@@ -667,8 +667,11 @@ def _validate_usage(usage: pd.DataFrame) -> None:
         bad = values < 0
         if bad.any():
             raise ValueError(f"{_first_customer(usage, bad)}: {column} is negative")
-    if usage.duplicated(["customer_id", "period"]).any():
-        row = usage[usage.duplicated(["customer_id", "period"])].iloc[0]
+    customer_codes = pd.factorize(usage["customer_id"])[0]
+    period_codes, distinct = pd.factorize(usage["period"])
+    repeated = pd.Series(customer_codes * max(len(distinct), 1) + period_codes).duplicated()
+    if repeated.any():
+        row = usage[repeated.to_numpy()].iloc[0]
         raise ValueError(
             f"customer {row['customer_id']} has period {row['period']} twice; one row per month"
         )
@@ -933,6 +936,29 @@ class _ReadingArrays:
     ts: np.ndarray
     kwh: np.ndarray
     kvarh: np.ndarray
+
+
+def clean_readings(readings: pd.DataFrame, source: str = "readings") -> pd.DataFrame:
+    """Readings in the form :func:`validate_readings` returns, checked in place when already so.
+
+    Args:
+        readings: ``ts``, ``kwh`` and optionally ``kvarh`` and ``customer_id``.
+        source: how to name the input in messages.
+
+    Returns:
+        ``customer_id``, ``ts``, ``kwh``, ``kvarh``, each customer's readings in time order.
+
+    Raises:
+        ValueError: the readings are invalid (see :func:`validate_readings`).
+    """
+    if _arrays_if_clean(readings) is None:
+        return validate_readings(readings, source)
+    clean = readings
+    if "customer_id" not in clean.columns:
+        clean = clean.assign(customer_id=SINGLE_CUSTOMER)
+    if "kvarh" not in clean.columns:
+        clean = clean.assign(kvarh=np.nan)
+    return clean[list(_CLEAN_COLUMNS)]
 
 
 def _reading_arrays(readings: pd.DataFrame, source: str) -> _ReadingArrays:
