@@ -29,6 +29,9 @@ from core import calendars, config
 from core.store.schema import CUSTOMER_CLASSES
 
 PERIODS = ("critical", "peak", "flat", "valley")
+# The colour of each period wherever energy is drawn by period (pages, charts, the visit brief):
+# red for the dearest hours, through grey for flat, to green for the valley.
+PERIOD_COLOURS = {"critical": "#d62728", "peak": "#ff7f0e", "flat": "#949494", "valley": "#2ca02c"}
 KINDS = ("flat", "tou", "tiered", "two_part")
 DAY_TYPES = ("workday", "non_workday")
 BASIC_BASES = ("capacity", "demand")
