@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from core import access, calendars, errors, features, tariffs
+from core import access, calendars, errors, features, i18n, tariffs
 from core.store import engine as store_engine
 from core.store import frames, functions, schema
 from core.tariffs import PERIODS, Tariff
@@ -912,8 +912,10 @@ def load_profile(
         except errors.UserError:
             return LoadProfile(None, pd.DataFrame(columns=["customer_id", "month"]), _no_readings())
         classes, hours = HourClasses.of(catalog, start, end)
-        _hour_classes.drop(conn, checkfirst=True)
-        _hour_classes.create(conn)
+        # A temporary table lives on its connection; dropped by name, as the inspector of some
+        # backends does not list temporary tables.
+        conn.execute(sa.schema.DropTable(_hour_classes, if_exists=True))
+        conn.execute(sa.schema.CreateTable(_hour_classes))
         try:
             store_engine.bulk_insert(conn, _hour_classes, hours)
             window = sa.and_(r.c.ts >= start, r.c.ts < end)
@@ -941,7 +943,7 @@ def load_profile(
             if detailed:
                 readings = _readings_of(conn, detailed, start, end)
         finally:
-            _hour_classes.drop(conn, checkfirst=True)
+            conn.execute(sa.schema.DropTable(_hour_classes, if_exists=True))
     return LoadProfile(classes, sums, readings)
 
 
@@ -1516,6 +1518,60 @@ def customer_savings(
     """
     customer, readings = customer_readings(engine, viewer, customer_id)
     return savings_of_readings(readings, customer, assumptions, catalog)
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """A catalog text set inside another text, told in the reader's language (a basis name)."""
+
+    key: str
+
+    def label(self, language: str) -> str:
+        """The text in ``language``."""
+        return i18n.translate(self.key, language)
+
+
+# The customer 360 talking point of each action: its text is ``customer360.action.<code>``.
+TALKING_POINTS = {
+    "shift": "shift_peak",
+    "switch": "switch_tariff",
+    "basis": "change_basis",
+    "compensation": "compensate_payback",
+}
+
+
+def talking_point(action: Action, catalog: Mapping[str, Tariff] | None = None) -> tuple[str, dict]:
+    """An action as a visit's talking point: its text code and the figures the text is told with.
+
+    Values that depend on the language (a tariff, a basis) have a ``label(language)``.
+
+    Args:
+        action: from :attr:`CustomerSavings.actions`.
+        catalog: the tariff catalog; the default file when None.
+
+    Returns:
+        ``(code, values)`` with ``saving`` and the action's own figures.
+    """
+    catalog = catalog if catalog is not None else tariffs.load_catalog()
+    figures = action.figures
+    values: dict = {"saving": f"{action.saving_cny:,.0f}"}
+    if action.option == "shift":
+        values |= {
+            "share": f"{figures['share']:.0%}",
+            "kwh": f"{figures['shifted_kwh']:,.0f}",
+            "peak_share": f"{figures['peak_share']:.0%}",
+        }
+    elif action.option == "switch":
+        values["tariff"] = catalog[figures["tariff_code"]]
+    elif action.option == "basis":
+        values["basis"] = Phrase(f"tariffs.basis_{figures['basic_basis']}")
+    else:
+        values |= {
+            "kvar": f"{figures['kvar']:,.0f}",
+            "power_factor": f"{figures['power_factor']:.2f}",
+            "years": f"{figures['payback_years']:.1f}",
+        }
+    return TALKING_POINTS[action.option], values
 
 
 # --- target lists ----------------------------------------------------------------------------
