@@ -826,13 +826,17 @@ class LoadProfile:
         return pd.DataFrame(
             {
                 "customer_id": customers,
-                "period": np.asarray(classes.months, dtype=object)[sums["month"].to_numpy(int)],
+                # Categorical: every row names one of a dozen months.
+                "period": pd.Categorical.from_codes(
+                    sums["month"].to_numpy(int), categories=list(classes.months)
+                ),
                 **{f"kwh_{period}": by_period[:, n] for n, period in enumerate(PERIODS)},
                 "kvarh": sums["kvarh"].to_numpy(float),
                 "max_demand_kw": sums["max_demand_kw"].to_numpy(float),
-                "demand_interval": np.where(
-                    interval <= tariffs.DEMAND_15MIN_MAX_MINUTES, "15min", "hourly"
-                ).astype(object),
+                "demand_interval": pd.Categorical.from_codes(
+                    (interval > tariffs.DEMAND_15MIN_MAX_MINUTES).astype(int),
+                    categories=["15min", "hourly"],
+                ),
                 "interval_minutes": interval,
                 "contract_capacity_kva": np.nan,
             }
@@ -860,6 +864,7 @@ class _CodedProfile:
         self.profile = profile
         self.ids = ids
         self.sum_codes = ids.get_indexer(profile.sums["customer_id"].astype(object))
+        self.numbers = profile.sums.drop(columns="customer_id")
         self.reading_codes = ids.get_indexer(profile.readings["customer_id"].astype(object))
         self.present = np.zeros(len(ids), dtype=bool)
         self.present[self.sum_codes[self.sum_codes >= 0]] = True
@@ -871,7 +876,7 @@ class _CodedProfile:
         rows = (self.sum_codes >= 0) & wanted[np.maximum(self.sum_codes, 0)]
         if rows.any():
             codes = self.sum_codes[rows]
-            usage = self.profile._summed_usage(tariff, self.profile.sums[rows], codes)
+            usage = self.profile._summed_usage(tariff, self.numbers[rows], codes)
             parts.append(usage.assign(contract_capacity_kva=capacity[codes]))
         rows = (self.reading_codes >= 0) & wanted[np.maximum(self.reading_codes, 0)]
         if rows.any():
@@ -1056,7 +1061,12 @@ RANKING_COLUMNS = (
     "attainable_saving_cny",
     "saving_share",
 )
-_FIGURES = RANKING_COLUMNS[6:]
+# The figures of a ranking that are numbers (the others name a tariff, a basis, an option).
+_NUMBERS = [
+    name
+    for name in RANKING_COLUMNS[6:]
+    if name not in ("switch_tariff_code", "switch_basic_basis", "best_option")
+]
 
 
 def store_archive(engine: sa.Engine) -> pd.DataFrame:
@@ -1156,11 +1166,12 @@ def _priceable(tariff: Tariff, usage: pd.DataFrame, basis: str | None) -> pd.Dat
 
 
 def _per_customer(frame: pd.DataFrame, values: np.ndarray | pd.Series) -> pd.Series:
-    return (
-        pd.Series(np.asarray(values, float))
-        .groupby(frame["customer_id"].to_numpy(), sort=False)
-        .sum()
-    )
+    """Sums per numbered customer (missing values count as zero), indexed by customer number."""
+    customers = frame["customer_id"].to_numpy(np.int64)
+    present = np.unique(customers)
+    weights = np.nan_to_num(np.asarray(values, float))
+    totals = np.bincount(customers, weights=weights, minlength=int(present.max(initial=-1)) + 1)
+    return pd.Series(totals[present], index=present)
 
 
 def _schedule_of(
@@ -1204,19 +1215,25 @@ def rank_profiles(
     coded = _CodedProfile(profile, ids)
     capacity = pd.to_numeric(archive["contract_capacity_kva"], errors="coerce").to_numpy(float)
     tariff_codes = archive["tariff_code"].to_numpy(dtype=object)
-    result = archive[["customer_id", *ARCHIVE_COLUMNS[1:6]]].copy()
-    for column in _FIGURES:
-        result[column] = np.nan
-    result["switch_tariff_code"] = pd.Series(None, index=result.index, dtype=object)
-    result["switch_basic_basis"] = pd.Series(None, index=result.index, dtype=object)
+    # Figures by customer number, numbers only: text columns join at the end.
+    figures = pd.DataFrame(np.nan, index=pd.RangeIndex(len(archive)), columns=_NUMBERS)
+    switch_code = np.full(len(archive), None, dtype=object)
+    switch_basis = np.full(len(archive), None, dtype=object)
     best_switch = np.full(len(archive), np.inf)
+    schedules = _schedules(archive, catalog)
 
     for code, tariff in catalog.items():
         current = (tariff_codes == code) & coded.present
         eligible = _eligible(tariff, archive, capacity) & coded.present
-        if not (current | eligible).any():
+        scheduled = (schedules == code) & coded.present
+        if not (current | eligible | scheduled).any():
             continue
-        usage = coded.usage(tariff, capacity, current | eligible)
+        usage = coded.usage(tariff, capacity, current | eligible | scheduled)
+        if scheduled.any():
+            _peak_shares(figures, usage, scheduled)
+        usage = usage[(current | eligible)[usage["customer_id"].to_numpy(np.int64)]]
+        if usage.empty:
+            continue
         bases = list(tariffs.BASIC_BASES) if tariff.kind == "two_part" else [None]
         for basis in bases:
             priced = _priceable(tariff, usage, basis)
@@ -1232,39 +1249,51 @@ def rank_profiles(
             if is_default:
                 on = who[current[who]]
                 if len(on):
-                    _current_options(result, tariff, priced, bills, on, scale, assumptions)
+                    _current_options(figures, tariff, priced, bills, on, scale, assumptions)
                 candidates &= ~current[who]
             challengers = who[candidates]
             cheaper = annual.loc[challengers].to_numpy() < best_switch[challengers]
             winners = challengers[cheaper]
             best_switch[winners] = annual.loc[winners].to_numpy()
-            result.loc[winners, "switch_tariff_code"] = code
-            result.loc[winners, "switch_basic_basis"] = basis
+            switch_code[winners] = code
+            switch_basis[winners] = basis
 
-    _peak_shares(result, archive, coded, catalog)
-    bill = result["annual_bill_cny"].to_numpy(float)
+    bill = figures["annual_bill_cny"].to_numpy(float)
     has_switch = np.isfinite(best_switch) & ~np.isnan(bill)
     saving = pd.Series(np.where(has_switch, bill - best_switch, np.nan)).round(2)
-    same_tariff = (result["switch_tariff_code"] == result["tariff_code"]).to_numpy()
-    result["basis_saving_cny"] = saving.where(same_tariff)
-    result["switch_saving_cny"] = saving.where(~same_tariff)
-    result.loc[~has_switch, ["switch_tariff_code", "switch_basic_basis"]] = None
+    same_tariff = switch_code == tariff_codes
+    figures["basis_saving_cny"] = saving.where(same_tariff)
+    figures["switch_saving_cny"] = saving.where(~same_tariff)
+    switch_code[~has_switch] = None
+    switch_basis[~has_switch] = None
     options = pd.DataFrame(
         {
-            "shift": result["shift_saving_cny"],
-            "switch": result["switch_saving_cny"],
-            "basis": result["basis_saving_cny"],
-            "compensation": result["compensation_saving_cny"].where(
-                result["compensation_payback_years"] <= assumptions.max_payback_years
+            "shift": figures["shift_saving_cny"],
+            "switch": figures["switch_saving_cny"],
+            "basis": figures["basis_saving_cny"],
+            "compensation": figures["compensation_saving_cny"].where(
+                figures["compensation_payback_years"] <= assumptions.max_payback_years
             ),
         }
     ).fillna(0.0)
     best = options.idxmax(axis=1)
     best_saving = options.max(axis=1)
-    result["best_option"] = best.where(best_saving > 0, "none")
-    result["attainable_saving_cny"] = best_saving.clip(lower=0.0).round(2).where(~np.isnan(bill))
-    result["saving_share"] = (result["attainable_saving_cny"] / result["annual_bill_cny"]).where(
-        result["annual_bill_cny"] > 0
+    figures["attainable_saving_cny"] = best_saving.clip(lower=0.0).round(2).where(~np.isnan(bill))
+    figures["saving_share"] = (figures["attainable_saving_cny"] / bill).where(bill > 0)
+    result = pd.concat(
+        [
+            archive[["customer_id", *ARCHIVE_COLUMNS[1:6]]],
+            figures,
+            pd.DataFrame(
+                {
+                    "switch_tariff_code": switch_code,
+                    "switch_basic_basis": switch_basis,
+                    "best_option": best.where(best_saving > 0, "none").to_numpy(dtype=object),
+                },
+                dtype=object,
+            ),
+        ],
+        axis=1,
     )
     ranked = result.sort_values(
         ["attainable_saving_cny", "customer_id"], ascending=[False, True], na_position="last"
@@ -1325,14 +1354,9 @@ def _current_options(
     result.loc[who, "compensation_payback_years"] = payback
 
 
-def _peak_shares(
-    result: pd.DataFrame, archive: pd.DataFrame, coded: _CodedProfile, catalog: Mapping
-) -> None:
-    """Peak-period energy as a share of all energy over the months priced, as the features tell it.
-
-    The schedule is the customer's own time-of-use tariff, or its class's reference schedule.
-    """
-    schedules = np.array(
+def _schedules(archive: pd.DataFrame, catalog: Mapping[str, Tariff]) -> np.ndarray:
+    """The code of the schedule each customer's peak share is told under (None without one)."""
+    return np.array(
         [
             getattr(_schedule_of(catalog, customer_class, tariff_code), "code", None)
             for customer_class, tariff_code in zip(
@@ -1341,15 +1365,21 @@ def _peak_shares(
         ],
         dtype=object,
     )
-    capacity = np.full(len(archive), np.nan)
-    for code in {code for code in schedules if code is not None}:
-        usage = coded.usage(catalog[code], capacity, (schedules == code) & coded.present)
-        if usage.empty:
-            continue
-        energy = usage[[f"kwh_{period}" for period in PERIODS]].to_numpy(float)
-        peak = _per_customer(usage, usage["kwh_peak"])
-        total = _per_customer(usage, energy.sum(axis=1))
-        result.loc[peak.index.to_numpy(), "peak_share"] = (peak / total).where(total > 0).to_numpy()
+
+
+def _peak_shares(result: pd.DataFrame, usage: pd.DataFrame, members: np.ndarray) -> None:
+    """Peak-period energy as a share of all energy over the months priced, as the features tell it.
+
+    ``usage`` is split by the schedule of the ``members`` (a mask over the customers): their own
+    time-of-use tariff, or their class's reference schedule.
+    """
+    rows = usage[members[usage["customer_id"].to_numpy(np.int64)]]
+    if rows.empty:
+        return
+    energy = rows[[f"kwh_{period}" for period in PERIODS]].to_numpy(float)
+    peak = _per_customer(rows, rows["kwh_peak"])
+    total = _per_customer(rows, energy.sum(axis=1))
+    result.loc[peak.index.to_numpy(), "peak_share"] = (peak / total).where(total > 0).to_numpy()
 
 
 # --- one customer's actions ------------------------------------------------------------------

@@ -651,27 +651,34 @@ def _first_customer(usage: pd.DataFrame, mask: np.ndarray) -> str:
     return f"customer {row['customer_id']} period {row['period']}"
 
 
+def _numbers(column: pd.Series) -> np.ndarray:
+    """A column as floats; anything that is not a number becomes NaN."""
+    if column.dtype == np.float64:
+        return column.to_numpy()
+    return pd.to_numeric(column, errors="coerce").to_numpy(float)
+
+
 def _validate_usage(usage: pd.DataFrame) -> None:
     missing = [column for column in USAGE_COLUMNS if column not in usage.columns]
     if missing:
         raise ValueError(f"usage is missing column {', '.join(missing)}")
     # Thousands of customer-months share a handful of months: check each distinct one once.
-    periods = pd.Series(pd.unique(usage["period"].astype(str)))
+    period_codes, distinct = pd.factorize(usage["period"])
+    periods = pd.Series(np.asarray(distinct, dtype=object)).astype(str)
     bad = ~periods.str.fullmatch(r"\d{4}-(0[1-9]|1[0-2])")
     if bad.any():
         raise ValueError(f"usage period {periods[bad].iloc[0]!r} must be YYYY-MM")
     for column in ("kwh_critical", "kwh_peak", "kwh_flat", "kwh_valley"):
-        values = pd.to_numeric(usage[column], errors="coerce").to_numpy(float)
+        values = _numbers(usage[column])
         bad = ~np.isfinite(values) | (values < 0)
         if bad.any():
             raise ValueError(f"{_first_customer(usage, bad)}: {column} must be a number >= 0")
     for column in ("kvarh", "max_demand_kw", "contract_capacity_kva"):
-        values = pd.to_numeric(usage[column], errors="coerce").to_numpy(float)
+        values = _numbers(usage[column])
         bad = values < 0
         if bad.any():
             raise ValueError(f"{_first_customer(usage, bad)}: {column} is negative")
     customer_codes = pd.factorize(usage["customer_id"])[0]
-    period_codes, distinct = pd.factorize(usage["period"])
     repeated = pd.Series(customer_codes * max(len(distinct), 1) + period_codes).duplicated()
     if repeated.any():
         row = usage[repeated.to_numpy()].iloc[0]
@@ -686,18 +693,17 @@ def _tier_energy(tariff: Tariff, usage: pd.DataFrame, kwh_total: np.ndarray) -> 
         after = kwh_total
         before = np.zeros_like(kwh_total)
     else:
-        keys = pd.DataFrame(
-            {
-                "customer": pd.factorize(usage["customer_id"])[0],
-                "year": usage["period"].astype(str).str.slice(0, 4).to_numpy(),
-                "period": usage["period"].astype(str).to_numpy(),
-                "kwh": kwh_total,
-            }
-        )
-        ordered = keys.sort_values(["customer", "period"], kind="stable")
-        cumulative = ordered.groupby(["customer", "year"], sort=False)["kwh"].cumsum()
-        after = np.empty_like(kwh_total)
-        after[ordered.index.to_numpy()] = cumulative.to_numpy()
+        # Months as integers (YYYY-MM sorts as it counts): order each customer's months, then
+        # accumulate within each calendar year.
+        period_codes, distinct = pd.factorize(usage["period"], sort=True)
+        names = np.asarray(distinct, dtype=object).astype(str)
+        years = np.array([int(name[:4]) for name in names])[period_codes]
+        customers = pd.factorize(usage["customer_id"])[0]
+        order = np.lexsort((period_codes, customers))
+        energy = np.asarray(kwh_total, dtype=float)[order]
+        group = customers[order] * 10_000 + years[order]
+        after = np.empty_like(energy)
+        after[order] = pd.Series(energy).groupby(group, sort=False).cumsum().to_numpy()
         before = after - kwh_total
     bounds = [0.0] + [tier.up_to_kwh for tier in tariff.tiers[:-1]] + [math.inf]
     columns = []
@@ -736,7 +742,7 @@ def bill_usage(tariff: Tariff, usage: pd.DataFrame) -> pd.DataFrame:
     frame = usage.reset_index(drop=True)
     rows = len(frame)
     lines: dict[str, object] = {}
-    kwh = {period: pd.to_numeric(frame[f"kwh_{period}"]).to_numpy(float) for period in PERIODS}
+    kwh = {period: _numbers(frame[f"kwh_{period}"]) for period in PERIODS}
     kwh_total = kwh["critical"] + kwh["peak"] + kwh["flat"] + kwh["valley"]
     lines["kwh_total"] = kwh_total
 
@@ -760,7 +766,7 @@ def bill_usage(tariff: Tariff, usage: pd.DataFrame) -> pd.DataFrame:
         lines[f"tier{number + 1}_cny"] = _cny(fen)
     lines["energy_charge_cny"] = _cny(energy_fen)
 
-    capacity = pd.to_numeric(frame["contract_capacity_kva"]).to_numpy(float)
+    capacity = _numbers(frame["contract_capacity_kva"])
     basic_fen = np.zeros(rows, dtype=np.int64)
     excess_fen = np.zeros(rows, dtype=np.int64)
     quantity = np.full(rows, np.nan)
@@ -786,7 +792,7 @@ def bill_usage(tariff: Tariff, usage: pd.DataFrame) -> pd.DataFrame:
                 f"{_first_customer(frame, no_capacity)}: contract_capacity_kva is needed for a "
                 "basic charge by capacity"
             )
-        demand = pd.to_numeric(frame["max_demand_kw"]).to_numpy(float)
+        demand = _numbers(frame["max_demand_kw"])
         no_demand = by_demand & np.isnan(demand)
         if no_demand.any():
             raise ValueError(
@@ -794,7 +800,7 @@ def bill_usage(tariff: Tariff, usage: pd.DataFrame) -> pd.DataFrame:
                 "by demand (readings at 15-minute or hourly intervals)"
             )
         declared = (
-            pd.to_numeric(frame["declared_demand_kw"]).to_numpy(float)
+            _numbers(frame["declared_demand_kw"])
             if "declared_demand_kw" in frame.columns
             else np.full(rows, np.nan)
         )
@@ -820,7 +826,7 @@ def bill_usage(tariff: Tariff, usage: pd.DataFrame) -> pd.DataFrame:
     lines["basic_excess_cny"] = _cny(excess_fen)
     lines["basic_charge_cny"] = _cny(basic_fen)
 
-    kvarh = pd.to_numeric(frame["kvarh"]).to_numpy(float)
+    kvarh = _numbers(frame["kvarh"])
     factors = power_factor(kwh_total, kvarh)
     percent = np.zeros(rows)
     if tariff.power_factor_standard is not None:
