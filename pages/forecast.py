@@ -1,20 +1,20 @@
 """Load forecast (负荷预测): level and horizon, history with forecast and interval, components,
-backtest against the baselines, a heat-wave what-if, download."""
+backtest against the baselines, a warmer or colder what-if, download."""
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import access, exports, forecast, load_series
+from core import access, errors, exports, forecast, load_series
 from ui import downloads, session
 
 t = session.t
 viewer = session.require_page("pages/forecast.py")
 VIEWER_HASH = {access.Viewer: hash}
-WHAT_IF_SHIFT_C = 2.0
-# Hours of history drawn before an hourly forecast, days before a daily one: enough to see the
-# weekly rhythm (hourly) or the season (daily) without hiding the forecast.
-HISTORY_SHOWN = {"h": 21 * 24, "D": 365}
+# History drawn before the forecast, in steps of the horizon's frequency: two days before a
+# day-ahead forecast, a week before two weeks, a season before three months. Enough for context,
+# short enough that the forecast fills most of the chart.
+HISTORY_SHOWN = {"day_ahead": 2 * 24, "two_weeks": 7 * 24, "three_months": 91}
 COLOURS = {"history": "#555555", "forecast": "#1f77b4", "what_if": "#d62728"}
 
 
@@ -45,7 +45,6 @@ def _forecast(
             level,
             key or None,
             horizon,
-            temperature_shift_c=WHAT_IF_SHIFT_C,
             weather_forecast=supplied,
         )
 
@@ -67,8 +66,13 @@ def _key_picker(level: str) -> str | None:
     return st.selectbox(t("forecast.key"), keys, format_func=label, key="forecast_key")
 
 
-def _chart(level_forecast: load_series.LevelForecast, unit: str) -> go.Figure:
-    history = level_forecast.history.tail(HISTORY_SHOWN[level_forecast.freq])
+def _what_if_name(result: forecast.Forecast) -> str:
+    """``warmer`` or ``colder``: what the what-if does to the temperature."""
+    return "colder" if result.temperature_shift_c < 0 else "warmer"
+
+
+def _chart(level_forecast: load_series.LevelForecast, horizon: str, unit: str) -> go.Figure:
+    history = level_forecast.history.tail(HISTORY_SHOWN[horizon])
     frame = level_forecast.result.frame
     figure = go.Figure()
     figure.add_scatter(
@@ -93,7 +97,10 @@ def _chart(level_forecast: load_series.LevelForecast, unit: str) -> go.Figure:
         figure.add_scatter(
             x=frame["ds"],
             y=frame["yhat_what_if"],
-            name=t("forecast.what_if_line", shift=f"{WHAT_IF_SHIFT_C:g}"),
+            name=t(
+                f"forecast.what_if_line_{_what_if_name(level_forecast.result)}",
+                shift=f"{abs(level_forecast.result.temperature_shift_c):g}",
+            ),
             line={"color": COLOURS["what_if"], "dash": "dot"},
         )
     figure.update_layout(
@@ -102,6 +109,7 @@ def _chart(level_forecast: load_series.LevelForecast, unit: str) -> go.Figure:
         margin={"l": 10, "r": 10, "t": 50, "b": 10},
         legend={"orientation": "h", "y": -0.15},
         hovermode="x unified",
+        xaxis={"range": [history["ds"].iloc[0], frame["ds"].iloc[-1]]},
     )
     return figure
 
@@ -141,10 +149,10 @@ def _backtest(result: forecast.Forecast, freq: str, horizon: str, unit: str) -> 
         hide_index=True,
         width="stretch",
         column_config={
-            t("forecast.col.mape"): st.column_config.NumberColumn(format="%.4f"),
-            t("forecast.col.smape"): st.column_config.NumberColumn(format="%.4f"),
+            t("forecast.col.mape"): st.column_config.NumberColumn(format="percent"),
+            t("forecast.col.smape"): st.column_config.NumberColumn(format="percent"),
             t("forecast.col.mase"): st.column_config.NumberColumn(format="%.3f"),
-            t("forecast.col.coverage"): st.column_config.NumberColumn(format="%.2f"),
+            t("forecast.col.coverage"): st.column_config.NumberColumn(format="percent"),
         },
         key="backtest_table",
     )
@@ -163,14 +171,15 @@ def _backtest(result: forecast.Forecast, freq: str, horizon: str, unit: str) -> 
     st.plotly_chart(figure, width="stretch", key="error_by_hour")
 
 
-def _what_if(result: forecast.Forecast, unit: str) -> None:
+def _what_if(result: forecast.Forecast, peak_unit: str) -> None:
     frame = result.frame
-    st.caption(t("forecast.what_if_caption", shift=f"{WHAT_IF_SHIFT_C:g}"))
+    shift = f"{abs(result.temperature_shift_c):g}"
+    st.caption(t(f"forecast.what_if_caption_{_what_if_name(result)}", shift=shift))
     extra = float((frame["yhat_what_if"] - frame["yhat"]).sum())
     left, right = st.columns(2)
     left.metric(t("forecast.what_if_energy"), f"{extra:+,.0f}")
     right.metric(
-        t("forecast.what_if_peak", unit=unit),
+        t("forecast.what_if_peak", unit=peak_unit),
         f"{frame['yhat_what_if'].max():,.0f}",
         delta=f"{frame['yhat_what_if'].max() - frame['yhat'].max():+,.0f}",
     )
@@ -225,12 +234,18 @@ try:
             horizon,
             weather_file,
         )
+except errors.UserError as error:
+    st.error(t("forecast.cannot_forecast", error=error.text(session.language())))
+    st.stop()
 except ValueError as error:
+    # A weather file the reader refuses, in the reader's own words.
     st.error(t("forecast.cannot_forecast", error=str(error)))
     st.stop()
 
 result = level_forecast.result
 unit = t("forecast.unit_hour" if level_forecast.freq == "h" else "forecast.unit_day")
+# An hour's energy is the hour's average power: hourly peaks read in kW.
+peak_unit = t("forecast.peak_unit_hour" if level_forecast.freq == "h" else "forecast.peak_unit_day")
 if level_forecast.temperature_source == "climatology":
     st.caption(t("forecast.temperature_climatology"))
     if weather_file is not None:
@@ -240,16 +255,16 @@ elif level_forecast.temperature_source == "supplied":
 else:
     st.info(t("forecast.temperature_none"))
 for warning in result.warnings:
-    st.info(t("forecast.note", warning=warning))
+    st.info(t("forecast.note", warning=warning.text(session.language())))
 
 metrics = st.columns(4)
 metrics[0].metric(t("forecast.next_total"), f"{result.frame['yhat'].sum():,.0f}")
-metrics[1].metric(t("forecast.next_peak", unit=unit), f"{result.frame['yhat'].max():,.0f}")
+metrics[1].metric(t("forecast.next_peak", unit=peak_unit), f"{result.frame['yhat'].max():,.0f}")
 if result.backtest is not None:
     scores = result.backtest.metrics.set_index("model")
     metrics[2].metric(t("forecast.backtest_mape"), f"{scores.loc['ensemble', 'mape']:.2%}")
     metrics[3].metric(t("forecast.best_model"), t(f"forecast.model.{result.backtest.best_model()}"))
-st.plotly_chart(_chart(level_forecast, unit), width="stretch", key="forecast_chart")
+st.plotly_chart(_chart(level_forecast, horizon, unit), width="stretch", key="forecast_chart")
 st.caption(
     t(
         "forecast.ensemble_weight",
@@ -275,7 +290,7 @@ with what_if_tab:
     if level_forecast.temperature_source == "none":
         st.info(t("forecast.temperature_none"))
     else:
-        _what_if(result, unit)
+        _what_if(result, peak_unit)
 with download_tab:
     downloads.offer(
         t("forecast.download"),
