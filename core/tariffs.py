@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from core import calendars, config
+from core import calendars, config, errors
 from core.store.schema import CUSTOMER_CLASSES
 
 PERIODS = ("critical", "peak", "flat", "valley")
@@ -193,7 +193,7 @@ def load_catalog(path: Path | None = None) -> dict[str, Tariff]:
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ValueError: the file is not TOML or an entry is invalid; the message names the file, the
+        UserError: the file is not TOML or an entry is invalid; the message names the file, the
             tariff and what to change.
     """
     path = Path(path) if path is not None else DEFAULT_CATALOG
@@ -224,21 +224,25 @@ def _load_catalog_cached(path: str, _mtime_ns: int) -> tuple[tuple[str, Tariff],
         with open(path, "rb") as handle:
             content = tomllib.load(handle)
     except tomllib.TOMLDecodeError as error:
-        raise ValueError(f"{name}: not a valid TOML file ({error})") from error
+        raise errors.UserError(
+            "tariffs.error.catalog.not_toml", file=name, reason=str(error)
+        ) from error
     unknown = set(content) - {"tariffs"}
     if unknown:
-        raise ValueError(
-            f"{name}: unknown section {', '.join(sorted(unknown))}; use [tariffs.CODE]"
+        raise errors.UserError(
+            "tariffs.error.catalog.unknown_section", file=name, sections=", ".join(sorted(unknown))
         )
     entries = content.get("tariffs")
     if not isinstance(entries, dict) or not entries:
-        raise ValueError(f"{name}: no tariffs; add at least one [tariffs.CODE] table")
+        raise errors.UserError("tariffs.error.catalog.no_tariffs", file=name)
     tariffs = []
     for code, entry in entries.items():
         try:
             tariffs.append((code, _parse_tariff(code, entry)))
-        except ValueError as error:
-            raise ValueError(f"{name}: tariff {code}: {error}") from None
+        except errors.UserError as error:
+            raise errors.UserError(
+                "tariffs.error.catalog.entry", file=name, tariff=code, problem=error
+            ) from None
     return tuple(tariffs)
 
 
@@ -246,35 +250,46 @@ def _number(entry: Mapping, key: str, *, minimum: float = 0.0, required: bool = 
     value = entry.get(key)
     if value is None:
         if required:
-            raise ValueError(f"{key} is missing")
+            raise errors.UserError("tariffs.error.catalog.missing", field=key)
         return math.nan
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{key} must be a number, not {value!r}")
+        raise errors.UserError("tariffs.error.catalog.not_a_number", field=key, value=repr(value))
     if not math.isfinite(value) or value < minimum:
-        raise ValueError(f"{key} must be at least {minimum:g}, not {value!r}")
+        raise errors.UserError(
+            "tariffs.error.catalog.below_minimum",
+            field=key,
+            minimum=f"{minimum:g}",
+            value=repr(value),
+        )
     return float(value)
 
 
 def _parse_tariff(code: str, entry: object) -> Tariff:
     if not isinstance(entry, dict):
-        raise ValueError("must be a table")
+        raise errors.UserError("tariffs.error.catalog.not_a_table")
     unknown = set(entry) - _TARIFF_KEYS
     if unknown:
-        raise ValueError(f"unknown field {', '.join(sorted(unknown))}")
+        raise errors.UserError(
+            "tariffs.error.catalog.unknown_field", fields=", ".join(sorted(unknown))
+        )
     for key in ("name", "name_zh"):
         if not isinstance(entry.get(key), str) or not entry[key].strip():
-            raise ValueError(f"{key} is missing")
+            raise errors.UserError("tariffs.error.catalog.missing", field=key)
     classes = entry.get("customer_classes")
     if not isinstance(classes, list) or not classes:
-        raise ValueError("customer_classes is missing; list the classes that may choose it")
+        raise errors.UserError("tariffs.error.catalog.no_classes")
     for customer_class in classes:
         if customer_class not in CUSTOMER_CLASSES:
-            raise ValueError(
-                f"customer class {customer_class!r} is not one of {', '.join(CUSTOMER_CLASSES)}"
+            raise errors.UserError(
+                "tariffs.error.catalog.unknown_class",
+                customer_class=repr(customer_class),
+                classes=", ".join(CUSTOMER_CLASSES),
             )
     kind = entry.get("kind")
     if kind not in KINDS:
-        raise ValueError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
+        raise errors.UserError(
+            "tariffs.error.catalog.unknown_kind", kind=repr(kind), kinds=", ".join(KINDS)
+        )
 
     fields: dict = {
         "code": code,
@@ -286,31 +301,31 @@ def _parse_tariff(code: str, entry: object) -> Tariff:
     if kind in ("flat", "tiered"):
         for key in ("prices", "schedule"):
             if key in entry:
-                raise ValueError(f'a {kind} tariff has no {key}; use kind = "tou" for periods')
+                raise errors.UserError("tariffs.error.catalog.no_periods", kind=kind, field=key)
     if kind == "flat":
         price = _number(entry, "price")
         fields["prices"] = (0.0, 0.0, price, 0.0)
     elif kind == "tiered":
         if "price" in entry:
-            raise ValueError("a tiered tariff takes its prices from tiers, not price")
+            raise errors.UserError("tariffs.error.catalog.tiered_price")
     else:
         if "price" in entry:
-            raise ValueError(f"a {kind} tariff takes prices per period in [prices], not price")
+            raise errors.UserError("tariffs.error.catalog.period_prices", kind=kind)
         fields["schedule"] = _parse_schedule(entry.get("schedule"))
         fields["prices"] = _parse_prices(entry.get("prices"), fields["schedule"])
 
     if kind == "tiered" or "tiers" in entry:
         if kind not in ("tiered", "tou"):
-            raise ValueError(f"a {kind} tariff cannot have tiers")
+            raise errors.UserError("tariffs.error.catalog.no_tiers_allowed", kind=kind)
         fields["tiers"] = _parse_tiers(
             entry.get("tiers"), "price" if kind == "tiered" else "surcharge"
         )
         basis = entry.get("tier_basis", "annual")
         if basis not in ("annual", "monthly"):
-            raise ValueError(f'tier_basis {basis!r} must be "annual" or "monthly"')
+            raise errors.UserError("tariffs.error.catalog.tier_basis", basis=repr(basis))
         fields["tier_basis"] = basis
     elif "tier_basis" in entry:
-        raise ValueError("tier_basis is given but there are no tiers")
+        raise errors.UserError("tariffs.error.catalog.tier_basis_without_tiers")
 
     two_part_keys = (
         "capacity_price_kva",
@@ -325,20 +340,20 @@ def _parse_tariff(code: str, entry: object) -> Tariff:
         fields["demand_price_kw"] = _number(entry, "demand_price_kw")
         basis = entry.get("default_basic_basis", "capacity")
         if basis not in BASIC_BASES:
-            raise ValueError(f'default_basic_basis {basis!r} must be "capacity" or "demand"')
+            raise errors.UserError("tariffs.error.catalog.basic_basis", basis=repr(basis))
         fields["default_basic_basis"] = basis
         share = entry.get("declared_demand_floor_share", 0.0)
         fields["declared_demand_floor_share"] = _number(
             {"declared_demand_floor_share": share}, "declared_demand_floor_share"
         )
         if fields["declared_demand_floor_share"] > 1:
-            raise ValueError("declared_demand_floor_share is a share of capacity, at most 1")
+            raise errors.UserError("tariffs.error.catalog.floor_share")
         for key in ("demand_excess_threshold", "demand_excess_multiplier"):
             fields[key] = _number({key: entry.get(key, 1.0)}, key, minimum=1.0)
     else:
         given = [key for key in two_part_keys if key in entry]
         if given:
-            raise ValueError(f"{', '.join(given)} only apply to a two_part tariff")
+            raise errors.UserError("tariffs.error.catalog.two_part_only", fields=", ".join(given))
 
     if "power_factor_standard" in entry:
         standard = entry["power_factor_standard"]
@@ -346,14 +361,14 @@ def _parse_tariff(code: str, entry: object) -> Tariff:
             isinstance(standard, int | float) and abs(standard - allowed) < 1e-9
             for allowed in POWER_FACTOR_STANDARDS
         ):
-            raise ValueError(f"power_factor_standard {standard!r} must be 0.90, 0.85 or 0.80")
+            raise errors.UserError("tariffs.error.catalog.standard", standard=repr(standard))
         fields["power_factor_standard"] = round(float(standard), 2)
         fields["power_factor_min_capacity_kva"] = _number(
             {"power_factor_min_capacity_kva": entry.get("power_factor_min_capacity_kva", 0.0)},
             "power_factor_min_capacity_kva",
         )
     elif "power_factor_min_capacity_kva" in entry:
-        raise ValueError("power_factor_min_capacity_kva is given without power_factor_standard")
+        raise errors.UserError("tariffs.error.catalog.threshold_without_standard")
 
     for key in ("min_capacity_kva", "max_capacity_kva"):
         if key in entry:
@@ -363,47 +378,51 @@ def _parse_tariff(code: str, entry: object) -> Tariff:
         and fields.get("max_capacity_kva") is not None
         and fields["min_capacity_kva"] > fields["max_capacity_kva"]
     ):
-        raise ValueError("min_capacity_kva is larger than max_capacity_kva")
+        raise errors.UserError("tariffs.error.catalog.capacity_range")
     return Tariff(**fields)
 
 
 def _parse_prices(prices: object, schedule: tuple[str, ...]) -> tuple[float, float, float, float]:
     if not isinstance(prices, dict) or not prices:
-        raise ValueError("[prices] is missing; give CNY/kWh for each period of the schedule")
+        raise errors.UserError("tariffs.error.catalog.no_prices")
     unknown = set(prices) - set(PERIODS)
     if unknown:
-        raise ValueError(f"price for unknown period {', '.join(sorted(unknown))}")
+        raise errors.UserError(
+            "tariffs.error.catalog.unknown_period", periods=", ".join(sorted(unknown))
+        )
     used = set("".join(schedule))
     values = []
     for period in PERIODS:
         if period in prices:
             values.append(_number(prices, period))
             if period[0] not in used:
-                raise ValueError(
-                    f"a price is given for {period} but no hour of the schedule is {period}"
-                )
+                raise errors.UserError("tariffs.error.catalog.unused_price", period=period)
         elif period[0] in used:
-            raise ValueError(f"the schedule uses {period} but [prices] has no {period} price")
+            raise errors.UserError("tariffs.error.catalog.missing_price", period=period)
         else:
             values.append(0.0)
     for period, value in zip(PERIODS, values, strict=True):
         if period in prices and value < 0:
-            raise ValueError(f"price of {period} is negative")
+            raise errors.UserError("tariffs.error.catalog.negative_price", period=period)
     return tuple(values)  # type: ignore[return-value]
 
 
 def _parse_schedule(entries: object) -> tuple[str, ...]:
     if not isinstance(entries, list) or not entries:
-        raise ValueError("[[schedule]] is missing; say which hours are which period")
+        raise errors.UserError("tariffs.error.catalog.no_schedule")
     # Per (month, day type): the period letters, or None while unset.
     slots: list[list[str | None] | None] = [None] * 24
     for number, item in enumerate(entries, start=1):
-        where = f"schedule entry {number}"
         if not isinstance(item, dict):
-            raise ValueError(f"{where} must be a table")
+            raise _in_entry("schedule", number, "tariffs.error.catalog.not_a_table")
         unknown = set(item) - {"months", "days", *PERIODS}
         if unknown:
-            raise ValueError(f"{where}: unknown field {', '.join(sorted(unknown))}")
+            raise _in_entry(
+                "schedule",
+                number,
+                "tariffs.error.catalog.unknown_field",
+                fields=", ".join(sorted(unknown)),
+            )
         months = item.get("months")
         if (
             not isinstance(months, list)
@@ -412,15 +431,15 @@ def _parse_schedule(entries: object) -> tuple[str, ...]:
                 isinstance(m, bool) or not isinstance(m, int) or not 1 <= m <= 12 for m in months
             )
         ):
-            raise ValueError(f"{where}: months must be a list of month numbers 1-12")
+            raise _in_entry("schedule", number, "tariffs.error.catalog.months")
         days = item.get("days", "all")
         if days not in ("all", *DAY_TYPES):
-            raise ValueError(f'{where}: days {days!r} must be "all", "workday" or "non_workday"')
+            raise _in_entry("schedule", number, "tariffs.error.catalog.days", days=repr(days))
         hours: list[str | None] = [None] * HOURS_PER_DAY
         for period in PERIODS:
             ranges = item.get(period, [])
             if not isinstance(ranges, list):
-                raise ValueError(f"{where}: {period} must be a list of [start, end] hour pairs")
+                raise _in_entry("schedule", number, "tariffs.error.catalog.ranges", period=period)
             for hour_range in ranges:
                 if (
                     not isinstance(hour_range, list)
@@ -428,67 +447,97 @@ def _parse_schedule(entries: object) -> tuple[str, ...]:
                     or any(isinstance(h, bool) or not isinstance(h, int) for h in hour_range)
                     or not 0 <= hour_range[0] < hour_range[1] <= HOURS_PER_DAY
                 ):
-                    raise ValueError(
-                        f"{where}: {period} range {hour_range!r} must be [start, end] with "
-                        "0 <= start < end <= 24"
+                    raise _in_entry(
+                        "schedule",
+                        number,
+                        "tariffs.error.catalog.range",
+                        period=period,
+                        hours=repr(hour_range),
                     )
                 for hour in range(hour_range[0], hour_range[1]):
                     if hours[hour] is not None:
                         other = next(p for p in PERIODS if p[0] == hours[hour])
-                        raise ValueError(
-                            f"{where}: overlapping periods: hour {hour}:00 is both {other} and "
-                            f"{period}"
+                        raise _in_entry(
+                            "schedule",
+                            number,
+                            "tariffs.error.catalog.overlap",
+                            hour=hour,
+                            first=other,
+                            second=period,
                         )
                     hours[hour] = period[0]
         missing = [hour for hour, letter in enumerate(hours) if letter is None]
         if missing:
             listed = ", ".join(f"{hour}:00" for hour in missing)
-            raise ValueError(f"{where}: hours {listed} belong to no period")
+            raise _in_entry("schedule", number, "tariffs.error.catalog.unassigned", hours=listed)
         day_types = range(2) if days == "all" else [DAY_TYPES.index(days)]
         for month in months:
             for day_type in day_types:
                 slot = (month - 1) * 2 + day_type
                 if slots[slot] is not None:
-                    label = "" if days == "all" else f" ({DAY_TYPES[day_type]})"
-                    raise ValueError(f"{where}: month {month}{label} already has a schedule")
+                    raise _in_entry(
+                        "schedule",
+                        number,
+                        "tariffs.error.catalog.scheduled_twice"
+                        + ("" if days == "all" else f"_{DAY_TYPES[day_type]}"),
+                        month=month,
+                    )
                 slots[slot] = hours
     for month in range(1, 13):
         for day_type in range(2):
             if slots[(month - 1) * 2 + day_type] is None:
-                label = DAY_TYPES[day_type].replace("_", "-")
-                raise ValueError(f"month {month} has no schedule for {label} days")
+                raise errors.UserError(
+                    f"tariffs.error.catalog.unscheduled_{DAY_TYPES[day_type]}", month=month
+                )
     return tuple("".join(slot) for slot in slots)  # type: ignore[arg-type]
+
+
+def _in_entry(
+    part: Literal["schedule", "tier"], number: int, key: str, **values: object
+) -> errors.UserError:
+    """A problem of the numbered schedule entry or tier of a tariff."""
+    return errors.UserError(
+        f"tariffs.error.catalog.in_{part}", number=number, problem=errors.UserError(key, **values)
+    )
 
 
 def _parse_tiers(tiers: object, price_key: str) -> tuple[Tier, ...]:
     if not isinstance(tiers, list) or not tiers:
-        raise ValueError(f"tiers are missing; give up_to_kwh and {price_key} for each tier")
+        raise errors.UserError("tariffs.error.catalog.no_tiers", price=price_key)
     parsed = []
     previous = 0.0
     for number, item in enumerate(tiers, start=1):
-        where = f"tier {number}"
         if not isinstance(item, dict):
-            raise ValueError(f"{where} must be a table")
+            raise _in_entry("tier", number, "tariffs.error.catalog.not_a_table")
         unknown = set(item) - {"up_to_kwh", price_key}
         if unknown:
-            raise ValueError(f"{where}: unknown field {', '.join(sorted(unknown))}")
+            raise _in_entry(
+                "tier",
+                number,
+                "tariffs.error.catalog.unknown_field",
+                fields=", ".join(sorted(unknown)),
+            )
         try:
             price = _number(item, price_key)
-        except ValueError as error:
-            raise ValueError(f"{where}: {error}") from None
+        except errors.UserError as error:
+            raise _in_entry("tier", number, error.key, **error.values) from None
         last = number == len(tiers)
         if last:
             if "up_to_kwh" in item:
-                raise ValueError(f"{where}: the last tier has no up_to_kwh (it is open-ended)")
+                raise _in_entry("tier", number, "tariffs.error.catalog.open_tier")
             parsed.append(Tier(None, price))
             continue
         try:
             limit = _number(item, "up_to_kwh")
-        except ValueError as error:
-            raise ValueError(f"{where}: {error}") from None
+        except errors.UserError as error:
+            raise _in_entry("tier", number, error.key, **error.values) from None
         if limit <= previous:
-            raise ValueError(
-                f"{where}: up_to_kwh {limit:g} must be above the previous {previous:g}"
+            raise _in_entry(
+                "tier",
+                number,
+                "tariffs.error.catalog.tier_order",
+                limit=f"{limit:g}",
+                previous=f"{previous:g}",
             )
         parsed.append(Tier(limit, price))
         previous = limit
@@ -521,7 +570,7 @@ def period_index(tariff: Tariff, timestamps: pd.DatetimeIndex | pd.Series) -> np
     """The index into :data:`PERIODS` of each interval start (see :func:`period_labels`)."""
     stamps = pd.DatetimeIndex(timestamps)
     if stamps.hasnans:
-        raise ValueError("timestamps must not be missing")
+        raise errors.UserError("tariffs.error.missing_time")
     ts = stamps.as_unit("ns").asi8
     return _period_index_ns(tariff, ts, _months_since_1970(ts))
 
@@ -612,11 +661,11 @@ def power_factor_adjustment_percent(
         Percent to add to the bill (negative: a reduction); 0 where the power factor is missing.
 
     Raises:
-        ValueError: the standard is not one of the three published ones.
+        UserError: the standard is not one of the three published ones.
     """
     key = next((s for s in POWER_FACTOR_STANDARDS if abs(s - standard) < 1e-9), None)
     if key is None:
-        raise ValueError(f"power-factor standard {standard} must be 0.90, 0.85 or 0.80")
+        raise errors.UserError("tariffs.error.catalog.standard", standard=f"{standard}")
     factors = np.asarray(power_factor, dtype=float)
     hundredths = np.clip(np.nan_to_num(np.round(factors * 100), nan=100), 0, 100).astype(int)
     percent = _POWER_FACTOR_TABLES[key][hundredths]
@@ -644,11 +693,14 @@ def power_factor(kwh: np.ndarray, kvarh: np.ndarray) -> np.ndarray:
 # --- the bill engine -------------------------------------------------------------------------
 
 
-def _first_customer(usage: pd.DataFrame, mask: np.ndarray) -> str:
+def _first_customer(usage: pd.DataFrame, mask: np.ndarray) -> errors.Notice:
+    """Where in the usage the first flagged row is: its month, and its customer when named."""
     row = usage.loc[mask].iloc[0]
     if row["customer_id"] == SINGLE_CUSTOMER:
-        return f"period {row['period']}"
-    return f"customer {row['customer_id']} period {row['period']}"
+        return errors.Notice("tariffs.error.at_month", period=row["period"])
+    return errors.Notice(
+        "tariffs.error.at_customer_month", customer=row["customer_id"], period=row["period"]
+    )
 
 
 def _numbers(column: pd.Series) -> np.ndarray:
@@ -661,29 +713,33 @@ def _numbers(column: pd.Series) -> np.ndarray:
 def _validate_usage(usage: pd.DataFrame) -> None:
     missing = [column for column in USAGE_COLUMNS if column not in usage.columns]
     if missing:
-        raise ValueError(f"usage is missing column {', '.join(missing)}")
+        raise errors.UserError("tariffs.error.usage_columns", columns=", ".join(missing))
     # Thousands of customer-months share a handful of months: check each distinct one once.
     period_codes, distinct = pd.factorize(usage["period"])
     periods = pd.Series(np.asarray(distinct, dtype=object)).astype(str)
     bad = ~periods.str.fullmatch(r"\d{4}-(0[1-9]|1[0-2])")
     if bad.any():
-        raise ValueError(f"usage period {periods[bad].iloc[0]!r} must be YYYY-MM")
+        raise errors.UserError("tariffs.error.usage_period", period=repr(periods[bad].iloc[0]))
     for column in ("kwh_critical", "kwh_peak", "kwh_flat", "kwh_valley"):
         values = _numbers(usage[column])
         bad = ~np.isfinite(values) | (values < 0)
         if bad.any():
-            raise ValueError(f"{_first_customer(usage, bad)}: {column} must be a number >= 0")
+            raise errors.UserError(
+                "tariffs.error.usage_energy", where=_first_customer(usage, bad), column=column
+            )
     for column in ("kvarh", "max_demand_kw", "contract_capacity_kva"):
         values = _numbers(usage[column])
         bad = values < 0
         if bad.any():
-            raise ValueError(f"{_first_customer(usage, bad)}: {column} is negative")
+            raise errors.UserError(
+                "tariffs.error.usage_negative", where=_first_customer(usage, bad), column=column
+            )
     customer_codes = pd.factorize(usage["customer_id"])[0]
     repeated = pd.Series(customer_codes * max(len(distinct), 1) + period_codes).duplicated()
     if repeated.any():
         row = usage[repeated.to_numpy()].iloc[0]
-        raise ValueError(
-            f"customer {row['customer_id']} has period {row['period']} twice; one row per month"
+        raise errors.UserError(
+            "tariffs.error.usage_twice", customer=row["customer_id"], period=row["period"]
         )
 
 
@@ -735,7 +791,7 @@ def bill_usage(tariff: Tariff, usage: pd.DataFrame) -> pd.DataFrame:
         ``pf_adjustment_percent``, ``pf_adjustment_cny``, ``amount_cny`` and ``tariff_code``.
 
     Raises:
-        ValueError: a column is missing or a value is invalid (the message names the customer and
+        UserError: a column is missing or a value is invalid (the message names the customer and
             period), or a two-part bill lacks the capacity or demand its basis needs.
     """
     _validate_usage(usage)
@@ -780,24 +836,23 @@ def bill_usage(tariff: Tariff, usage: pd.DataFrame) -> pd.DataFrame:
         basis = basis.fillna(tariff.default_basic_basis).astype(str).to_numpy()
         bad = ~np.isin(basis, BASIC_BASES)
         if bad.any():
-            raise ValueError(
-                f"{_first_customer(frame, bad)}: basic_basis {basis[bad][0]!r} must be "
-                '"capacity" or "demand"'
+            raise errors.UserError(
+                "tariffs.error.usage_basis",
+                where=_first_customer(frame, bad),
+                basis=repr(basis[bad][0]),
             )
         by_capacity = basis == "capacity"
         by_demand = ~by_capacity
         no_capacity = by_capacity & np.isnan(capacity)
         if no_capacity.any():
-            raise ValueError(
-                f"{_first_customer(frame, no_capacity)}: contract_capacity_kva is needed for a "
-                "basic charge by capacity"
+            raise errors.UserError(
+                "tariffs.error.capacity_needed", where=_first_customer(frame, no_capacity)
             )
         demand = _numbers(frame["max_demand_kw"])
         no_demand = by_demand & np.isnan(demand)
         if no_demand.any():
-            raise ValueError(
-                f"{_first_customer(frame, no_demand)}: max_demand_kw is needed for a basic charge "
-                "by demand (readings at 15-minute or hourly intervals)"
+            raise errors.UserError(
+                "tariffs.error.demand_needed", where=_first_customer(frame, no_demand)
             )
         declared = (
             _numbers(frame["declared_demand_kw"])
@@ -981,7 +1036,7 @@ def _reading_arrays(readings: pd.DataFrame, source: str) -> _ReadingArrays:
     if arrays is None:
         arrays = _arrays_if_clean(validate_readings(readings, source))
     if arrays is None:  # pragma: no cover - validate_readings returns clean readings
-        raise ValueError(f"{source}: the readings could not be put in time order")
+        raise errors.UserError("tariffs.error.unordered", source=source)
     return arrays
 
 
@@ -1062,15 +1117,14 @@ def _interval_minutes(readings: _ReadingArrays, source: str) -> np.ndarray:
             minutes[owners[starts[block]]] = np.median(steps[starts[block] : ends[block]])
     unknown = np.flatnonzero(np.isnan(minutes))
     if len(unknown):
-        raise ValueError(
-            f"{source}: customer {ids[unknown[0]]} has one reading; at least two are needed to "
-            "tell the interval"
-        )
+        raise errors.UserError("tariffs.error.one_reading", source=source, customer=ids[unknown[0]])
     coarse = np.flatnonzero((minutes > DEMAND_HOURLY_MAX_MINUTES) & (minutes % 60 != 0))
     if len(coarse):
-        raise ValueError(
-            f"{source}: customer {ids[coarse[0]]} has readings every {minutes[coarse[0]]:g} "
-            "minutes; use 60 minutes or less, or whole hours such as daily readings"
+        raise errors.UserError(
+            "tariffs.error.interval",
+            source=source,
+            customer=ids[coarse[0]],
+            minutes=f"{minutes[coarse[0]]:g}",
         )
     return minutes
 
@@ -1213,16 +1267,17 @@ def bill(
         One row per customer-month with every bill line (see :func:`bill_usage`).
 
     Raises:
-        ValueError: invalid readings or a bill that lacks what its basis needs.
+        ValueError: invalid readings (see :func:`validate_readings`); a UserError for a bill that
+            lacks what its basis needs.
     """
     usage = monthly_usage(readings, tariff, capacity_kva, source)
     if basic_basis is not None:
         if basic_basis not in BASIC_BASES:
-            raise ValueError(f'basic basis {basic_basis!r} must be "capacity" or "demand"')
+            raise errors.UserError("tariffs.error.catalog.basic_basis", basis=repr(basic_basis))
         usage["basic_basis"] = basic_basis
     if declared_demand_kw is not None:
         if declared_demand_kw <= 0:
-            raise ValueError("declared demand must be a positive number of kW")
+            raise errors.UserError("tariffs.error.declared_demand")
         usage["declared_demand_kw"] = float(declared_demand_kw)
     return bill_usage(tariff, usage)
 
