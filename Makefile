@@ -12,7 +12,9 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
 
+# The store's schema is brought up to date first; an empty store then gets the demo utility.
 run: $(STAMP) pdf-fonts
+	$(PY) -m core migrate
 	$(PY) -m core demo --if-missing
 	$(VENV)/bin/streamlit run app.py --server.address 127.0.0.1 --server.port 8501
 

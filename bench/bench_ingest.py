@@ -72,7 +72,7 @@ def _write_files(rows: int) -> tuple[Path, Path, pd.DataFrame]:
 def _fresh_store(url: str, customers: pd.DataFrame) -> sa.Engine:
     engine = store_engine.connect(url)
     store_engine.drop_schema(engine)
-    store_engine.create_schema(engine)
+    store_engine.migrate(engine)
     with engine.begin() as conn:
         store_engine.bulk_insert(conn, schema.customers, customers)
     return engine

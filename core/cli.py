@@ -35,6 +35,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_database_url(demo)
     demo.set_defaults(handler=_command_demo)
 
+    migrate = commands.add_parser(
+        "migrate", help="bring the store's schema up to date (creates it in an empty store)"
+    )
+    _add_database_url(migrate)
+    migrate.set_defaults(handler=_command_migrate)
+
     users = commands.add_parser("users", help="accounts: demo accounts, the first administrator")
     users_action = users.add_mutually_exclusive_group(required=True)
     users_action.add_argument(
@@ -87,12 +93,50 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _language() -> str:
+    # English unless WORKBENCH_LANGUAGE asks for another language of the workbench.
+    language = config.setting("WORKBENCH_LANGUAGE")
+    return language if language in config.LANGUAGES else "en"
+
+
+def _command_migrate(args: argparse.Namespace) -> int:
+    from core import i18n
+    from core.store import engine as store_engine
+
+    url = args.database_url or config.database_url()
+    engine = store_engine.connect(url)
+    previous, current = store_engine.migrate(engine)
+    store = store_engine.describe(url)
+    if previous == current:
+        print(i18n.translate("store.migrated", _language(), store=store, revision=current))
+    else:
+        print(
+            i18n.translate(
+                "store.migrated_from",
+                _language(),
+                store=store,
+                previous=previous or "—",
+                revision=current,
+            )
+        )
+    return 0
+
+
+def _current_store(args: argparse.Namespace) -> sa.Engine:
+    """The engine of the store a command works on, once its schema is known to be current."""
+    from core.store import engine as store_engine
+
+    engine = store_engine.connect(args.database_url or config.database_url())
+    store_engine.check_schema(engine)
+    return engine
+
+
 def _command_refresh(args: argparse.Namespace) -> int:
     from core import access, features
     from core.store import engine as store_engine
 
     url = args.database_url or config.database_url()
-    engine = store_engine.connect(url)
+    engine = _current_store(args)
     if not store_engine.has_data(engine):
         print(f"No customers in {store_engine.describe(url)}: import or build the demo first")
         return 2
@@ -112,9 +156,8 @@ def _command_visit_briefs(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from core import access, visit_brief
-    from core.store import engine as store_engine
 
-    engine = store_engine.connect(args.database_url or config.database_url())
+    engine = _current_store(args)
     font = visit_brief.find_font()
     if not font.cjk:
         print("No CJK font found (make installs fonts-wqy-microhei): briefs are in English")
@@ -131,10 +174,8 @@ def _command_visit_briefs(args: argparse.Namespace) -> int:
 
 def _command_import(args: argparse.Namespace) -> int:
     from core import ingest
-    from core.store import engine as store_engine
 
-    engine = store_engine.connect(args.database_url or config.database_url())
-    store_engine.create_schema(engine)
+    engine = _current_store(args)
 
     def progress(rows: int, share: float) -> None:
         print(f"\r{args.table}: {rows:,} rows read ({share:.0%})", end="", file=sys.stderr)
@@ -143,9 +184,7 @@ def _command_import(args: argparse.Namespace) -> int:
         engine, args.table, args.file, source_system=args.source_system, progress=progress
     )
     print(file=sys.stderr)
-    # English unless WORKBENCH_LANGUAGE asks for another language of the workbench.
-    language = config.setting("WORKBENCH_LANGUAGE")
-    print(result.describe(language if language in config.LANGUAGES else "en"))
+    print(result.describe(_language()))
     # Rejected rows make the exit code non-zero so batch jobs notice them.
     return 1 if result.rows_rejected else 0
 
@@ -215,7 +254,7 @@ def _print_demo_accounts(engine: sa.Engine, *, only_without_users: bool = False)
     from core import access
     from core.store import engine as store_engine
 
-    store_engine.create_schema(engine)
+    store_engine.check_schema(engine)
     with engine.begin() as conn:
         if only_without_users and (access.has_users(conn) or not access.is_demo_store(conn)):
             return
@@ -232,8 +271,7 @@ def _command_users(args: argparse.Namespace) -> int:
     from core.store import engine as store_engine
 
     url = args.database_url or config.database_url()
-    engine = store_engine.connect(url)
-    store_engine.create_schema(engine)
+    engine = _current_store(args)
     if args.demo:
         _print_demo_accounts(engine)
         return 0
@@ -259,13 +297,22 @@ def _command_users(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Runs one command and returns its exit code."""
+    from core import errors
+    from core.store import engine as store_engine
+
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
+    except errors.UserError as error:
+        print(f"error: {error.text(_language())}", file=sys.stderr)
+        return 2
     except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except sa.exc.OperationalError as error:
         # Typically an embedded store held open by the running app, or a server that is down.
-        print(f"error: the store cannot be opened: {error.orig}", file=sys.stderr)
+        url = getattr(args, "database_url", None) or config.database_url()
+        explained = store_engine.unavailable(error, url)
+        message = explained.text(_language()) if explained else f"the store failed: {error.orig}"
+        print(f"error: {message}", file=sys.stderr)
         return 2

@@ -14,6 +14,9 @@ import sqlalchemy as sa
 
 from core import access, errors, features, i18n, savings, tags, tariffs
 from core.store import functions, schema
+from core.store.engine import connected
+
+Bind = sa.Engine | sa.Connection
 
 # A search lists at most this many customers: enough to pick from, small enough to read.
 SEARCH_LIMIT = 50
@@ -68,7 +71,7 @@ def _scoped(customer_id: str, viewer: access.Viewer) -> sa.ColumnElement:
 
 
 def _history(
-    engine: sa.Engine,
+    bind: Bind,
     viewer: access.Viewer,
     customer_id: str,
     columns: list[sa.Column],
@@ -84,20 +87,18 @@ def _history(
         .order_by(newest_first.desc())
         .limit(limit)
     )
-    with engine.connect() as conn:
+    with connected(bind) as conn:
         rows = conn.execute(query).all()
     return pd.DataFrame(rows, columns=[column.name for column in columns])
 
 
-def search(
-    engine: sa.Engine, viewer: access.Viewer, text: str, limit: int = SEARCH_LIMIT
-) -> pd.DataFrame:
+def search(bind: Bind, viewer: access.Viewer, text: str, limit: int = SEARCH_LIMIT) -> pd.DataFrame:
     """Customers whose id, any external id, name or phone contains ``text``.
 
     Exact matches come first, then partial ones in customer-id order.
 
     Args:
-        engine: the store.
+        bind: the store, or a connection to it.
         viewer: who is asking; only their customers are searched.
         text: what the user typed: a customer id, contract or customer number, app user id,
             95598 caller id, part of a name or of a phone number.
@@ -159,7 +160,7 @@ def search(
         .order_by(best.c.rank, customers.c.customer_id)
         .limit(limit)
     )
-    with engine.connect() as conn:
+    with connected(bind) as conn:
         frame = pd.DataFrame(
             conn.execute(query).all(), columns=[*columns, "matched_on", "matched_value"]
         )
@@ -172,11 +173,11 @@ def search(
     return access.mask_frame(viewer, frame)
 
 
-def archive(engine: sa.Engine, viewer: access.Viewer, customer_id: str) -> dict | None:
+def archive(bind: Bind, viewer: access.Viewer, customer_id: str) -> dict | None:
     """The customer's archive card with its ids in other systems.
 
     Args:
-        engine: the store.
+        bind: the store, or a connection to it.
         viewer: who is asking.
         customer_id: the customer.
 
@@ -186,7 +187,7 @@ def archive(engine: sa.Engine, viewer: access.Viewer, customer_id: str) -> dict 
         None when the customer does not exist or is outside the viewer's scope.
     """
     customers, id_map = schema.customers, schema.id_map
-    with engine.connect() as conn:
+    with connected(bind) as conn:
         row = conn.execute(sa.select(customers).where(_scoped(customer_id, viewer))).first()
         if row is None:
             return None
@@ -212,11 +213,11 @@ def _as_datetime(value) -> dt.datetime:
     return pd.Timestamp(value).to_pydatetime()
 
 
-def load_views(engine: sa.Engine, viewer: access.Viewer, customer_id: str) -> dict | None:
+def load_views(bind: Bind, viewer: access.Viewer, customer_id: str) -> dict | None:
     """The customer's load aggregated for the load section, each view one SQL aggregation.
 
     Args:
-        engine: the store.
+        bind: the store, or a connection to it.
         viewer: who is asking.
         customer_id: the customer.
 
@@ -227,7 +228,7 @@ def load_views(engine: sa.Engine, viewer: access.Viewer, customer_id: str) -> di
         the yearly comparison) and ``heatmap`` (``day``, ``hour``, ``kwh`` for the last 365 days).
     """
     readings, customers = schema.readings, schema.customers
-    with engine.connect() as conn:
+    with connected(bind) as conn:
         visible = conn.execute(
             sa.select(customers.c.customer_id).where(_scoped(customer_id, viewer))
         ).first()
@@ -315,88 +316,77 @@ def tou_split(feature_row: dict | None) -> pd.DataFrame:
     return frame
 
 
-def bills(engine: sa.Engine, viewer: access.Viewer, customer_id: str) -> pd.DataFrame:
+def bills(bind: Bind, viewer: access.Viewer, customer_id: str) -> pd.DataFrame:
     """The customer's recent bills with what was paid and what is still owed.
 
     Args:
-        engine: the store.
+        bind: the store, or a connection to it.
         viewer: who is asking.
         customer_id: the customer.
 
     Returns:
         The last :data:`BILL_MONTHS` bills, newest first: period, kwh_total, amount_cny,
-        due_date, paid_date, paid_cny, outstanding_cny, days_late and ``status`` (``paid``,
-        ``paid_late``, ``unpaid``, ``partly_paid`` or ``not_due``).
+        due_date, paid_date, paid_cny, outstanding_cny, days_late and ``status`` (one of
+        :data:`core.features.BILL_STATUSES`, the rule the payment features count with).
     """
-    table = schema.bills
-    columns = ["period", "kwh_total", "amount_cny", "due_date", "paid_date", "paid_cny"]
-    frame = _history(
-        engine,
-        viewer,
-        customer_id,
-        [table.c[name] for name in columns],
-        table.c.period,
-        BILL_MONTHS,
-    )
-    with engine.connect() as conn:
+    table, customers = schema.bills, schema.customers
+    names = ["period", "kwh_total", "amount_cny", "due_date", "paid_date", "paid_cny"]
+    with connected(bind) as conn:
         today = _latest_day(conn)
-    for column in ("amount_cny", "paid_cny", "kwh_total"):
+        query = (
+            sa.select(
+                *(table.c[name] for name in names),
+                features.bill_outstanding(today).label("outstanding_cny"),
+                features.bill_status(today).label("status"),
+            )
+            .join(customers, customers.c.customer_id == table.c.customer_id)
+            .where(_scoped(customer_id, viewer))
+            .order_by(table.c.period.desc())
+            .limit(BILL_MONTHS)
+        )
+        frame = pd.DataFrame(
+            conn.execute(query).all(), columns=[*names, "outstanding_cny", "status"]
+        )
+    for column in ("amount_cny", "paid_cny", "kwh_total", "outstanding_cny"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    frame["outstanding_cny"] = frame["outstanding_cny"].clip(lower=0).round(2)
     due = pd.to_datetime(frame["due_date"])
     paid = pd.to_datetime(frame["paid_date"])
-    frame["outstanding_cny"] = (
-        (frame["amount_cny"] - frame["paid_cny"].fillna(0.0)).clip(lower=0).round(2)
-    )
     frame["days_late"] = (paid - due).dt.days.clip(lower=0)
-    unpaid_late = paid.isna() & (due < pd.Timestamp(today))
+    unpaid_late = frame["status"].isin(features.OWING_STATUSES) & paid.isna()
     frame.loc[unpaid_late, "days_late"] = (pd.Timestamp(today) - due[unpaid_late]).dt.days
-    status = np.select(
-        [
-            paid.isna() & (due >= pd.Timestamp(today)),
-            paid.isna(),
-            frame["outstanding_cny"] > 0.005,
-            paid > due,
-        ],
-        ["not_due", "unpaid", "partly_paid", "paid_late"],
-        default="paid",
-    )
-    frame["status"] = status
-    return frame
-
-
-# Bill statuses that leave money owed now, and those that count against the customer's record.
-OWING_STATUSES = ("unpaid", "partly_paid")
-LATE_STATUSES = ("paid_late", "unpaid", "partly_paid")
+    return frame[[*names, "outstanding_cny", "days_late", "status"]]
 
 
 @dataclass(frozen=True)
 class BillStanding:
-    """Where a customer stands on the bills listed.
+    """Where a customer stands on payments, as the payment features count it.
 
     Attributes:
         arrears_cny: what is still owed on bills past their due date.
-        late_bills: bills paid late or not (fully) paid by their due date.
+        late_bills: bills of the features period (the last twelve months) paid late or not
+            (fully) paid by their due date; bills not yet due are not late.
     """
 
     arrears_cny: float
     late_bills: int
 
 
-def bill_standing(bill_frame: pd.DataFrame) -> BillStanding:
-    """Arrears and late bills of a customer's bill list.
+def bill_standing(feature_row: dict | None) -> BillStanding | None:
+    """Arrears and late bills of a customer, from its payment features.
 
     Args:
-        bill_frame: from :func:`bills` (``status`` and ``outstanding_cny``).
+        feature_row: the customer's features (:func:`core.features.for_customer`).
 
     Returns:
-        The arrears (bills not yet due owe nothing) and the count of late bills.
+        The standing; None when the customer has no features yet.
     """
-    if bill_frame.empty:
-        return BillStanding(0.0, 0)
-    owing = bill_frame["status"].isin(OWING_STATUSES)
-    arrears = round(float(bill_frame.loc[owing, "outstanding_cny"].sum()), 2)
-    late = int(bill_frame["status"].isin(LATE_STATUSES).sum())
-    return BillStanding(arrears, late)
+    if feature_row is None:
+        return None
+    return BillStanding(
+        round(float(feature_row.get("arrears_cny") or 0.0), 2),
+        int(feature_row.get("late_payments") or 0),
+    )
 
 
 def _latest_day(conn: sa.Connection) -> dt.date:
@@ -409,11 +399,11 @@ def _latest_day(conn: sa.Connection) -> dt.date:
     return pd.Timestamp(end).date() if end is not None else dt.date.today()
 
 
-def work_orders(engine: sa.Engine, viewer: access.Viewer, customer_id: str) -> pd.DataFrame:
+def work_orders(bind: Bind, viewer: access.Viewer, customer_id: str) -> pd.DataFrame:
     """The customer's 95598 work orders, newest first, with the complaint text.
 
     Args:
-        engine: the store.
+        bind: the store, or a connection to it.
         viewer: who is asking; a customer outside their scope gives an empty frame.
         customer_id: the customer.
 
@@ -432,7 +422,7 @@ def work_orders(engine: sa.Engine, viewer: access.Viewer, customer_id: str) -> p
         "description",
     ]
     frame = _history(
-        engine,
+        bind,
         viewer,
         customer_id,
         [orders.c[name] for name in names],
@@ -445,11 +435,11 @@ def work_orders(engine: sa.Engine, viewer: access.Viewer, customer_id: str) -> p
     return frame
 
 
-def channel_activity(engine: sa.Engine, viewer: access.Viewer, customer_id: str) -> pd.DataFrame:
+def channel_activity(bind: Bind, viewer: access.Viewer, customer_id: str) -> pd.DataFrame:
     """Events per channel and month, summed in the store.
 
     Args:
-        engine: the store.
+        bind: the store, or a connection to it.
         viewer: who is asking; a customer outside their scope gives an empty frame.
         customer_id: the customer.
 
@@ -465,18 +455,18 @@ def channel_activity(engine: sa.Engine, viewer: access.Viewer, customer_id: str)
         .group_by(month, activity.c.channel)
         .order_by(month, activity.c.channel)
     )
-    with engine.connect() as conn:
+    with connected(bind) as conn:
         rows = conn.execute(query).all()
     frame = pd.DataFrame(rows, columns=["month", "channel", "events"])
     frame["events"] = frame["events"].astype(int)
     return frame[["month", "channel", "events"]]
 
 
-def outages(engine: sa.Engine, viewer: access.Viewer, customer_id: str) -> pd.DataFrame:
+def outages(bind: Bind, viewer: access.Viewer, customer_id: str) -> pd.DataFrame:
     """The outages that reached the customer, newest first.
 
     Args:
-        engine: the store.
+        bind: the store, or a connection to it.
         viewer: who is asking; a customer outside their scope gives an empty frame.
         customer_id: the customer.
 
@@ -485,7 +475,7 @@ def outages(engine: sa.Engine, viewer: access.Viewer, customer_id: str) -> pd.Da
     """
     table = schema.outages
     frame = _history(
-        engine,
+        bind,
         viewer,
         customer_id,
         [table.c.event_id, table.c.start, table.c.end, table.c.planned],
@@ -499,13 +489,13 @@ def outages(engine: sa.Engine, viewer: access.Viewer, customer_id: str) -> pd.Da
     return frame
 
 
-def similar_customers(engine: sa.Engine, viewer: access.Viewer, customer_id: str) -> dict | None:
+def similar_customers(bind: Bind, viewer: access.Viewer, customer_id: str) -> dict | None:
     """The customer beside its peers: same class and transformer area, else capacity band.
 
     A customer without enough peers in either is compared with its whole class.
 
     Args:
-        engine: the store.
+        bind: the store, or a connection to it.
         viewer: who is asking; peers come from their scope too.
         customer_id: the customer.
 
@@ -517,7 +507,7 @@ def similar_customers(engine: sa.Engine, viewer: access.Viewer, customer_id: str
         ``percentile`` (share of peers below the customer).
     """
     customers, table = schema.customers, schema.features
-    with engine.connect() as conn:
+    with connected(bind) as conn:
         me = conn.execute(
             sa.select(
                 customers.c.customer_class,
@@ -553,21 +543,41 @@ def similar_customers(engine: sa.Engine, viewer: access.Viewer, customer_id: str
         if len(others) < MIN_PEERS:
             basis = "customer_class"
             others = _peer_frame(conn, columns, same_class)
+    comparison = compare_with_peers(mine.iloc[0], others)
+    return {"basis": basis, "peers": len(others), "comparison": comparison}
+
+
+def compare_with_peers(customer: pd.Series, peers: pd.DataFrame) -> pd.DataFrame:
+    """The customer's value of each compared feature beside its peers' median and its rank.
+
+    The median is the peers' middle value, the lower of the two middle ones for an even count,
+    so it is a value some peer has and it agrees with the rank: a customer above the median is
+    higher than at least half of the peers, one below it is higher than fewer than half. (The
+    mean of the two middle values can lie far from both, and a customer between them would read
+    "higher than 50 % of peers" beside a median twice its value.)
+
+    Args:
+        customer: the customer's features (:data:`COMPARED_FEATURES`).
+        peers: the peers' features, one row each.
+
+    Returns:
+        One row per compared feature: ``feature``, ``customer``, ``peer_median`` and
+        ``percentile`` (the share of peers with a lower value); None where a value is missing.
+    """
     rows = []
     for name in COMPARED_FEATURES:
-        value = mine[name].iloc[0]
-        values = others[name].dropna()
+        value = customer[name]
+        values = np.sort(peers[name].dropna().to_numpy(dtype=float))
+        known = len(values) > 0
         rows.append(
             {
                 "feature": name,
-                "customer": value,
-                "peer_median": float(values.median()) if len(values) else None,
-                "percentile": float((values < value).mean())
-                if len(values) and pd.notna(value)
-                else None,
+                "customer": None if pd.isna(value) else float(value),
+                "peer_median": float(values[(len(values) - 1) // 2]) if known else None,
+                "percentile": float((values < value).mean()) if known and pd.notna(value) else None,
             }
         )
-    return {"basis": basis, "peers": len(others), "comparison": pd.DataFrame(rows)}
+    return pd.DataFrame(rows)
 
 
 def _peer_frame(conn: sa.Connection, columns: list, condition: sa.ColumnElement) -> pd.DataFrame:
@@ -585,35 +595,32 @@ def _peer_frame(conn: sa.Connection, columns: list, condition: sa.ColumnElement)
     return frame
 
 
-def _best_saving(
-    engine: sa.Engine, viewer: access.Viewer, customer_id: str
-) -> savings.Action | None:
+def _best_saving(bind: Bind, record: dict) -> savings.Action | None:
     """The action the tariff page ranks first for the customer, with the same figures."""
     try:
-        return savings.customer_savings(engine, viewer, customer_id).best
+        return savings.store_customer_savings(bind, record).best
     except errors.UserError:
         return None
 
 
 def recommendations(
-    engine: sa.Engine, viewer: access.Viewer, customer_id: str
+    bind: Bind, record: dict | None, row: dict | None, tag_hits: list[tags.Hit]
 ) -> list[Recommendation]:
     """What to propose or prepare on the visit, each with the figures behind it.
 
     Args:
-        engine: the store.
-        viewer: who is asking.
-        customer_id: the customer.
+        bind: the store, or a connection to it (the readings priced for the savings).
+        record: the customer's archive (:func:`archive`), as the viewer may see it.
+        row: the customer's features (:func:`core.features.for_customer`).
+        tag_hits: the tags the customer carries (:func:`core.tags.for_customer`).
 
     Returns:
         The recommendations, most urgent first; empty when the customer is not visible or has
         no features yet.
     """
-    record = archive(engine, viewer, customer_id)
-    row = features.for_customer(engine, viewer, customer_id)
     if record is None or row is None:
         return []
-    hits = {hit.rule.name: hit for hit in tags.for_customer(engine, viewer, customer_id)}
+    hits = {hit.rule.name: hit for hit in tag_hits}
     actions: list[Recommendation] = []
     complaints_after = row.get("complaints_after_outage_90d") or 0
     if complaints_after >= 1:
@@ -642,7 +649,7 @@ def recommendations(
         )
     if "late_payer" in hits:
         actions.append(Recommendation("offer_autopay", {"late": int(row["late_payments"])}, 30))
-    best = _best_saving(engine, viewer, customer_id)
+    best = _best_saving(bind, record)
     if best is not None and best.saving_cny >= MIN_SAVING_CNY:
         actions.append(Recommendation(*savings.talking_point(best), 40))
     if (
@@ -705,3 +712,95 @@ def describe(action: Recommendation, language: str) -> str:
         for name, value in action.values.items()
     }
     return i18n.translate(f"customer360.action.{action.code}", language, **values)
+
+
+def archive_text(field_name: str, value: object, language: str) -> str:
+    """An archive value as the user reads it; the one translation of districts and industries.
+
+    Args:
+        field_name: ``region``, ``industry``, ``customer_class`` or another archive field.
+        value: the stored value.
+        language: ``zh`` or ``en``.
+
+    Returns:
+        The district as the store names it, the industry's name from the catalog (an industry
+        the catalog does not know is shown as stored), the class's name; ``—`` when empty.
+    """
+    if value is None or (isinstance(value, float) and pd.isna(value)) or value == "":
+        return "—"
+    text = str(value)
+    if field_name == "customer_class":
+        return i18n.translate(f"domain.customer_class.{text}", language)
+    if field_name == "industry":
+        key = f"domain.industry.{text}"
+        shown = i18n.translate(key, language)
+        return text if shown == key else shown
+    return text
+
+
+@dataclass(frozen=True)
+class Dossier:
+    """Everything Customer 360 and the visit brief show of one customer, read in one go.
+
+    Attributes:
+        record: the archive card (:func:`archive`).
+        features: the stored features, or None before a refresh.
+        tags: the tags the customer carries.
+        load: the load views (:func:`load_views`), or None without readings.
+        bills: the recent bills (:func:`bills`).
+        standing: arrears and late bills (:func:`bill_standing`), or None without features.
+        work_orders: the 95598 work orders.
+        channels: events per channel and month.
+        outages: the outages that reached the customer.
+        peers: the comparison with similar customers, or None without features.
+        actions: the recommended actions.
+    """
+
+    record: dict
+    features: dict | None
+    tags: list[tags.Hit]
+    load: dict | None
+    bills: pd.DataFrame
+    standing: BillStanding | None
+    work_orders: pd.DataFrame
+    channels: pd.DataFrame
+    outages: pd.DataFrame
+    peers: dict | None
+    actions: list[Recommendation]
+
+    @property
+    def customer_id(self) -> str:
+        """The customer's id."""
+        return self.record["customer_id"]
+
+
+def dossier(bind: Bind, viewer: access.Viewer, customer_id: str) -> Dossier | None:
+    """One customer's whole dossier, read on one connection, each table once.
+
+    Args:
+        bind: the store, or a connection to it.
+        viewer: who is asking; personal fields masked, rows scoped for them.
+        customer_id: the customer.
+
+    Returns:
+        The dossier; None when the customer does not exist or is outside the viewer's scope.
+    """
+    with connected(bind) as conn:
+        record = archive(conn, viewer, customer_id)
+        if record is None:
+            return None
+        row = features.for_customer(conn, viewer, customer_id)
+        hits = tags.for_customer(conn, viewer, customer_id)
+        return Dossier(
+            record=record,
+            features=row,
+            tags=hits,
+            load=load_views(conn, viewer, customer_id),
+            bills=bills(conn, viewer, customer_id),
+            standing=bill_standing(row),
+            work_orders=work_orders(conn, viewer, customer_id),
+            channels=channel_activity(conn, viewer, customer_id),
+            outages=outages(conn, viewer, customer_id),
+            peers=similar_customers(conn, viewer, customer_id),
+            actions=recommendations(conn, record, row, hits),
+        )

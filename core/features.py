@@ -47,6 +47,11 @@ RECENT_DAYS = 90
 OUTAGE_COMPLAINT_WINDOW_HOURS = 7 * 24
 # Unpaid remainders below one fen are rounding, not arrears.
 ARREARS_TOLERANCE_CNY = 0.005
+# A bill's payment status (:func:`bill_status`); the late ones count against the payment record,
+# the owing ones are arrears.
+BILL_STATUSES = ("paid", "paid_late", "not_due", "unpaid", "partly_paid")
+LATE_STATUSES = ("paid_late", "unpaid", "partly_paid")
+OWING_STATUSES = ("unpaid", "partly_paid")
 # Unknown tariff codes named in the error: enough to see the pattern, short enough to read.
 UNKNOWN_TARIFFS_LISTED = 5
 # Tariffs without their own hours (single price, residential tiers) are described under the TOU
@@ -420,6 +425,43 @@ def _month(day: dt.date, *, round_up: bool) -> str:
     return f"{day:%Y-%m}"
 
 
+def bill_outstanding(as_of: dt.date) -> sa.ColumnElement:
+    """What a bill still owed on ``as_of``: its amount less what was paid before that day."""
+    bills = schema.bills
+    paid_before = sa.case(
+        (
+            sa.and_(bills.c.paid_date.is_not(None), bills.c.paid_date < as_of),
+            sa.func.coalesce(sa.cast(bills.c.paid_cny, sa.Double), 0.0),
+        ),
+        else_=0.0,
+    )
+    return sa.cast(bills.c.amount_cny, sa.Double) - paid_before
+
+
+def bill_status(as_of: dt.date) -> sa.ColumnElement:
+    """A bill's payment status on ``as_of``, one of :data:`BILL_STATUSES`, as SQL.
+
+    The one rule behind the bill list, the late-payment and arrears features and the tags built
+    on them: a bill not yet due is never late; one due before ``as_of`` is late when it was not
+    paid in full by its due date. Payments made on or after ``as_of`` are not known yet.
+
+    Args:
+        as_of: the day the status is read on (the store's today: the end of the features
+            period).
+    """
+    bills = schema.bills
+    outstanding = bill_outstanding(as_of)
+    paid_known = sa.and_(bills.c.paid_date.is_not(None), bills.c.paid_date < as_of)
+    settled = outstanding <= ARREARS_TOLERANCE_CNY
+    return sa.case(
+        (sa.and_(settled, paid_known, bills.c.paid_date > bills.c.due_date), "paid_late"),
+        (settled, "paid"),
+        (bills.c.due_date >= as_of, "not_due"),
+        (sa.not_(paid_known), "unpaid"),
+        else_="partly_paid",
+    )
+
+
 def _bill_features(start: dt.date, end: dt.date, previous_start: dt.date) -> sa.Subquery:
     bills = schema.bills
     first_month, end_month = _month(start, round_up=True), _month(end, round_up=False)
@@ -427,25 +469,19 @@ def _bill_features(start: dt.date, end: dt.date, previous_start: dt.date) -> sa.
     current = sa.and_(bills.c.period >= first_month, bills.c.period < end_month)
     previous = sa.and_(bills.c.period >= previous_month, bills.c.period < first_month)
     amount = sa.cast(bills.c.amount_cny, sa.Double)
+    # Everything as it stood at the end of the period: a payment made later does not count yet.
+    status = bill_status(end)
     due = sa.and_(current, bills.c.due_date < end)
-    on_time = sa.and_(bills.c.paid_date.is_not(None), bills.c.paid_date <= bills.c.due_date)
-    # Arrears as they stood at the end of the period: a payment made later does not count yet.
-    paid_by_end = sa.case(
-        (
-            sa.and_(bills.c.paid_date.is_not(None), bills.c.paid_date < end),
-            sa.func.coalesce(sa.cast(bills.c.paid_cny, sa.Double), 0.0),
-        ),
-        else_=0.0,
-    )
-    outstanding = amount - paid_by_end
-    owing = sa.and_(bills.c.due_date < end, outstanding > ARREARS_TOLERANCE_CNY)
+    late = sa.and_(current, status.in_(LATE_STATUSES))
+    outstanding = bill_outstanding(end)
+    owing = status.in_(OWING_STATUSES)
     sums = (
         sa.select(
             bills.c.customer_id,
             _sum_if(current, amount).label("revenue"),
             _sum_if(previous, amount).label("previous_revenue"),
             _count_if(due).label("bills_due"),
-            _count_if(sa.and_(due, on_time)).label("bills_on_time"),
+            _count_if(late).label("bills_late"),
             _sum_if(owing, outstanding).label("arrears"),
             sa.func.min(sa.case((owing, bills.c.due_date), else_=None)).label("oldest_due"),
         )
@@ -459,8 +495,8 @@ def _bill_features(start: dt.date, end: dt.date, previous_start: dt.date) -> sa.
         s.customer_id,
         s.revenue.label("annual_revenue_cny"),
         _ratio(s.revenue - s.previous_revenue, s.previous_revenue).label("revenue_growth"),
-        _ratio(s.bills_on_time, s.bills_due).label("payment_punctuality"),
-        (s.bills_due - s.bills_on_time).label("late_payments"),
+        _ratio(s.bills_due - s.bills_late, s.bills_due).label("payment_punctuality"),
+        s.bills_late.label("late_payments"),
         sa.func.coalesce(s.arrears, 0.0).label("arrears_cny"),
         sa.case((s.oldest_due.is_(None), 0.0), else_=arrears_days).label("arrears_days"),
     ).subquery("value")
@@ -716,11 +752,13 @@ def _check_tariff_codes(engine: sa.Engine, scope: sa.ColumnElement, catalog: dic
         )
 
 
-def for_customer(engine: sa.Engine, viewer: access.Viewer, customer_id: str) -> dict | None:
+def for_customer(
+    bind: sa.Engine | sa.Connection, viewer: access.Viewer, customer_id: str
+) -> dict | None:
     """The stored features of one customer, or None when none were computed or it is not visible.
 
     Args:
-        engine: the store.
+        bind: the store, or a connection to it.
         viewer: who is asking.
         customer_id: the customer.
 
@@ -728,7 +766,7 @@ def for_customer(engine: sa.Engine, viewer: access.Viewer, customer_id: str) -> 
         Column name → value, including ``period_start`` and ``period_end``.
     """
     features, customers = schema.features, schema.customers
-    with engine.connect() as conn:
+    with store_engine.connected(bind) as conn:
         row = conn.execute(
             sa.select(features)
             .join(customers, customers.c.customer_id == features.c.customer_id)

@@ -3,8 +3,10 @@
 import datetime as dt
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
+from scipy import spatial
 
 from core import access
 from core.store import schema
@@ -281,3 +283,146 @@ def map_points(conn: sa.Connection, viewer: access.Viewer, period: str) -> pd.Da
         columns=["customer_id", "customer_class", "region", "lat", "lon", "annual_kwh"],
     )
     return frame.astype({"lat": float, "lon": float, "annual_kwh": float})
+
+
+# Decimals of each KPI in an export: money to the fen, energy to the kWh, counts whole.
+KPI_DECIMALS = {
+    "customers": 0,
+    "energy_kwh": 0,
+    "revenue_cny": 2,
+    "arrears_cny": 2,
+    "work_orders": 0,
+    "complaints": 0,
+}
+# Changes are exported in percent to a tenth.
+CHANGE_DECIMALS = 1
+
+
+def _rounded(value: float | None, decimals: int) -> float | int | None:
+    if value is None:
+        return None
+    return int(round(value)) if decimals == 0 else round(value, decimals)
+
+
+def headline_table(headline: list[Kpi], period: str) -> pd.DataFrame:
+    """The headline KPIs as a table to take away, each figure rounded as it is read.
+
+    Args:
+        headline: from :func:`headline`.
+        period: the month they describe, ``YYYY-MM``.
+
+    Returns:
+        One row per KPI: ``month``, ``kpi`` (its name), ``value``, ``previous_month``,
+        ``last_year``, ``change_vs_previous_pct`` and ``change_vs_last_year_pct``.
+    """
+    rows = []
+    for kpi in headline:
+        decimals = KPI_DECIMALS[kpi.name]
+        changes = (kpi.change_vs_previous, kpi.change_vs_last_year)
+        previous_pct, last_year_pct = (
+            None if change is None else round(100 * change, CHANGE_DECIMALS) for change in changes
+        )
+        rows.append(
+            {
+                "month": period,
+                "kpi": kpi.name,
+                "value": _rounded(kpi.value, decimals),
+                "previous_month": _rounded(kpi.previous_month, decimals),
+                "last_year": _rounded(kpi.last_year, decimals),
+                "change_vs_previous_pct": previous_pct,
+                "change_vs_last_year_pct": last_year_pct,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# Customers' coordinates are gathered on a grid of this many degrees (about 1 km) before the
+# outline of a district is drawn around them: a province's millions of customers become a few
+# thousand cells, read in one grouped query.
+OUTLINE_GRID_DEG = 0.01
+# Cells beyond these quantiles of a district's latitudes or longitudes are left out of its
+# outline: one mistyped coordinate would otherwise stretch it across its neighbours.
+OUTLINE_TRIM = 0.01
+# A district drawn with fewer cells than this has no area to outline; its name is still placed.
+MIN_OUTLINE_CELLS = 3
+
+
+def district_outlines(conn: sa.Connection, viewer: access.Viewer) -> pd.DataFrame:
+    """Each district's extent drawn from where its customers are: the convex hull of their cells.
+
+    The store holds no boundaries; the customers' own coordinates show where a district's
+    customers live, which is what a map of customers needs to be read by.
+
+    Args:
+        conn: a store connection.
+        viewer: who is asking; only their customers count.
+
+    Returns:
+        One row per district (``region``): ``customers``, ``lat`` and ``lon`` of the centre of its
+        customers, and ``outline``, a closed ring of ``[lon, lat]`` points (empty when the district
+        has too few cells to enclose an area).
+    """
+    customers = schema.customers
+    cell_lat = sa.func.round(customers.c.lat / OUTLINE_GRID_DEG)
+    cell_lon = sa.func.round(customers.c.lon / OUTLINE_GRID_DEG)
+    query = (
+        sa.select(
+            customers.c.region,
+            cell_lat.label("cell_lat"),
+            cell_lon.label("cell_lon"),
+            sa.func.count().label("customers"),
+        )
+        .where(
+            access.customer_scope(viewer, customers),
+            customers.c.lat.is_not(None),
+            customers.c.lon.is_not(None),
+        )
+        .group_by(customers.c.region, cell_lat, cell_lon)
+    )
+    cells = pd.DataFrame(
+        conn.execute(query).all(), columns=["region", "cell_lat", "cell_lon", "customers"]
+    )
+    columns = ["region", "customers", "lat", "lon", "outline"]
+    if cells.empty:
+        return pd.DataFrame(columns=columns)
+    cells["lat"] = cells["cell_lat"].astype(float) * OUTLINE_GRID_DEG
+    cells["lon"] = cells["cell_lon"].astype(float) * OUTLINE_GRID_DEG
+    rows = []
+    for region, group in cells.groupby("region", sort=True):
+        kept = _trimmed(group)
+        weights = kept["customers"].astype(float)
+        rows.append(
+            {
+                "region": region,
+                "customers": int(group["customers"].sum()),
+                "lat": float((kept["lat"] * weights).sum() / weights.sum()),
+                "lon": float((kept["lon"] * weights).sum() / weights.sum()),
+                "outline": _hull(kept[["lon", "lat"]].to_numpy()),
+            }
+        )
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _trimmed(cells: pd.DataFrame) -> pd.DataFrame:
+    if len(cells) < MIN_OUTLINE_CELLS * 10:
+        return cells
+    keep = pd.Series(True, index=cells.index)
+    for axis in ("lat", "lon"):
+        low, high = cells[axis].quantile([OUTLINE_TRIM, 1 - OUTLINE_TRIM])
+        keep &= cells[axis].between(low, high)
+    return cells[keep]
+
+
+def _hull(points: np.ndarray) -> list[list[float]]:
+    """The convex hull of the cells, widened by half a cell so the outermost customers are in."""
+    unique = np.unique(points, axis=0)
+    if len(unique) < MIN_OUTLINE_CELLS:
+        return []
+    half = OUTLINE_GRID_DEG / 2
+    corners = np.concatenate([unique + [dx, dy] for dx in (-half, half) for dy in (-half, half)])
+    try:
+        hull = spatial.ConvexHull(corners)
+    except spatial.QhullError:
+        return []
+    ring = corners[hull.vertices]
+    return [[round(float(lon), 5), round(float(lat), 5)] for lon, lat in [*ring, ring[0]]]

@@ -264,14 +264,9 @@ def _tariff_matches(conn: sa.Connection, viewer: access.Viewer) -> dict:
     )
 
 
-def _outside_area() -> sa.ColumnElement:
-    customers, bounds = schema.customers, service_area.BOUNDS
-    return sa.or_(
-        customers.c.lat < bounds["lat_min"],
-        customers.c.lat > bounds["lat_max"],
-        customers.c.lon < bounds["lon_min"],
-        customers.c.lon > bounds["lon_max"],
-    )
+def _outside_area(conn: sa.Connection) -> sa.ColumnElement:
+    customers = schema.customers
+    return service_area.of_store(conn).outside(customers.c.lat, customers.c.lon)
 
 
 def _inside_area(conn: sa.Connection, viewer: access.Viewer) -> dict:
@@ -282,7 +277,7 @@ def _inside_area(conn: sa.Connection, viewer: access.Viewer) -> dict:
         customers.c.lon.is_not(None),
     )
     total = _count(conn, located)
-    outside = _count(conn, located.where(_outside_area()))
+    outside = _count(conn, located.where(_outside_area(conn)))
     return _metric("consistency", "customers", "inside_service_area", total - outside, total)
 
 
@@ -716,7 +711,7 @@ def _drill_down(
                 customers.c.lat,
                 customers.c.lon,
             )
-            .where(access.customer_scope(viewer, customers), _outside_area())
+            .where(access.customer_scope(viewer, customers), _outside_area(conn))
             .limit(limit)
         )
         return pd.DataFrame(conn.execute(query).mappings().all())

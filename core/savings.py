@@ -632,8 +632,7 @@ def customer_readings(
         NoReadingsError: the customer has no readings in those months.
     """
     c = schema.customers
-    r = schema.readings
-    with engine.connect() as conn:
+    with store_engine.connected(engine) as conn:
         customer = (
             conn.execute(
                 sa.select(*(c.c[name] for name in ARCHIVE_COLUMNS)).where(
@@ -645,6 +644,28 @@ def customer_readings(
         )
         if customer is None:
             raise errors.UserError("savings.error.unknown_customer", customer=customer_id)
+        readings = priced_readings(conn, customer_id, months)
+    return access.mask_record(viewer, dict(customer)), readings
+
+
+def priced_readings(
+    bind: sa.Engine | sa.Connection, customer_id: str, months: int = MONTHS_RANKED
+) -> pd.DataFrame:
+    """A customer's readings over the months savings are priced on (the caller checked scope).
+
+    Args:
+        bind: the store, or a connection to it.
+        customer_id: the customer.
+        months: how many calendar months (see :func:`priced_window`).
+
+    Returns:
+        ``ts``, ``kwh``, ``kvarh`` in time order.
+
+    Raises:
+        NoReadingsError: the customer has no readings in those months.
+    """
+    r = schema.readings
+    with store_engine.connected(bind) as conn:
         try:
             start, end = priced_window(conn, months)
         except errors.UserError:
@@ -660,7 +681,7 @@ def customer_readings(
     readings["ts"] = readings["ts"].astype("datetime64[ns]")
     for column in ("kwh", "kvarh"):
         readings[column] = pd.to_numeric(readings[column]).astype(float)
-    return access.mask_record(viewer, dict(customer)), readings
+    return readings
 
 
 # --- load profiles ---------------------------------------------------------------------------
@@ -1547,6 +1568,31 @@ def customer_savings(
         NoReadingsError: the customer has no readings in the months priced.
     """
     customer, readings = customer_readings(engine, viewer, customer_id)
+    return savings_of_readings(readings, customer, assumptions, catalog)
+
+
+def store_customer_savings(
+    bind: sa.Engine | sa.Connection,
+    customer: Mapping,
+    assumptions: Assumptions | None = None,
+    catalog: Mapping[str, Tariff] | None = None,
+) -> CustomerSavings:
+    """:func:`customer_savings` of a customer whose archive the caller read in the viewer's scope.
+
+    Args:
+        bind: the store, or a connection to it.
+        customer: the archive entry: ``customer_id``, ``customer_class``, ``tariff_code``,
+            ``contract_capacity_kva``.
+        assumptions: the stated assumptions; the defaults when None.
+        catalog: the tariff catalog; the default file when None.
+
+    Returns:
+        The customer's actions and figures.
+
+    Raises:
+        NoReadingsError: the customer has no readings in the months priced.
+    """
+    readings = priced_readings(bind, customer["customer_id"])
     return savings_of_readings(readings, customer, assumptions, catalog)
 
 

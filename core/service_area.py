@@ -1,54 +1,121 @@
-"""The demo utility's service area: Huangshi, Hubei, a prefecture-level city in central China."""
+"""The utility's service area, taken from the store: where each district's customers are.
 
+The product knows no city. The area is the box the utility supplies as the
+``SERVICE_AREA_BOUNDS`` setting (``lat_min,lat_max,lon_min,lon_max``, environment or
+``.streamlit/secrets.toml``), or else what its customer archive says: one box per district
+(``customers.region``) around the median position of that district's customers. A located
+customer outside every box has a coordinate error: latitude and longitude swapped, a point of
+another city, a digit typed wrong, 0/0.
+"""
+
+import math
 from dataclasses import dataclass
+
+import pandas as pd
+import sqlalchemy as sa
+
+from core import config
+from core.store import schema
+
+SETTING = "SERVICE_AREA_BOUNDS"
+KM_PER_DEGREE_LATITUDE = 111.0
+# A district's box reaches this many times its customers' median distance from their median
+# position: room for the outlying villages of a county whose customers live mostly in one town.
+SPREAD_FACTOR = 3.0
+# ... and at least this far (km) from it: a Chinese district or county rarely reaches further
+# from its centre, while the errors to catch move a point by a hundred kilometres or more.
+MIN_RADIUS_KM = 50.0
 
 
 @dataclass(frozen=True)
-class District:
-    """A district or county of the service area.
+class Bounds:
+    """A latitude/longitude box, in degrees."""
+
+    lat_min: float
+    lat_max: float
+    lon_min: float
+    lon_max: float
+
+    def contains(self, lat: sa.ColumnElement, lon: sa.ColumnElement) -> sa.ColumnElement[bool]:
+        """A SQL condition: the point (``lat``, ``lon``) lies in the box."""
+        return sa.and_(
+            lat.between(self.lat_min, self.lat_max), lon.between(self.lon_min, self.lon_max)
+        )
+
+
+@dataclass(frozen=True)
+class ServiceArea:
+    """The area a utility serves, as boxes: one per district, or the one it supplied.
 
     Attributes:
-        name: the name used in the data (``customers.region``, ``weather.region``).
-        name_en: the name shown in English.
-        short: the short form used in transformer-area names.
-        lat: latitude of the district seat.
-        lon: longitude of the district seat.
-        radius_km: how far customers spread around the seat.
-        customer_share: share of the city's customers living here.
-        temperature_offset_c: mean difference from the city's temperature.
+        boxes: the box of each district (``region``), or ``{"": box}`` for a supplied box.
+        supplied: whether the box comes from the setting rather than the customer archive.
     """
 
-    name: str
-    name_en: str
-    short: str
-    lat: float
-    lon: float
-    radius_km: float
-    customer_share: float
-    temperature_offset_c: float
+    boxes: dict[str, Bounds]
+    supplied: bool = False
+
+    def outside(self, lat: sa.ColumnElement, lon: sa.ColumnElement) -> sa.ColumnElement[bool]:
+        """A SQL condition: a located point lies in none of the boxes (false where unlocated)."""
+        if not self.boxes:
+            return sa.false()
+        inside = sa.or_(*(box.contains(lat, lon) for box in self.boxes.values()))
+        return sa.and_(lat.is_not(None), lon.is_not(None), sa.not_(inside))
 
 
-DISTRICTS: tuple[District, ...] = (
-    District("黄石港区", "Huangshigang", "黄石港", 30.2230, 115.0660, 3.0, 0.20, 0.4),
-    District("西塞山区", "Xisaishan", "西塞山", 30.2050, 115.1100, 4.0, 0.14, 0.3),
-    District("下陆区", "Xialu", "下陆", 30.1740, 114.9610, 4.0, 0.12, 0.2),
-    District("铁山区", "Tieshan", "铁山", 30.2060, 114.9010, 3.5, 0.06, 0.0),
-    District("大冶市", "Daye", "大冶", 30.0960, 114.9800, 12.0, 0.28, -0.2),
-    District("阳新县", "Yangxin", "阳新", 29.8300, 115.2150, 15.0, 0.20, 0.1),
-)
+def supplied_bounds(text: str) -> Bounds:
+    """The box of the ``SERVICE_AREA_BOUNDS`` setting.
 
-# The bounding box of the service area, with a margin: coordinates outside it are data errors.
-BOUNDS = {"lat_min": 29.55, "lat_max": 30.45, "lon_min": 114.60, "lon_max": 115.55}
+    Raises:
+        ValueError: the text is not four numbers forming a latitude/longitude box.
+    """
+    try:
+        lat_min, lat_max, lon_min, lon_max = (float(part) for part in text.split(","))
+    except ValueError as error:
+        raise ValueError(
+            f"{SETTING} must be four numbers, lat_min,lat_max,lon_min,lon_max: {text!r}"
+        ) from error
+    if not (-90 <= lat_min < lat_max <= 90 and -180 <= lon_min < lon_max <= 180):
+        raise ValueError(f"{SETTING} is not a latitude/longitude box: {text!r}")
+    return Bounds(lat_min, lat_max, lon_min, lon_max)
 
 
-def district_names() -> list[str]:
-    """The district names as they appear in the data, in a fixed order."""
-    return [district.name for district in DISTRICTS]
+def district_bounds(points: pd.DataFrame) -> dict[str, Bounds]:
+    """One box per district around where its customers are.
+
+    Args:
+        points: one row per located customer, with ``region``, ``lat`` and ``lon``.
+
+    Returns:
+        The box of each region that has located customers.
+    """
+    boxes: dict[str, Bounds] = {}
+    for region, group in points.groupby("region", sort=True):
+        lat, lon = float(group["lat"].median()), float(group["lon"].median())
+        km_per_degree_longitude = KM_PER_DEGREE_LATITUDE * max(math.cos(math.radians(lat)), 0.01)
+        distance_km = (
+            ((group["lat"] - lat) * KM_PER_DEGREE_LATITUDE) ** 2
+            + ((group["lon"] - lon) * km_per_degree_longitude) ** 2
+        ) ** 0.5
+        radius_km = max(SPREAD_FACTOR * float(distance_km.median()), MIN_RADIUS_KM)
+        half_lat = radius_km / KM_PER_DEGREE_LATITUDE
+        half_lon = radius_km / km_per_degree_longitude
+        boxes[str(region)] = Bounds(lat - half_lat, lat + half_lat, lon - half_lon, lon + half_lon)
+    return boxes
 
 
-def display_name(region: str, language: str) -> str:
-    """A district's name in the user's language; unknown regions show as they are."""
-    for district in DISTRICTS:
-        if district.name == region:
-            return district.name if language == "zh" else district.name_en
-    return region
+def of_store(conn: sa.Connection) -> ServiceArea:
+    """The service area of the store's utility: the supplied box, or its districts' boxes.
+
+    The districts' boxes come from every located customer (not a viewer's scope): the area is
+    the utility's. One row per customer is read, as the medians have no portable SQL form.
+    """
+    supplied = config.setting(SETTING)
+    if supplied:
+        return ServiceArea({"": supplied_bounds(supplied)}, supplied=True)
+    customers = schema.customers
+    query = sa.select(customers.c.region, customers.c.lat, customers.c.lon).where(
+        customers.c.lat.is_not(None), customers.c.lon.is_not(None)
+    )
+    points = pd.DataFrame(conn.execute(query).all(), columns=["region", "lat", "lon"])
+    return ServiceArea(district_bounds(points))

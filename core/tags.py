@@ -17,6 +17,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from core import access, config, i18n
+from core.store import engine as store_engine
 from core.store import schema
 
 DEFAULT_RULES = config.DATA_DIR / "tags.toml"
@@ -217,7 +218,7 @@ def assign(
 
 
 def for_customer(
-    engine: sa.Engine,
+    bind: sa.Engine | sa.Connection,
     viewer: access.Viewer,
     customer_id: str,
     rules: tuple[Rule, ...] | None = None,
@@ -225,7 +226,7 @@ def for_customer(
     """The tags one customer carries, with the value behind each, in family order.
 
     Args:
-        engine: the store.
+        bind: the store, or a connection to it.
         viewer: who is asking.
         customer_id: the customer.
         rules: the rules to apply; :func:`load_rules` by default.
@@ -245,7 +246,7 @@ def for_customer(
         .select_from(_source())
         .where(schema.features.c.customer_id == customer_id, access.customer_scope(viewer))
     )
-    with engine.connect() as conn:
+    with store_engine.connected(bind) as conn:
         row = conn.execute(query).first()
     if row is None:
         return []
@@ -285,7 +286,8 @@ def format_value(value: float, unit: str, language: str) -> str:
     if unit == "cny":
         return f"¥{value:,.0f}"
     if unit in ("kwh", "kw", "kva", "kv"):
-        symbol = {"kwh": "kWh", "kw": "kW", "kva": "kVA", "kv": "kV"}[unit]
+        # The unit as the language writes it (千瓦时 beside 千瓦时 on the same page).
+        symbol = i18n.translate(f"domain.unit.{unit}", language)
         return f"{value:,.0f} {symbol}" if abs(value) >= 100 else f"{value:,.1f} {symbol}"
     if unit in ("days", "years"):
         return i18n.translate(f"tags.unit_{unit}", language, value=f"{value:,.0f}")

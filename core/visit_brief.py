@@ -16,7 +16,7 @@ import pandas as pd
 import sqlalchemy as sa
 from fpdf import FPDF
 
-from core import access, customer360, features, i18n, service_area, tags
+from core import access, customer360, i18n, tags
 from core.store import schema
 
 # Searched in order; the environment variable names a font file of the operator's choice.
@@ -114,26 +114,21 @@ def _language_for(font: BriefFont, language: str) -> str:
 
 
 def render(
-    engine: sa.Engine,
+    dossier: customer360.Dossier,
     viewer: access.Viewer,
-    customer_id: str,
     language: str = "zh",
     font: BriefFont | None = None,
 ) -> bytes:
-    """One customer's visit brief as PDF bytes.
+    """One customer's visit brief as PDF bytes, drawn from the dossier the page shows.
 
     Args:
-        engine: the store.
-        viewer: who prepares the visit; personal fields are masked as for them.
-        customer_id: the customer.
+        dossier: the customer's dossier (:func:`core.customer360.dossier`), read for ``viewer``.
+        viewer: who prepares the visit (named on the brief).
         language: ``zh`` or ``en``; English when no CJK font is available.
         font: the font to use; :func:`find_font` by default.
 
     Returns:
         A one-page PDF.
-
-    Raises:
-        ValueError: the customer does not exist or is outside the viewer's scope.
     """
     font = font or find_font()
     language = _language_for(font, language)
@@ -141,14 +136,9 @@ def render(
     def t(key: str, **values: object) -> str:
         return i18n.translate(key, language, **values)
 
-    record = customer360.archive(engine, viewer, customer_id)
-    if record is None:
-        raise ValueError(f"customer {customer_id} does not exist or is outside your scope")
-    row = features.for_customer(engine, viewer, customer_id)
-    hits = tags.for_customer(engine, viewer, customer_id)
-    views = customer360.load_views(engine, viewer, customer_id)
-    bill_frame = customer360.bills(engine, viewer, customer_id)
-    actions = customer360.recommendations(engine, viewer, customer_id)
+    record, row, hits = dossier.record, dossier.features, dossier.tags
+    views, bill_frame, actions = dossier.load, dossier.bills, dossier.actions
+    customer_id = dossier.customer_id
 
     pdf = _Brief(font)
     pdf.add_page()
@@ -161,13 +151,16 @@ def render(
 
     pdf.heading(t("customer360.brief_pdf.essentials"))
     tariff = record["tariff_name_zh"] if language == "zh" else record["tariff_name"]
-    region = service_area.display_name(record["region"], language)
+    region = customer360.archive_text("region", record["region"], language)
     essentials = [
         (
             t("customer360.field.customer_class"),
-            t(f"domain.customer_class.{record['customer_class']}"),
+            customer360.archive_text("customer_class", record["customer_class"], language),
         ),
-        (t("customer360.field.industry"), record.get("industry") or "—"),
+        (
+            t("customer360.field.industry"),
+            customer360.archive_text("industry", record.get("industry"), language),
+        ),
         (
             t("customer360.field.region"),
             f"{region} · {record.get('transformer_area') or '—'}",
@@ -175,9 +168,12 @@ def render(
         (t("customer360.field.tariff"), tariff),
         (
             t("customer360.field.contract_capacity_kva"),
-            _number(record.get("contract_capacity_kva"), "kVA"),
+            _number(record.get("contract_capacity_kva"), t("domain.unit.kva")),
         ),
-        (t("customer360.field.voltage_kv"), _number(record.get("voltage_kv"), "kV", 2)),
+        (
+            t("customer360.field.voltage_kv"),
+            _number(record.get("voltage_kv"), t("domain.unit.kv"), 2),
+        ),
         (t("customer360.field.phone"), record.get("phone") or "—"),
         (
             t("customer360.field.open_date"),
@@ -220,17 +216,26 @@ def render(
     else:
         top = pdf.get_y() + 1
         monthly = views["monthly"].tail(BRIEF_MONTHS)
-        _bar_chart(pdf, monthly, 12, top, 118, 42, t("customer360.brief_pdf.monthly"))
+        _bar_chart(
+            pdf,
+            monthly,
+            12,
+            top,
+            118,
+            42,
+            t("customer360.brief_pdf.monthly"),
+            t("customer360.brief_pdf.highest"),
+        )
         _tou_bar(pdf, customer360.tou_split(row), 136, top, 62, 42, t, language)
         pdf.set_y(top + 46)
 
     pdf.heading(t("customer360.brief_pdf.bills"))
-    if row is not None:
+    if dossier.standing is not None:
         pdf.line_text(
             t(
                 "customer360.brief_pdf.arrears",
-                amount=f"{row.get('arrears_cny') or 0:,.2f}",
-                late=int(row.get("late_payments") or 0),
+                amount=f"{dossier.standing.arrears_cny:,.2f}",
+                late=dossier.standing.late_bills,
             ),
             9,
         )
@@ -276,7 +281,14 @@ def _two_columns(pdf: _Brief, pairs: list[tuple[str, str]]) -> None:
 
 
 def _bar_chart(
-    pdf: _Brief, monthly: pd.DataFrame, x: float, y: float, width: float, height: float, title: str
+    pdf: _Brief,
+    monthly: pd.DataFrame,
+    x: float,
+    y: float,
+    width: float,
+    height: float,
+    title: str,
+    peak_label: str,
 ) -> None:
     pdf.style(8, True)
     pdf.set_xy(x, y)
@@ -295,7 +307,7 @@ def _bar_chart(
         pdf.set_xy(x + position * slot, chart_top + chart_height + 0.5)
         pdf.cell(slot, 3, f"{int(item.month):02d}", align="C")
     pdf.set_xy(x, chart_top - 1)
-    pdf.cell(width, 3, f"max {peak:,.0f}", align="R")
+    pdf.cell(width, 3, pdf.text_of(f"{peak_label} {peak:,.0f}"), align="R")
 
 
 def _tou_bar(
@@ -331,7 +343,10 @@ def _tou_bar(
         pdf.cell(
             width - 4,
             4.5,
-            pdf.text_of(f"{label}  {float(item.share):.0%}  {float(item.kwh):,.0f} kWh"),
+            pdf.text_of(
+                f"{label}  {float(item.share):.0%}  {float(item.kwh):,.0f} "
+                + i18n.translate("domain.unit.kwh", language)
+            ),
         )
         line += 5
 
@@ -432,8 +447,12 @@ def write_batch(
     font = find_font()
     written = []
     for done, customer_id in enumerate(ids, start=1):
+        found = customer360.dossier(engine, viewer, customer_id)
+        if found is None:
+            # Closed or moved out of scope since the list was read: nothing to brief.
+            continue
         path = out_dir / f"{customer_id}.pdf"
-        path.write_bytes(render(engine, viewer, customer_id, language, font))
+        path.write_bytes(render(found, viewer, language, font))
         written.append(path)
         if progress is not None:
             progress(done, len(ids))

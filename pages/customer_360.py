@@ -6,11 +6,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import access, customer360, features, service_area, tags, visit_brief
-from ui import formatting, session
+from core import access, customer360, errors, tags, visit_brief
+from ui import charts, formatting, session, tables
 
 PAGE = "pages/customer_360.py"
-VIEWER_HASH = {access.Viewer: hash}
 FAMILY_COLOURS = {
     "basic": "gray",
     "load": "blue",
@@ -36,29 +35,14 @@ viewer = session.require_page(PAGE)
 t = session.t
 
 
-@st.cache_data(show_spinner=False, hash_funcs=VIEWER_HASH)
-def _search(url: str, version: int, who: access.Viewer, text: str) -> pd.DataFrame:
+@session.cached
+def _search(who: access.Viewer, text: str) -> pd.DataFrame:
     return customer360.search(session.engine(), who, text)
 
 
-@st.cache_data(show_spinner=False, hash_funcs=VIEWER_HASH)
-def _customer(url: str, version: int, who: access.Viewer, customer_id: str) -> dict | None:
-    engine = session.engine()
-    record = customer360.archive(engine, who, customer_id)
-    if record is None:
-        return None
-    return {
-        "record": record,
-        "features": features.for_customer(engine, who, customer_id),
-        "tags": tags.for_customer(engine, who, customer_id),
-        "load": customer360.load_views(engine, who, customer_id),
-        "bills": customer360.bills(engine, who, customer_id),
-        "orders": customer360.work_orders(engine, who, customer_id),
-        "channels": customer360.channel_activity(engine, who, customer_id),
-        "outages": customer360.outages(engine, who, customer_id),
-        "peers": customer360.similar_customers(engine, who, customer_id),
-        "actions": customer360.recommendations(engine, who, customer_id),
-    }
+@session.cached
+def _dossier(who: access.Viewer, customer_id: str) -> customer360.Dossier | None:
+    return customer360.dossier(session.engine(), who, customer_id)
 
 
 def _audit_open(customer_id: str) -> None:
@@ -82,7 +66,7 @@ def _pick_customer() -> str | None:
     )
     if not text.strip():
         return None
-    matches = _search(session.database_url(), session.data_version(), viewer, text.strip())
+    matches = _search(viewer, text.strip())
     if matches.empty:
         st.warning(t("customer360.no_match", text=text.strip()))
         return None
@@ -97,15 +81,18 @@ def _pick_customer() -> str | None:
         for row in matches.itertuples(index=False)
     }
     with st.expander(t("customer360.matches", count=len(matches)), expanded=False):
+        language = session.language()
         shown = matches.assign(
-            matched_on=matches["matched_on"].map(lambda name: t(f"customer360.system.{name}")),
-            customer_class=matches["customer_class"].map(
-                lambda name: t(f"domain.customer_class.{name}")
-            ),
+            matched_on=matches["matched_on"].map(lambda name: t(f"customer360.system.{name}"))
         )
+        for name in ("customer_class", "region", "industry"):
+            if name in shown.columns:
+                shown[name] = shown[name].map(
+                    lambda value, field=name: customer360.archive_text(field, value, language)
+                )
         headers = {name: t(f"customer360.column.{name}") for name in shown.columns}
         headers["matched_on"] = t("customer360.match_column")
-        st.dataframe(shown.rename(columns=headers), hide_index=True, width="stretch")
+        tables.show(shown, headers.get)
     # Labels as options, so what the user reads is what the widget holds.
     by_label = {label: customer_id for customer_id, label in labels.items()}
     chosen = st.selectbox(t("customer360.pick"), list(by_label), key="c360_pick")
@@ -117,13 +104,24 @@ def _archive(record: dict) -> None:
     st.subheader(f"{record['name']} · {record['customer_id']}")
     tariff = record["tariff_name_zh"] if language == "zh" else record["tariff_name"]
     fields = [
-        ("customer_class", t(f"domain.customer_class.{record['customer_class']}")),
-        ("industry", record.get("industry") or "—"),
-        ("region", service_area.display_name(record["region"], language)),
+        (
+            "customer_class",
+            customer360.archive_text("customer_class", record["customer_class"], language),
+        ),
+        ("industry", customer360.archive_text("industry", record.get("industry"), language)),
+        ("region", customer360.archive_text("region", record["region"], language)),
         ("transformer_area", record.get("transformer_area") or "—"),
         ("tariff", tariff),
-        ("contract_capacity_kva", _maybe(record.get("contract_capacity_kva"), "{:,.0f} kVA")),
-        ("voltage_kv", _maybe(record.get("voltage_kv"), "{:,.2f} kV")),
+        (
+            "contract_capacity_kva",
+            _maybe(
+                record.get("contract_capacity_kva"), "{:,.0f} " + formatting.unit("kva", language)
+            ),
+        ),
+        (
+            "voltage_kv",
+            _maybe(record.get("voltage_kv"), "{:,.2f} " + formatting.unit("kv", language)),
+        ),
         ("open_date", f"{record['open_date']}" if record.get("open_date") else "—"),
         ("manager_id", record.get("manager_id") or "—"),
         ("phone", record.get("phone") or "—"),
@@ -209,6 +207,7 @@ def _load(load: dict | None, feature_row: dict | None) -> None:
         )
         or "daily"
     )
+    language = session.language()
     figure = go.Figure()
     if view == "daily":
         figure.add_scatter(x=load["daily"]["day"], y=load["daily"]["kwh"], mode="lines")
@@ -217,13 +216,26 @@ def _load(load: dict | None, feature_row: dict | None) -> None:
         figure.add_bar(x=load["weekly"]["week_start"], y=load["weekly"]["kwh"])
         figure.update_xaxes(title=t("customer360.axis_week"))
     else:
+        months = [t(f"customer360.month_name.m{number}") for number in range(1, 13)]
         for year, rows in load["monthly"].groupby("year"):
-            figure.add_scatter(x=rows["month"], y=rows["kwh"], mode="lines+markers", name=str(year))
-        figure.update_xaxes(title=t("customer360.axis_month"), dtick=1)
+            figure.add_scatter(
+                x=[months[int(month) - 1] for month in rows["month"]],
+                y=rows["kwh"],
+                mode="lines+markers",
+                name=t("customer360.year_name", year=int(year)),
+            )
+        figure.update_xaxes(
+            title=t("customer360.axis_month"),
+            type="category",
+            categoryorder="array",
+            categoryarray=months,
+        )
     figure.update_layout(
-        height=300, margin=CHART_MARGIN, yaxis={"title": t("customer360.axis_kwh")}
+        height=300,
+        margin=CHART_MARGIN,
+        yaxis={"title": formatting.unit("kwh", language)},
     )
-    st.plotly_chart(figure, width="stretch", key="c360_load_chart")
+    charts.show(figure, key="c360_load_chart")
 
     left, right = st.columns([3, 1])
     with left:
@@ -235,7 +247,7 @@ def _load(load: dict | None, feature_row: dict | None) -> None:
                 x=grid.columns,
                 y=grid.index,
                 colorscale="YlOrRd",
-                colorbar={"title": t("customer360.axis_kwh")},
+                colorbar={"title": formatting.unit("kwh", language)},
             )
         )
         heat.update_layout(
@@ -243,7 +255,7 @@ def _load(load: dict | None, feature_row: dict | None) -> None:
             margin=CHART_MARGIN,
             yaxis={"title": t("customer360.axis_hour"), "dtick": 3},
         )
-        st.plotly_chart(heat, width="stretch", key="c360_heatmap")
+        charts.show(heat, key="c360_heatmap")
     with right:
         st.markdown(f"**{t('customer360.tou_split')}**")
         split = customer360.tou_split(feature_row)
@@ -261,30 +273,23 @@ def _load(load: dict | None, feature_row: dict | None) -> None:
                 )
             )
             pie.update_layout(height=320, margin=CHART_MARGIN, showlegend=True)
-            st.plotly_chart(pie, width="stretch", key="c360_tou")
+            charts.show(pie, key="c360_tou")
 
 
-def _bills(frame: pd.DataFrame) -> None:
+def _bills(frame: pd.DataFrame, standing: customer360.BillStanding | None) -> None:
     st.subheader(t("customer360.bills"))
     if frame.empty:
         st.caption(t("customer360.no_bills"))
         return
-    standing = customer360.bill_standing(frame)
-    first, second = st.columns(2)
-    first.metric(t("customer360.arrears_now"), f"¥{standing.arrears_cny:,.2f}")
-    second.metric(t("customer360.late_bills"), f"{standing.late_bills}")
+    first, second, _ = st.columns(3)
+    if standing is None:
+        first.metric(t("customer360.arrears_now"), "—")
+        second.metric(t("customer360.late_bills"), "—")
+    else:
+        first.metric(t("customer360.arrears_now"), f"¥{standing.arrears_cny:,.2f}")
+        second.metric(t("customer360.late_bills"), f"{standing.late_bills}")
     shown = frame.assign(status=frame["status"].map(lambda name: t(f"customer360.status.{name}")))
-
-    def label(name: str) -> str:
-        return t(f"customer360.column.{name}")
-
-    st.dataframe(
-        shown.rename(columns=label),
-        hide_index=True,
-        width="stretch",
-        height=260,
-        column_config=formatting.table_formats(shown.columns, label),
-    )
+    tables.show(shown, lambda name: t(f"customer360.column.{name}"), height=260, key="c360_bills")
 
 
 def _work_orders(frame: pd.DataFrame) -> None:
@@ -304,16 +309,12 @@ def _work_orders(frame: pd.DataFrame) -> None:
         )
     )
     timeline.update_layout(height=220, margin=CHART_MARGIN)
-    st.plotly_chart(timeline, width="stretch", key="c360_orders")
+    charts.show(timeline, key="c360_orders")
     shown = frame.assign(
         type=types,
         channel=frame["channel"].map(lambda name: t(f"customer360.channel.{name}")),
     )[["created_at", "type", "channel", "description", "satisfaction", "hours_to_close"]]
-    st.dataframe(
-        shown.rename(columns=lambda name: t(f"customer360.column.{name}")),
-        hide_index=True,
-        width="stretch",
-    )
+    tables.show(shown, lambda name: t(f"customer360.column.{name}"), key="c360_orders_table")
 
 
 def _channels(frame: pd.DataFrame) -> None:
@@ -330,7 +331,7 @@ def _channels(frame: pd.DataFrame) -> None:
         margin=CHART_MARGIN,
         yaxis={"title": t("customer360.column.events")},
     )
-    st.plotly_chart(figure, width="stretch", key="c360_channels")
+    charts.show(figure, key="c360_channels")
 
 
 def _outages(frame: pd.DataFrame) -> None:
@@ -338,13 +339,10 @@ def _outages(frame: pd.DataFrame) -> None:
     if frame.empty:
         st.caption(t("customer360.no_outages"))
         return
-    st.dataframe(
-        frame[["start", "end", "hours", "planned"]].rename(
-            columns=lambda name: t(f"customer360.column.{name}")
-        ),
-        hide_index=True,
-        width="stretch",
+    shown = frame[["start", "end", "hours", "planned"]].assign(
+        planned=frame["planned"].map(lambda planned: t(f"customer360.planned_{planned}".lower()))
     )
+    tables.show(shown, lambda name: t(f"customer360.column.{name}"), key="c360_outages")
 
 
 def _peers(peers: dict | None, record: dict) -> None:
@@ -376,7 +374,7 @@ def _peers(peers: dict | None, record: dict) -> None:
                 ),
             }
         )
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    tables.show(pd.DataFrame(rows), key="c360_peers")
 
 
 def _value(value, unit: str, language: str) -> str:
@@ -399,11 +397,10 @@ def _actions(actions: list[customer360.Recommendation]) -> None:
     )
 
 
-def _brief(customer_id: str) -> None:
+def _brief(data: customer360.Dossier) -> None:
     st.subheader(t("customer360.brief"))
-    render = functools.partial(
-        visit_brief.render, session.engine(), viewer, customer_id, session.language()
-    )
+    customer_id = data.customer_id
+    render = functools.partial(visit_brief.render, data, viewer, session.language())
     st.download_button(
         t("customer360.brief_download"),
         data=session.audited_export(f"visit_brief_{customer_id}.pdf", 1, render),
@@ -422,28 +419,28 @@ customer_id = _pick_customer()
 if customer_id is None:
     st.stop()
 try:
-    data = _customer(session.database_url(), session.data_version(), viewer, customer_id)
-except ValueError as error:
-    st.error(t("customer360.lookup_failed", error=error))
+    data = _dossier(viewer, customer_id)
+except errors.UserError as error:
+    session.show_error(error)
     st.stop()
 if data is None:
     st.error(t("customer360.not_visible", customer_id=customer_id))
     st.stop()
 _audit_open(customer_id)
 
-_archive(data["record"])
+_archive(data.record)
 top_left, top_right = st.columns([3, 2])
 with top_left:
-    _tags(data["features"], data["tags"])
+    _tags(data.features, data.tags)
 with top_right:
-    _actions(data["actions"])
-    _brief(customer_id)
-_load(data["load"], data["features"])
+    _actions(data.actions)
+    _brief(data)
+_load(data.load, data.features)
+_bills(data.bills, data.standing)
 left, right = st.columns(2)
 with left:
-    _bills(data["bills"])
-    _outages(data["outages"])
+    _work_orders(data.work_orders)
 with right:
-    _work_orders(data["orders"])
-    _channels(data["channels"])
-_peers(data["peers"], data["record"])
+    _channels(data.channels)
+    _outages(data.outages)
+_peers(data.peers, data.record)

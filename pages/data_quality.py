@@ -5,43 +5,40 @@ import plotly.express as px
 import streamlit as st
 
 from core import access, ingest, quality
-from ui import downloads, session
+from ui import charts, downloads, session
 
 t = session.t
 viewer = session.require_page("pages/data_quality.py")
-VIEWER_HASH = {access.Viewer: hash}
 UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "parquet"]
 
 
-@st.cache_data(show_spinner=False, hash_funcs=VIEWER_HASH)
-def _report(url: str, version: int, viewer: access.Viewer) -> pd.DataFrame:
+@session.cached
+def _report(viewer: access.Viewer) -> pd.DataFrame:
     return quality.report(session.engine(), viewer)
 
 
-@st.cache_data(show_spinner=False, hash_funcs=VIEWER_HASH)
-def _drill_down(
-    url: str, version: int, viewer: access.Viewer, metric: str, table: str, system: str | None
-) -> pd.DataFrame:
+@session.cached
+def _drill_down(viewer: access.Viewer, metric: str, table: str, system: str | None) -> pd.DataFrame:
     return quality.drill_down(session.engine(), viewer, metric, table, system)
 
 
-@st.cache_data(show_spinner=False)
-def _trend(url: str, version: int) -> pd.DataFrame:
+@session.cached
+def _trend() -> pd.DataFrame:
     return quality.trend(session.engine())
 
 
-@st.cache_data(show_spinner=False, hash_funcs=VIEWER_HASH)
-def _conflicts(url: str, version: int, viewer: access.Viewer) -> dict[str, pd.DataFrame]:
+@session.cached
+def _conflicts(viewer: access.Viewer) -> dict[str, pd.DataFrame]:
     return quality.id_conflicts(session.engine(), viewer)
 
 
-@st.cache_data(show_spinner=False)
-def _rejected(url: str, version: int, import_id: int | None, language: str) -> pd.DataFrame:
+@session.cached
+def _rejected(import_id: int | None, language: str) -> pd.DataFrame:
     return ingest.rejected_rows(session.engine(), import_id, language=language)
 
 
-@st.cache_data(show_spinner=False)
-def _imports(url: str, version: int) -> pd.DataFrame:
+@session.cached
+def _imports() -> pd.DataFrame:
     return quality.recent_imports(session.engine())
 
 
@@ -147,16 +144,13 @@ def _import_tab() -> None:
             hide_index=True,
             width="stretch",
         )
-        url, version = session.database_url(), session.data_version()
-        _rejected_table(
-            _rejected(url, version, result.import_id, session.language()), key="download_last"
-        )
+        _rejected_table(_rejected(result.import_id, session.language()), key="download_last")
     else:
         st.success(t("data_quality.all_landed"))
 
 
-def _quality_tab(url: str, version: int) -> None:
-    report = _report(url, version, viewer)
+def _quality_tab() -> None:
+    report = _report(viewer)
     shown = report.assign(
         figure=report["metric"].map(_metric_label),
         dimension_name=report["dimension"].map(lambda name: t(f"data_quality.dimension.{name}")),
@@ -196,7 +190,7 @@ def _quality_tab(url: str, version: int) -> None:
         chosen = report.iloc[rows[0]]
         system = chosen["source_system"] if isinstance(chosen["source_system"], str) else None
         st.subheader(t("data_quality.drill_down", figure=_metric_label(chosen["metric"])))
-        detail = _drill_down(url, version, viewer, chosen["metric"], chosen["table_name"], system)
+        detail = _drill_down(viewer, chosen["metric"], chosen["table_name"], system)
         if detail.empty:
             st.success(t("data_quality.nothing_to_fix"))
         else:
@@ -205,14 +199,14 @@ def _quality_tab(url: str, version: int) -> None:
                     problem=detail["problem"].map(lambda code: t(f"data_quality.problem.{code}"))
                 )
             st.dataframe(detail, hide_index=True, width="stretch")
-    trend = _trend(url, version)
+    trend = _trend()
     st.subheader(t("data_quality.trend"))
     shares = trend[trend["metric"] != "arrival_lag_hours"]
     if shares.empty:
         st.info(t("data_quality.no_trend"))
         return
     shares = shares.assign(
-        figure=shares["metric"].map(_metric_label) + " · " + shares["table_name"]
+        figure=shares["metric"].map(_metric_label) + " · " + shares["table_name"].map(_table_label)
     )
     chart = px.line(
         shares,
@@ -220,14 +214,18 @@ def _quality_tab(url: str, version: int) -> None:
         y="value",
         color="figure",
         markers=True,
-        labels={"import_id": t("data_quality.import_number"), "value": t("data_quality.share")},
+        labels={
+            "import_id": t("data_quality.import_number"),
+            "value": t("data_quality.share"),
+            "figure": t("data_quality.figure"),
+        },
     )
     chart.update_yaxes(tickformat=".0%")
-    st.plotly_chart(chart, width="stretch")
+    charts.show(chart, key="quality_trend")
 
 
-def _rejected_tab(url: str, version: int) -> None:
-    imports = _imports(url, version)
+def _rejected_tab() -> None:
+    imports = _imports()
     if not imports.empty:
         st.subheader(t("data_quality.recent_imports"))
         st.dataframe(
@@ -237,7 +235,7 @@ def _rejected_tab(url: str, version: int) -> None:
             hide_index=True,
             width="stretch",
         )
-    rejected = _rejected(url, version, None, session.language())
+    rejected = _rejected(None, session.language())
     st.subheader(t("data_quality.rejected_rows"))
     if rejected.empty:
         st.success(t("data_quality.no_rejected"))
@@ -245,8 +243,8 @@ def _rejected_tab(url: str, version: int) -> None:
     _rejected_table(rejected, key="download_all")
 
 
-def _conflicts_tab(url: str, version: int) -> None:
-    conflicts = _conflicts(url, version, viewer)
+def _conflicts_tab() -> None:
+    conflicts = _conflicts(viewer)
     for name in ("shared_external_ids", "multiple_contracts"):
         st.subheader(t(f"data_quality.conflict.{name}"))
         frame = conflicts[name]
@@ -268,7 +266,6 @@ def _conflicts_tab(url: str, version: int) -> None:
 
 st.title(t("data_quality.title"))
 st.caption(t("data_quality.subtitle"))
-store_url, store_version = session.database_url(), session.data_version()
 importing, figures, rejected_rows, conflicts = st.tabs(
     [
         t("data_quality.tab_import"),
@@ -279,10 +276,9 @@ importing, figures, rejected_rows, conflicts = st.tabs(
 )
 with importing:
     _import_tab()
-store_version = session.data_version()
 with figures:
-    _quality_tab(store_url, store_version)
+    _quality_tab()
 with rejected_rows:
-    _rejected_tab(store_url, store_version)
+    _rejected_tab()
 with conflicts:
-    _conflicts_tab(store_url, store_version)
+    _conflicts_tab()

@@ -6,11 +6,10 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import access, errors, exports, forecast, load_series
-from ui import downloads, session
+from ui import charts, downloads, session
 
 t = session.t
 viewer = session.require_page("pages/forecast.py")
-VIEWER_HASH = {access.Viewer: hash}
 # History drawn before the forecast, in steps of the horizon's frequency: two days before a
 # day-ahead forecast, a week before two weeks, a season before three months. Enough for context,
 # short enough that the forecast fills most of the chart.
@@ -18,16 +17,14 @@ HISTORY_SHOWN = {"day_ahead": 2 * 24, "two_weeks": 7 * 24, "three_months": 91}
 COLOURS = {"history": "#555555", "forecast": "#1f77b4", "what_if": "#d62728"}
 
 
-@st.cache_data(show_spinner=False, hash_funcs=VIEWER_HASH)
-def _keys(url: str, version: int, who: access.Viewer, level: str) -> list[str]:
+@session.cached
+def _keys(who: access.Viewer, level: str) -> list[str]:
     with session.engine().connect() as conn:
         return load_series.level_keys(conn, who, level)
 
 
-@st.cache_data(show_spinner=False, hash_funcs=VIEWER_HASH, max_entries=32)
+@session.cached(max_entries=32)
 def _forecast(
-    url: str,
-    version: int,
     who: access.Viewer,
     level: str,
     key: str,
@@ -58,7 +55,7 @@ def _key_picker(level: str) -> str | None:
             st.info(t("forecast.customer_hint"))
             return None
         return customer_id
-    keys = _keys(session.database_url(), session.data_version(), viewer, level)
+    keys = _keys(viewer, level)
     if not keys:
         st.info(t("forecast.no_keys"))
         return None
@@ -126,7 +123,7 @@ def _components(result: forecast.Forecast) -> None:
             height=220,
             margin={"l": 10, "r": 10, "t": 40, "b": 10},
         )
-        st.plotly_chart(figure, width="stretch", key=f"component_{name}")
+        charts.show(figure, key=f"component_{name}")
 
 
 def _backtest(result: forecast.Forecast, freq: str, horizon: str, unit: str) -> None:
@@ -168,7 +165,7 @@ def _backtest(result: forecast.Forecast, freq: str, horizon: str, unit: str) -> 
         xaxis_title=t("forecast.col.hour" if freq == "h" else "forecast.col.day_of_week"),
         margin={"l": 10, "r": 10, "t": 50, "b": 10},
     )
-    st.plotly_chart(figure, width="stretch", key="error_by_hour")
+    charts.show(figure, key="error_by_hour")
 
 
 def _what_if(result: forecast.Forecast, peak_unit: str) -> None:
@@ -225,15 +222,7 @@ if st.session_state.get("forecast_requested") != requested:
 
 try:
     with st.spinner(t("forecast.running")):
-        level_forecast = _forecast(
-            session.database_url(),
-            session.data_version(),
-            viewer,
-            level,
-            key,
-            horizon,
-            weather_file,
-        )
+        level_forecast = _forecast(viewer, level, key, horizon, weather_file)
 except errors.UserError as error:
     st.error(t("forecast.cannot_forecast", error=error.text(session.language())))
     st.stop()
@@ -244,8 +233,8 @@ except ValueError as error:
 
 result = level_forecast.result
 unit = t("forecast.unit_hour" if level_forecast.freq == "h" else "forecast.unit_day")
-# An hour's energy is the hour's average power: hourly peaks read in kW.
-peak_unit = t("forecast.peak_unit_hour" if level_forecast.freq == "h" else "forecast.peak_unit_day")
+# An hour's energy in kWh is the hour's mean load in kW; a day's stays energy.
+load_unit = t("forecast.load_unit_hour" if level_forecast.freq == "h" else "forecast.load_unit_day")
 if level_forecast.temperature_source == "climatology":
     st.caption(t("forecast.temperature_climatology"))
     if weather_file is not None:
@@ -259,12 +248,12 @@ for warning in result.warnings:
 
 metrics = st.columns(4)
 metrics[0].metric(t("forecast.next_total"), f"{result.frame['yhat'].sum():,.0f}")
-metrics[1].metric(t("forecast.next_peak", unit=peak_unit), f"{result.frame['yhat'].max():,.0f}")
+metrics[1].metric(t("forecast.next_peak", unit=load_unit), f"{result.frame['yhat'].max():,.0f}")
 if result.backtest is not None:
     scores = result.backtest.metrics.set_index("model")
     metrics[2].metric(t("forecast.backtest_mape"), f"{scores.loc['ensemble', 'mape']:.2%}")
     metrics[3].metric(t("forecast.best_model"), t(f"forecast.model.{result.backtest.best_model()}"))
-st.plotly_chart(_chart(level_forecast, horizon, unit), width="stretch", key="forecast_chart")
+charts.show(_chart(level_forecast, horizon, load_unit), key="forecast_chart")
 st.caption(
     t(
         "forecast.ensemble_weight",
@@ -290,7 +279,7 @@ with what_if_tab:
     if level_forecast.temperature_source == "none":
         st.info(t("forecast.temperature_none"))
     else:
-        _what_if(result, peak_unit)
+        _what_if(result, load_unit)
 with download_tab:
     downloads.offer(
         t("forecast.download"),

@@ -8,11 +8,10 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import access, errors, savings, tariffs
-from ui import downloads, formatting, session
+from ui import charts, downloads, formatting, session
 
 t = session.t
 viewer = session.require_page("pages/tariffs.py")
-VIEWER_HASH = {access.Viewer: hash}
 BILL_COLUMNS = [
     "period",
     "kwh_total",
@@ -36,27 +35,26 @@ def _catalog() -> dict[str, tariffs.Tariff]:
     return tariffs.load_catalog()
 
 
-@st.cache_data(show_spinner=False, hash_funcs=VIEWER_HASH)
-def _find(url: str, version: int, who: access.Viewer, text: str) -> pd.DataFrame:
+@session.cached
+def _find(who: access.Viewer, text: str) -> pd.DataFrame:
     return savings.find_customers(session.engine(), who, text)
 
 
-@st.cache_data(show_spinner=False, hash_funcs=VIEWER_HASH)
-def _customer(url: str, version: int, who: access.Viewer, customer_id: str):
+@session.cached
+def _customer(who: access.Viewer, customer_id: str):
     return savings.customer_readings(session.engine(), who, customer_id)
 
 
 # The ranking covers the whole store and is the same for everyone: it is computed once per data
 # version and shared by every session, then cut to each viewer's scope and masked.
-@st.cache_data(show_spinner=False, max_entries=2)
-def _profile(url: str, version: int) -> savings.LoadProfile:
+@session.cached(max_entries=2)
+def _profile() -> savings.LoadProfile:
     return savings.load_profile(session.engine(), _catalog())
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
-def _ranking(url: str, version: int, assumptions: savings.Assumptions) -> pd.DataFrame:
-    profile = _profile(url, version)
-    return savings.rank_store(session.engine(), assumptions, _catalog(), profile=profile)
+@session.cached(max_entries=8, hash_funcs={savings.Assumptions: hash})
+def _ranking(assumptions: savings.Assumptions) -> pd.DataFrame:
+    return savings.rank_store(session.engine(), assumptions, _catalog(), profile=_profile())
 
 
 def _money(value: float) -> str:
@@ -88,7 +86,7 @@ def _tariff_name(code: str) -> str:
 
 def _load_from_store() -> tuple[pd.DataFrame, dict] | None:
     text = st.text_input(t("tariffs.search"), key="tariff_search")
-    found = _find(session.database_url(), session.data_version(), viewer, text)
+    found = _find(viewer, text)
     if found.empty:
         st.info(t("tariffs.no_customers"))
         return None
@@ -99,9 +97,7 @@ def _load_from_store() -> tuple[pd.DataFrame, dict] | None:
     customer_id = st.selectbox(
         t("tariffs.customer"), list(labels), format_func=labels.get, key="tariff_customer"
     )
-    customer, readings = _customer(
-        session.database_url(), session.data_version(), viewer, customer_id
-    )
+    customer, readings = _customer(viewer, customer_id)
     st.caption(t("tariffs.priced_months", months=savings.MONTHS_RANKED))
     return readings, customer
 
@@ -174,7 +170,7 @@ def _period_chart(whatif: pd.DataFrame) -> go.Figure:
     figure.update_layout(
         barmode="stack",
         height=360,
-        yaxis_title="kWh",
+        yaxis_title=formatting.unit("kwh", session.language()),
         margin={"l": 10, "r": 10, "t": 30, "b": 10},
         title=t("tariffs.chart_title"),
     )
@@ -304,7 +300,7 @@ def _customer_view() -> None:
     first, second = st.columns(2)
     first.metric(t("tariffs.saving_total"), _money(float(whatif["saving_cny"].sum())))
     second.metric(t("tariffs.shifted_kwh"), f"{whatif['shifted_kwh'].sum():,.0f}")
-    st.plotly_chart(_period_chart(whatif), width="stretch")
+    charts.show(_period_chart(whatif), key="tariffs_period_chart")
     _table(whatif[["period", "shifted_kwh", "amount_before_cny", "amount_after_cny", "saving_cny"]])
 
     st.subheader(t("tariffs.plans_header"))
@@ -380,11 +376,10 @@ def _reason(row: pd.Series) -> str:
 
 def _store_ranking(assumptions: savings.Assumptions) -> pd.DataFrame:
     """The store's ranking for this viewer, reading the profile and pricing with progress shown."""
-    url, version = session.database_url(), session.data_version()
     progress = st.progress(0.0, text=t("tariffs.progress_profile"))
-    _profile(url, version)
+    _profile()
     progress.progress(0.6, text=t("tariffs.progress_pricing"))
-    ranking = _ranking(url, version, assumptions)
+    ranking = _ranking(assumptions)
     progress.empty()
     return savings.visible_ranking(session.engine(), viewer, ranking)
 

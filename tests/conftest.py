@@ -2,7 +2,9 @@
 
 import contextlib
 import os
+import shutil
 import uuid
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -44,20 +46,39 @@ def postgres_server_url() -> str:
     admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def migrated_files(tmp_path_factory) -> dict[str, Path]:
+    """One empty DuckDB and one empty SQLite file per run, made by the migrations; copied per test.
+
+    Copying a migrated file takes milliseconds; SQLite commits each DDL statement on its own,
+    which makes migrating a fresh file take most of a second.
+    """
+    folder = tmp_path_factory.mktemp("migrated")
+    files = {"duckdb": folder / "store.duckdb", "sqlite": folder / "store.sqlite"}
+    for backend, path in files.items():
+        engine = store_engine.connect(f"{backend}:///{path}")
+        store_engine.migrate(engine)
+        engine.dispose()
+    return files
+
+
 @pytest.fixture(params=["duckdb", "sqlite", "postgresql"])
 def store_url(request, tmp_path) -> str:
-    """An empty store with the schema, on each backend in turn."""
-    if request.param == "duckdb":
-        url = f"duckdb:///{tmp_path / 'store.duckdb'}"
-    elif request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'store.sqlite'}"
-    else:
+    """An empty store migrated to the newest revision, on each backend in turn."""
+    if request.param == "postgresql":
         url = request.getfixturevalue("postgres_server_url")
-    engine = store_engine.connect(url)
-    store_engine.drop_schema(engine)
-    store_engine.create_schema(engine)
-    engine.dispose()
-    return url
+        engine = store_engine.connect(url)
+        # Whatever the previous test created (demo truth tables included) goes with the schema.
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+            conn.execute(sa.text("CREATE SCHEMA public"))
+        store_engine.migrate(engine)
+        engine.dispose()
+        return url
+    template = request.getfixturevalue("migrated_files")[request.param]
+    target = tmp_path / template.name
+    shutil.copyfile(template, target)
+    return f"{request.param}:///{target}"
 
 
 @pytest.fixture
@@ -168,12 +189,41 @@ class RunningApp:
         from core import access, i18n
 
         page.goto(self.url)
+        # Typing into a form that a run still under way re-renders would be lost.
+        wait_until_idle(page)
         page.get_by_label(i18n.translate("access.user_name", "en")).fill(user_name)
         page.get_by_label(i18n.translate("access.password", "en"), exact=True).fill(
             password or access.DEMO_PASSWORD
         )
         page.get_by_role("button", name=i18n.translate("access.sign_in", "en"), exact=True).click()
-        page.get_by_text(f"Signed in as {user_name}").wait_for(timeout=BROWSER_WAIT_MS)
+        page.get_by_text(f"Signed in as {user_name}").wait_for()
+        wait_until_idle(page)
+
+
+# What the browser tests wait for is the app's state: its script run finished (below), an
+# element shown. No step has a time budget of its own; this limit, applied to every wait, only
+# ends a test that would otherwise hang (a server that died, a page that never comes).
+BROWSER_SAFETY_TIMEOUT_MS = 8 * 60_000
+# A browser test runs many such waits; its own limit (pytest-timeout's, 600 s for other tests)
+# is raised likewise, as a last resort.
+BROWSER_TEST_TIMEOUT_S = 40 * 60
+# Streamlit marks its root element with the connection and the state of the script run.
+_APP_IDLE = (
+    '[data-testid="stApp"][data-test-connection-state="CONNECTED"]'
+    '[data-test-script-state="notRunning"]'
+)
+
+
+def wait_until_idle(page) -> None:
+    """Waits until the app in ``page`` is connected and no run of its script is under way."""
+    page.locator(_APP_IDLE).wait_for()
+
+
+def new_page(browser):
+    """A page in a fresh browser context (downloads allowed) with the safety limit on waits."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    context.set_default_timeout(BROWSER_SAFETY_TIMEOUT_MS)
+    return context.new_page()
 
 
 @contextlib.contextmanager
@@ -214,7 +264,8 @@ def serve_app(database_url: str, log_path):
             stderr=subprocess.STDOUT,
         )
         address = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
+        # The server is waited for until it answers or exits; the limit only ends a hang.
+        deadline = time.monotonic() + BROWSER_SAFETY_TIMEOUT_MS / 1000
         try:
             while True:
                 try:
@@ -230,9 +281,11 @@ def serve_app(database_url: str, log_path):
         finally:
             server.terminate()
             try:
-                server.wait(timeout=10)
+                server.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 server.kill()
+                # Reaped, so that no process of this run outlives it.
+                server.wait()
 
 
 def demo_store_with_accounts(demo_url: str, folder) -> str:
@@ -268,7 +321,6 @@ def running_app(demo_url, tmp_path_factory):
         yield RunningApp(address, url)
 
 
-BROWSER_WAIT_MS = 90_000
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -277,6 +329,12 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+
+def pytest_collection_modifyitems(items) -> None:
+    for item in items:
+        if item.get_closest_marker("browser") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(BROWSER_TEST_TIMEOUT_S))
 
 
 @pytest.fixture(scope="session")
@@ -299,10 +357,6 @@ def browser():
 @pytest.fixture
 def page(browser):
     """A fresh browser context and page for one test (downloads allowed), closed afterwards."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-    # Every wait (locators, downloads) gets the same generous limit: on a busy 2-core machine a
-    # rerun of a page with charts can take tens of seconds.
-    context.set_default_timeout(BROWSER_WAIT_MS)
-    opened = context.new_page()
+    opened = new_page(browser)
     yield opened
-    context.close()
+    opened.context.close()

@@ -2,15 +2,13 @@
 
 import pytest
 import sqlalchemy as sa
-from conftest import demo_store_with_accounts, serve_app
+from conftest import demo_store_with_accounts, new_page, serve_app, wait_until_idle
 
 from core import access, i18n
 from core.store import engine as store_engine
 from core.store import schema
 
 pytestmark = pytest.mark.browser
-
-WAIT_MS = 90_000
 
 
 def en(key: str, **values) -> str:
@@ -40,21 +38,22 @@ def customers_of_the_demo_manager(demo_url):
 
 def test_the_login_page_explains_the_demo_accounts(running_app, page):
     page.goto(running_app.url)
-    page.get_by_text(en("access.login_title")).wait_for(timeout=WAIT_MS)
-    page.get_by_text(access.DEMO_PASSWORD).first.wait_for(timeout=WAIT_MS)
+    page.get_by_text(en("access.login_title")).wait_for()
+    page.get_by_text(access.DEMO_PASSWORD).first.wait_for()
     table = page.locator('[data-testid="stTable"]')
     for user_name, _ in access.DEMO_ACCOUNTS:
-        table.get_by_text(user_name, exact=True).wait_for(timeout=WAIT_MS)
+        table.get_by_text(user_name, exact=True).wait_for()
     # Nothing but the sign-in page is listed before signing in.
     assert page.get_by_role("link", name=en("nav.overview")).count() == 0
 
 
 def test_a_wrong_password_is_refused(running_app, page):
     page.goto(running_app.url)
+    wait_until_idle(page)
     page.get_by_label(en("access.user_name")).fill("customer_manager")
     page.get_by_label(en("access.password"), exact=True).fill("not-the-password-1")
     page.get_by_role("button", name=en("access.sign_in"), exact=True).click()
-    page.get_by_text(en("access.login_failed")).wait_for(timeout=WAIT_MS)
+    page.get_by_text(en("access.login_failed")).wait_for()
 
 
 def test_a_customer_manager_sees_their_pages_and_only_their_customers(
@@ -63,7 +62,7 @@ def test_a_customer_manager_sees_their_pages_and_only_their_customers(
     own, other = customers_of_the_demo_manager
     running_app.sign_in(page, "customer_manager")
     sidebar = page.locator('[data-testid="stSidebar"]')
-    sidebar.get_by_role("link", name=en("nav.overview")).wait_for(timeout=WAIT_MS)
+    sidebar.get_by_role("link", name=en("nav.overview")).wait_for()
     for listed in ("customer_360", "tariffs", "account"):
         assert sidebar.get_by_role("link", name=en(f"nav.{listed}")).count() == 1
     for unlisted in ("admin", "data_quality"):
@@ -71,28 +70,30 @@ def test_a_customer_manager_sees_their_pages_and_only_their_customers(
 
     sidebar.get_by_role("link", name=en("nav.customer_360")).click()
     search = page.get_by_role("textbox", name=en("customer360.search"))
-    search.wait_for(timeout=WAIT_MS)
+    search.wait_for()
+    wait_until_idle(page)
     search.fill(other)
     search.press("Enter")
-    page.get_by_text(en("customer360.no_match", text=other)).wait_for(timeout=WAIT_MS)
-
+    page.get_by_text(en("customer360.no_match", text=other)).wait_for()
+    wait_until_idle(page)
     search.fill(own)
     search.press("Enter")
-    page.get_by_role("heading", name=own).first.wait_for(timeout=WAIT_MS)
+    page.get_by_role("heading", name=own).first.wait_for()
     assert page.get_by_text(en("customer360.no_match", text=own)).count() == 0
 
     # The administrator reads both attempts in the audit log.
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    admin = context.new_page()
+    admin = new_page(browser)
     running_app.sign_in(admin, "admin")
     admin.locator('[data-testid="stSidebar"]').get_by_role("link", name=en("nav.admin")).click()
     admin.get_by_role("tab", name=en("admin.tab_audit")).click()
+    wait_until_idle(admin)
     person = admin.get_by_label(en("admin.filter_user"))
     person.click()
     admin.get_by_role("option", name="customer_manager", exact=True).click()
     grid = admin.locator('[data-testid="stDataFrame"]').nth(1)
-    grid.wait_for(timeout=WAIT_MS)
-    admin.get_by_text(en("admin.entries", count=3)).wait_for(timeout=WAIT_MS)
+    grid.wait_for()
+    admin.get_by_text(en("admin.entries", count=3)).wait_for()
+    wait_until_idle(admin)
 
     # Downloading the log is itself an export the log records.
     with admin.expect_download() as download:
@@ -100,13 +101,15 @@ def test_a_customer_manager_sees_their_pages_and_only_their_customers(
             "button", name=en("app.download_csv", label=en("admin.download_audit"))
         ).click()
     assert download.value.suggested_filename == "audit_log.csv"
+    wait_until_idle(admin)
     action = admin.get_by_label(en("admin.filter_action"))
     action.click()
     admin.get_by_role("option", name=en("access.action_export"), exact=True).click()
+    wait_until_idle(admin)
     person.click()
     admin.get_by_role("option", name="admin", exact=True).click()
-    admin.get_by_text(en("admin.entries", count=1)).wait_for(timeout=WAIT_MS)
-    context.close()
+    admin.get_by_text(en("admin.entries", count=1)).wait_for()
+    admin.context.close()
 
 
 def test_a_url_to_a_forbidden_page_does_not_open_it(running_app, page):
@@ -116,12 +119,12 @@ def test_a_url_to_a_forbidden_page_does_not_open_it(running_app, page):
     refusal = page.get_by_text("Please sign in first").or_(
         page.get_by_role("heading", name=en("access.login_title"))
     )
-    refusal.first.wait_for(timeout=WAIT_MS)
+    refusal.first.wait_for()
     assert page.get_by_text(en("admin.subtitle")).count() == 0
     assert page.get_by_role("tab", name=en("admin.tab_audit")).count() == 0
 
     running_app.sign_in(page, "analyst")
-    page.get_by_role("heading", name=en("overview.title")).wait_for(timeout=WAIT_MS)
+    page.get_by_role("heading", name=en("overview.title")).wait_for()
     sidebar = page.locator('[data-testid="stSidebar"]')
     assert sidebar.get_by_role("link", name=en("nav.admin")).count() == 0
     assert page.get_by_text(en("admin.subtitle")).count() == 0
@@ -132,10 +135,9 @@ def test_a_fresh_server_does_not_serve_a_page_file_without_sign_in(demo_url, tmp
     # the page guard must refuse it on its own.
     url = demo_store_with_accounts(demo_url, tmp_path)
     with serve_app(url, tmp_path / "streamlit.log") as address:
-        context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        fresh = context.new_page()
+        fresh = new_page(browser)
         fresh.goto(f"{address}/admin")
-        fresh.get_by_text("Please sign in first").wait_for(timeout=WAIT_MS)
+        fresh.get_by_text("Please sign in first").wait_for()
         assert fresh.get_by_text(en("admin.subtitle")).count() == 0
         assert fresh.locator('[data-testid="stDataFrame"]').count() == 0
-        context.close()
+        fresh.context.close()

@@ -2,14 +2,13 @@
 
 import pytest
 import sqlalchemy as sa
+from conftest import wait_until_idle
 
 from core import i18n
 from core.store import engine as store_engine
 from core.store import schema
 
 pytestmark = pytest.mark.browser
-
-WAIT_MS = 90_000
 
 
 def en(key: str, **values) -> str:
@@ -34,24 +33,22 @@ def test_open_a_customer_and_download_the_visit_brief(
     running_app, page, contract_of_a_customer, tmp_path
 ):
     external_id, customer_id = contract_of_a_customer
-    # The first page load of a fresh server runs its imports; sign in once it is warm.
-    page.goto(running_app.url)
-    page.get_by_label(en("access.user_name")).wait_for(timeout=WAIT_MS)
-    page.wait_for_timeout(2_000)
     running_app.sign_in(page, "manager")
     sidebar = page.locator('[data-testid="stSidebar"]')
     sidebar.get_by_role("link", name=en("nav.customer_360")).click()
     search = page.get_by_label(en("customer360.search"), exact=True)
-    search.wait_for(timeout=WAIT_MS)
+    search.wait_for()
+    wait_until_idle(page)
     search.fill(external_id)
     search.press("Enter")
-    page.get_by_text(customer_id).first.wait_for(timeout=WAIT_MS)
-    page.get_by_text(en("customer360.load"), exact=True).wait_for(timeout=WAIT_MS)
-    page.get_by_text(en("customer360.actions"), exact=True).wait_for(timeout=WAIT_MS)
+    page.get_by_text(customer_id).first.wait_for()
+    page.get_by_text(en("customer360.load"), exact=True).wait_for()
+    page.get_by_text(en("customer360.actions"), exact=True).wait_for()
+    wait_until_idle(page)
     assert page.locator('[data-testid="stException"]').count() == 0
 
     button = page.get_by_role("button", name=en("customer360.brief_download"))
-    with page.expect_download(timeout=WAIT_MS) as download_info:
+    with page.expect_download() as download_info:
         button.click()
     download = download_info.value
     assert download.suggested_filename == f"visit_brief_{customer_id}.pdf"

@@ -108,7 +108,7 @@ def test_a_customer_manager_finds_only_their_customers(page_url, monkeypatch, si
 def store_without_readings(tmp_path) -> str:
     url = f"duckdb:///{tmp_path / 'empty_readings.duckdb'}"
     engine = store_engine.connect(url)
-    store_engine.create_schema(engine)
+    store_engine.migrate(engine)
     customer = {
         "customer_id": "N0001",
         "name": "新立户商店",
@@ -145,3 +145,77 @@ def test_the_page_renders_in_chinese(page_url, monkeypatch):
     headers = [header.value for header in at.subheader]
     assert i18n.translate("customer360.actions", "zh") in headers
     assert any(customer_id in header for header in headers)
+
+
+def _customer_with_an_old_late_bill(url: str) -> str:
+    """A customer with a bill paid late before the features period: listed, but not counted."""
+    engine = store_engine.connect(url)
+    bills, table = schema.bills, schema.features
+    with engine.connect() as conn:
+        customer_id = conn.execute(
+            sa.select(bills.c.customer_id)
+            .join(table, table.c.customer_id == bills.c.customer_id)
+            .where(bills.c.paid_date > bills.c.due_date, bills.c.period < "2025-01")
+            .order_by(table.c.late_payments, bills.c.customer_id)
+            .limit(1)
+        ).scalar_one()
+    engine.dispose()
+    return customer_id
+
+
+def test_bills_count_late_payments_as_the_features_do_and_show_gaps_as_dashes(
+    page_url, monkeypatch
+):
+    customer_id = _customer_with_an_old_late_bill(page_url)
+    engine = store_engine.connect(page_url)
+    row = features.for_customer(engine, access.SYSTEM, customer_id)
+    engine.dispose()
+    at = app(page_url, monkeypatch).run()
+    at.text_input(key="c360_search").input(customer_id).run()
+    assert not at.exception
+    metrics = {metric.label: metric.value for metric in at.metric}
+    assert metrics[en("customer360.late_bills")] == str(int(row["late_payments"]))
+    assert metrics[en("customer360.arrears_now")] == f"¥{row['arrears_cny']:,.2f}"
+    bills = next(
+        frame.value for frame in at.dataframe if en("customer360.column.paid_date") in frame.value
+    )
+    # The December bill is not paid yet: its paid-on and paid cells are dashes, never "None".
+    assert bills[en("customer360.column.paid_date")].iloc[0] == "—"
+    assert bills[en("customer360.column.paid_cny")].iloc[0] == "—"
+    assert bills[en("customer360.column.status")].iloc[0] == en("customer360.status.not_due")
+    for frame in at.dataframe:
+        shown = frame.value.astype(str)
+        assert not shown.isin(["None", "nan", "NaT", "<NA>"]).any().any()
+
+
+def test_search_results_name_districts_as_the_card_does(page_url, monkeypatch):
+    at = app(page_url, monkeypatch).run()
+    at.text_input(key="c360_search").input("HT9000000").run()
+    assert not at.exception
+    matches = at.dataframe[0].value
+    districts = set(matches[en("customer360.column.region")])
+    engine = store_engine.connect(page_url)
+    with engine.connect() as conn:
+        stored = set(conn.execute(sa.select(schema.customers.c.region).distinct()).scalars())
+    engine.dispose()
+    assert districts and districts <= stored
+    assert any(
+        f"{district}" in markdown.value for markdown in at.markdown for district in districts
+    )
+
+
+def test_the_card_names_industries_in_english(page_url, monkeypatch):
+    engine = store_engine.connect(page_url)
+    with engine.connect() as conn:
+        customer_id, industry = conn.execute(
+            sa.select(schema.customers.c.customer_id, schema.customers.c.industry)
+            .where(schema.customers.c.industry.is_not(None))
+            .order_by(schema.customers.c.customer_id)
+            .limit(1)
+        ).one()
+    engine.dispose()
+    at = app(page_url, monkeypatch).run()
+    at.text_input(key="c360_search").input(customer_id).run()
+    card = " ".join(markdown.value for markdown in at.markdown)
+    assert f"**{en('customer360.field.industry')}**  \n{en(f'domain.industry.{industry}')}" in card
+    assert industry not in card

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from conftest import wait_until_idle
 from streamlit.testing.v1 import AppTest
 
 from core import i18n
@@ -114,23 +115,24 @@ def test_an_unreadable_upload_gets_one_message(writable_demo_url, monkeypatch):
 
 
 @pytest.mark.browser
-def test_browser_upload_shows_rejected_rows(running_app, browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
+def test_browser_upload_shows_rejected_rows(running_app, page):
     running_app.sign_in(page, "admin")
     # Through the sidebar: a fresh page load would start a new, signed-out session.
     sidebar = page.locator('[data-testid="stSidebar"]')
     sidebar.get_by_role("link", name=en("nav.data_quality")).click()
-    page.get_by_text(en("data_quality.subtitle")).wait_for(timeout=60_000)
+    page.get_by_text(en("data_quality.subtitle")).wait_for()
+    wait_until_idle(page)
     page.get_by_label(en("data_quality.table")).click()
     page.get_by_role("option", name=en("data_quality.table_name.readings"), exact=True).click()
+    wait_until_idle(page)
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
         str(SAMPLES / "readings_wide_24.csv")
     )
-    page.get_by_text(en("data_quality.mapping")).wait_for(timeout=60_000)
+    page.get_by_text(en("data_quality.mapping")).wait_for()
+    wait_until_idle(page)
     page.get_by_role("button", name=en("data_quality.import_button"), exact=True).click()
-    page.get_by_text(en("data_quality.rejected_warning", count=5)).wait_for(timeout=60_000)
+    page.get_by_text(en("data_quality.rejected_warning", count=5)).wait_for()
     download = page.get_by_role("button", name=en("data_quality.download_rejected"))
-    download.first.wait_for(timeout=60_000)
+    download.first.wait_for()
+    wait_until_idle(page)
     assert page.locator('[data-testid="stException"]').count() == 0
-    context.close()

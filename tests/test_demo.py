@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from core import demo, tariffs
+from core.demo import truth
 from core.store import engine as store_engine
 from core.store import schema
 
@@ -124,12 +125,12 @@ def test_every_stored_bill_recomputes_from_the_readings(demo_store):
 
 
 def _daily_load(conn, archetype: str, days: list[dt.date]) -> dict[dt.date, float]:
-    readings, truth = schema.readings, schema.demo_truth_customers
+    readings, planted = schema.readings, truth.customers
     day = sa.cast(readings.c.ts, sa.Date)
     query = (
         sa.select(day.label("day"), sa.func.sum(readings.c.kwh))
-        .join(truth, truth.c.customer_id == readings.c.customer_id)
-        .where(truth.c.archetype == archetype, day.in_(days))
+        .join(planted, planted.c.customer_id == readings.c.customer_id)
+        .where(planted.c.archetype == archetype, day.in_(days))
         .group_by(day)
     )
     return {pd.Timestamp(row[0]).date(): float(row[1]) for row in conn.execute(query)}
@@ -164,7 +165,7 @@ def test_make_up_workday_runs_like_a_workday(demo_store):
 
 
 def test_residential_load_follows_temperature(demo_store):
-    readings, truth, customers = schema.readings, schema.demo_truth_customers, schema.customers
+    readings, planted, customers = schema.readings, truth.customers, schema.customers
     weather = schema.weather
     day = sa.cast(readings.c.ts, sa.Date)
     query = (
@@ -173,12 +174,12 @@ def test_residential_load_follows_temperature(demo_store):
             sa.func.sum(readings.c.kwh).label("kwh"),
             sa.func.avg(weather.c.temperature_c).label("temperature"),
         )
-        .join(truth, truth.c.customer_id == readings.c.customer_id)
+        .join(planted, planted.c.customer_id == readings.c.customer_id)
         .join(customers, customers.c.customer_id == readings.c.customer_id)
         .join(
             weather, sa.and_(weather.c.region == customers.c.region, weather.c.ts == readings.c.ts)
         )
-        .where(truth.c.archetype == "res_standard", readings.c.ts >= dt.datetime(2025, 1, 1))
+        .where(planted.c.archetype == "res_standard", readings.c.ts >= dt.datetime(2025, 1, 1))
         .group_by(day)
     )
     with demo_store.connect() as conn:
@@ -192,14 +193,14 @@ def test_residential_load_follows_temperature(demo_store):
 
 
 def test_ev_owners_charge_at_night(demo_store):
-    readings, truth = schema.readings, schema.demo_truth_customers
+    readings, planted = schema.readings, truth.customers
     hour = sa.extract("hour", readings.c.ts)
     night = sa.func.sum(sa.case((sa.or_(hour >= 23, hour < 6), readings.c.kwh), else_=0.0))
     query = (
-        sa.select(truth.c.archetype, (night / sa.func.sum(readings.c.kwh)).label("night_share"))
-        .join(truth, truth.c.customer_id == readings.c.customer_id)
-        .where(truth.c.archetype.in_(["res_ev", "res_standard"]))
-        .group_by(truth.c.archetype)
+        sa.select(planted.c.archetype, (night / sa.func.sum(readings.c.kwh)).label("night_share"))
+        .join(planted, planted.c.customer_id == readings.c.customer_id)
+        .where(planted.c.archetype.in_(["res_ev", "res_standard"]))
+        .group_by(planted.c.archetype)
     )
     with demo_store.connect() as conn:
         shares = dict(conn.execute(query).all())
@@ -209,13 +210,13 @@ def test_ev_owners_charge_at_night(demo_store):
 def test_planted_truth_and_campaign_holdouts(demo_store):
     members = schema.campaign_members
     with demo_store.connect() as conn:
-        abnormal = conn.execute(sa.select(schema.demo_truth_abnormal)).all()
+        abnormal = conn.execute(sa.select(truth.abnormal)).all()
         arms = conn.execute(
             sa.select(members.c.campaign_id, members.c.arm, sa.func.count()).group_by(
                 members.c.campaign_id, members.c.arm
             )
         ).all()
-        effects = conn.execute(sa.select(schema.demo_truth_campaign_effects)).all()
+        effects = conn.execute(sa.select(truth.campaign_effects)).all()
         conflicts = conn.execute(
             sa.select(schema.id_map.c.external_id)
             .where(schema.id_map.c.system == "contract")

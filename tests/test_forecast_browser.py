@@ -1,13 +1,11 @@
 """Load forecast in the running app: pick a district and three months, forecast, download."""
 
 import pytest
+from conftest import wait_until_idle
 
 from core import i18n
 
 pytestmark = pytest.mark.browser
-
-WAIT_MS = 90_000
-FORECAST_MS = 240_000
 
 
 def en(key: str, **values) -> str:
@@ -15,26 +13,26 @@ def en(key: str, **values) -> str:
 
 
 def test_forecast_a_district_three_months_ahead(running_app, page, tmp_path):
-    page.goto(running_app.url)
-    page.get_by_label(en("access.user_name")).wait_for(timeout=WAIT_MS)
-    page.wait_for_timeout(2_000)
     running_app.sign_in(page, "analyst")
     sidebar = page.locator('[data-testid="stSidebar"]')
     sidebar.get_by_role("link", name=en("nav.forecast")).click()
-    page.get_by_text(en("forecast.press_run")).wait_for(timeout=WAIT_MS)
+    page.get_by_text(en("forecast.press_run")).wait_for()
+    wait_until_idle(page)
 
     page.get_by_label(en("forecast.level")).click()
     page.get_by_role("option", name=en("forecast.level_name.district"), exact=True).click()
-    page.get_by_label(en("forecast.key")).wait_for(timeout=WAIT_MS)
+    page.get_by_label(en("forecast.key")).wait_for()
+    wait_until_idle(page)
     page.get_by_text(en("forecast.horizon_name.three_months"), exact=True).click()
+    wait_until_idle(page)
     page.get_by_role("button", name=en("forecast.run"), exact=True).click()
 
-    page.get_by_text(en("forecast.temperature_climatology")).wait_for(timeout=FORECAST_MS)
-    page.locator('[data-testid="stPlotlyChart"]').first.wait_for(timeout=WAIT_MS)
+    page.get_by_text(en("forecast.temperature_climatology")).wait_for()
+    page.locator('[data-testid="stPlotlyChart"]').first.wait_for()
     page.get_by_role("tab", name=en("forecast.tab_backtest")).click()
-    page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=WAIT_MS)
+    page.locator('[data-testid="stDataFrame"]').first.wait_for()
     page.get_by_role("tab", name=en("forecast.tab_download")).click()
-    with page.expect_download(timeout=WAIT_MS) as download_info:
+    with page.expect_download() as download_info:
         page.get_by_role(
             "button", name=en("app.download_csv", label=en("forecast.download"))
         ).click()

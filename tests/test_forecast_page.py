@@ -68,7 +68,10 @@ def test_day_ahead_service_area(page):
     at.button(key="forecast_run").click().run()
     assert not at.exception and not at.error
     energy = float(_metric(at, en("forecast.next_total")).replace(",", ""))
-    peak = float(_metric(at, en("forecast.next_peak", unit="kW")).replace(",", ""))
+    # Peak load of an hourly series is power: kW, not "kWh per hour".
+    peak_label = en("forecast.next_peak", unit=en("forecast.load_unit_hour"))
+    assert peak_label == "Forecast peak (kW)"
+    peak = float(_metric(at, peak_label).replace(",", ""))
     # 24 hours of the service area's load: more than a day of its peak hour would be impossible
     assert 0 < peak < energy < 24 * peak
     assert _metric(at, en("forecast.backtest_mape")).endswith("%")

@@ -233,7 +233,7 @@ def test_source_system_ids_resolve_through_id_map(store):
 )
 def test_unreadable_file_gets_one_message_and_changes_nothing(tmp_path, name, content, message):
     engine = store_engine.connect(f"duckdb:///{tmp_path / 'store.duckdb'}")
-    store_engine.create_schema(engine)
+    store_engine.migrate(engine)
     path = tmp_path / name
     path.write_bytes(content)
     with pytest.raises(ValueError, match=message):
@@ -244,7 +244,7 @@ def test_unreadable_file_gets_one_message_and_changes_nothing(tmp_path, name, co
 
 def test_upload_object_and_progress(tmp_path):
     engine = store_engine.connect(f"duckdb:///{tmp_path / 'store.duckdb'}")
-    store_engine.create_schema(engine)
+    store_engine.migrate(engine)
     seen = []
     upload = io.BytesIO((SAMPLES / "customers.csv").read_bytes())
     result = ingest.import_file(
@@ -264,6 +264,7 @@ def test_upload_object_and_progress(tmp_path):
 def test_cli_summary_and_exit_code(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("WORKBENCH_LANGUAGE", "en")
     url = f"duckdb:///{tmp_path / 'store.duckdb'}"
+    store_engine.migrate(store_engine.connect(url))
     good = cli.main(
         ["import", "--table", "customers", str(SAMPLES / "customers.csv"), "--database-url", url]
     )
@@ -341,7 +342,7 @@ def test_parquet_checked_by_duckdb_matches_the_pandas_route(tmp_path, chunk_rows
     outcomes = {}
     for backend in ("duckdb", "sqlite"):
         engine = store_engine.connect(f"{backend}:///{tmp_path / backend}.db")
-        store_engine.create_schema(engine)
+        store_engine.migrate(engine)
         _import(engine, "customers", "customers.csv")
         result = ingest.import_file(engine, "readings", path, chunk_rows=chunk_rows)
         outcomes[backend] = (
@@ -362,7 +363,7 @@ def test_parquet_checked_by_duckdb_matches_the_pandas_route(tmp_path, chunk_rows
 def test_duckdb_route_checks_in_the_store_not_in_pandas(tmp_path, monkeypatch):
     path = _dirty_parquet(tmp_path / "readings.parquet")
     engine = store_engine.connect(f"duckdb:///{tmp_path / 'store.duckdb'}")
-    store_engine.create_schema(engine)
+    store_engine.migrate(engine)
     _import(engine, "customers", "customers.csv")
 
     def no_pandas(*args, **kwargs):
@@ -397,7 +398,7 @@ def _ordered_parquet(
 
 def test_ordered_parquet_lands_in_chunks_and_a_repeat_across_chunks_is_found(tmp_path):
     engine = store_engine.connect(f"duckdb:///{tmp_path / 'store.duckdb'}")
-    store_engine.create_schema(engine)
+    store_engine.migrate(engine)
     _import(engine, "customers", "customers.csv")
     clean = ingest.import_file(
         engine, "readings", _ordered_parquet(tmp_path / "clean.parquet"), chunk_rows=250
@@ -433,7 +434,7 @@ def test_ordered_parquet_lands_in_chunks_and_a_repeat_across_chunks_is_found(tmp
 
 def test_failure_mid_parquet_import_on_duckdb_leaves_the_store_as_it_was(tmp_path, monkeypatch):
     engine = store_engine.connect(f"duckdb:///{tmp_path / 'store.duckdb'}")
-    store_engine.create_schema(engine)
+    store_engine.migrate(engine)
     _import(engine, "customers", "customers.csv")
     path = _ordered_parquet(tmp_path / "readings.parquet")
     ingest.import_file(engine, "readings", path, chunk_rows=250)
@@ -501,7 +502,7 @@ def test_reasons_are_kept_as_codes_and_read_in_chinese(store):
 
 def test_rows_kept_before_reason_codes_keep_their_english_words(tmp_path):
     engine = store_engine.connect(f"duckdb:///{tmp_path / 'store.duckdb'}")
-    store_engine.create_schema(engine)
+    store_engine.migrate(engine)
     with engine.begin() as conn:
         conn.execute(
             schema.rejected_rows.insert().values(
@@ -521,6 +522,7 @@ def test_rows_kept_before_reason_codes_keep_their_english_words(tmp_path):
 
 def test_cli_summary_in_the_workbench_language(tmp_path, capsys, monkeypatch):
     url = f"duckdb:///{tmp_path / 'store.duckdb'}"
+    store_engine.migrate(store_engine.connect(url))
     cli.main(
         ["import", "--table", "customers", str(SAMPLES / "customers.csv"), "--database-url", url]
     )
@@ -578,7 +580,7 @@ def test_an_import_can_leave_the_features_for_later(store):
 
 def test_imports_from_two_sessions_at_once_both_land(tmp_path):
     engine = store_engine.connect(f"duckdb:///{tmp_path / 'shared.duckdb'}")
-    store_engine.create_schema(engine)
+    store_engine.migrate(engine)
     _import(engine, "customers", "customers.csv")
     outcomes: dict[str, object] = {}
 

@@ -138,3 +138,50 @@ def test_trend_and_map_cover_the_store(demo_store):
     assert len(points) == by_class["customers"].sum()
     assert points["annual_kwh"].is_monotonic_decreasing
     assert set(by_class["customer_class"]) == set(schema.CUSTOMER_CLASSES)
+
+
+def test_district_outlines_enclose_their_customers_on_every_backend(store):
+    rows = []
+    for index in range(12):
+        rows.append(
+            {
+                "customer_id": f"A{index:02d}",
+                "name": f"A{index}",
+                "customer_class": "residential",
+                "region": "North",
+                "tariff_code": "RES_TIERED",
+                "lat": 30.0 + 0.01 * (index % 4),
+                "lon": 115.0 + 0.01 * (index // 4),
+            }
+        )
+    rows.append(
+        {
+            "customer_id": "B01",
+            "name": "B",
+            "customer_class": "commercial",
+            "region": "South",
+            "tariff_code": "COM_TOU",
+            "lat": 29.5,
+            "lon": 115.5,
+        }
+    )
+    with store.begin() as conn:
+        conn.execute(schema.customers.insert(), rows)
+    with store.connect() as conn:
+        outlines = kpis.district_outlines(conn, access.SYSTEM).set_index("region")
+    north = outlines.loc["North"]
+    assert north["customers"] == 12
+    ring = north["outline"]
+    assert ring[0] == ring[-1]
+    lons = [lon for lon, _ in ring]
+    lats = [lat for _, lat in ring]
+    half = kpis.OUTLINE_GRID_DEG / 2
+    assert min(lats) == pytest.approx(30.0 - half) and max(lats) == pytest.approx(30.03 + half)
+    assert min(lons) == pytest.approx(115.0 - half) and max(lons) == pytest.approx(115.02 + half)
+    assert north["lat"] == pytest.approx(30.015) and north["lon"] == pytest.approx(115.01)
+    # One customer encloses no area: the district keeps its place for its name, without outline.
+    assert outlines.loc["South", "outline"] == []
+    assert outlines.loc["South", "lat"] == pytest.approx(29.5)
+    district = access.Viewer(user_name="d", role="manager", regions=("South",))
+    with store.connect() as conn:
+        assert list(kpis.district_outlines(conn, district)["region"]) == ["South"]

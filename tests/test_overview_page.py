@@ -8,6 +8,7 @@ from streamlit.proto import Metric_pb2
 from streamlit.testing.v1 import AppTest
 
 from core import access, kpis
+from core.store import engine as store_engine
 from ui import formatting, maps
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "overview.py")
@@ -67,7 +68,9 @@ def test_district_manager_sees_their_district_only(overview, demo_store, signed_
 
 
 def test_empty_store_says_how_to_fill_it(monkeypatch, tmp_path):
-    monkeypatch.setenv("DATABASE_URL", f"duckdb:///{tmp_path / 'empty.duckdb'}")
+    url = f"duckdb:///{tmp_path / 'empty.duckdb'}"
+    store_engine.migrate(store_engine.connect(url))
+    monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("WORKBENCH_LANGUAGE", "en")
     page = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not page.exception
@@ -103,3 +106,69 @@ def test_map_view_shows_the_whole_service_area_and_keeps_context_for_one_custome
     assert 9.0 < view.zoom < 10.0
     single = maps.fitted_view(pd.Series([30.2]), pd.Series([115.0]), height_px=480)
     assert single.zoom == pytest.approx(maps.CLOSEST_ZOOM - maps.MARGIN_ZOOM)
+
+
+def _chart_spec(page) -> dict:
+    import json
+
+    return json.loads(page.get("plotly_chart")[0].proto.spec)
+
+
+def test_chart_axes_count_in_wan_in_chinese_and_in_millions_in_english(demo_url, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", demo_url)
+    for language, scale in (("zh", "万"), ("en", "M")):
+        monkeypatch.setenv("WORKBENCH_LANGUAGE", language)
+        page = AppTest.from_file(PAGE, default_timeout=60).run()
+        assert not page.exception
+        layout = _chart_spec(page)["layout"]
+        for axis in ("yaxis", "yaxis2"):
+            labels = layout[axis]["ticktext"]
+            assert labels[0] == "0"
+            assert all(label.endswith(scale) for label in labels[1:]), (language, axis, labels)
+        # Months are dates, named by plotly in the reader's language, not "2025-01" categories.
+        assert layout["xaxis"]["type"] == "date"
+
+
+def test_the_kpi_download_is_rounded_and_names_its_month(demo_store):
+    with demo_store.connect() as conn:
+        headline = kpis.headline(conn, access.SYSTEM, "2025-12")
+    table = kpis.headline_table(headline, "2025-12")
+    assert list(table.columns) == [
+        "month",
+        "kpi",
+        "value",
+        "previous_month",
+        "last_year",
+        "change_vs_previous_pct",
+        "change_vs_last_year_pct",
+    ]
+    assert set(table["month"]) == {"2025-12"}
+    by_name = table.set_index("kpi")
+    revenue = next(kpi for kpi in headline if kpi.name == "revenue_cny")
+    assert by_name.loc["revenue_cny", "value"] == round(revenue.value, 2)
+    assert by_name.loc["customers", "value"] == int(round(headline[0].value))
+    for value in table["value"]:
+        assert value == round(value, 2)
+    assert by_name.loc["energy_kwh", "change_vs_previous_pct"] == round(
+        100 * next(kpi for kpi in headline if kpi.name == "energy_kwh").change_vs_previous, 1
+    )
+
+
+def test_the_map_outlines_and_names_the_districts(demo_url, monkeypatch):
+    import json
+
+    from core import service_area
+
+    monkeypatch.setenv("DATABASE_URL", demo_url)
+    monkeypatch.setenv("WORKBENCH_LANGUAGE", "en")
+    page = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not page.exception
+    spec = json.loads(page.get("deck_gl_json_chart")[0].proto.json)
+    layers = {layer["@@type"]: layer for layer in spec["layers"]}
+    assert {"PolygonLayer", "ScatterplotLayer", "TextLayer"} <= set(layers)
+    names = {row["name"] for row in layers["TextLayer"]["data"]}
+    assert names == {district.name_en for district in service_area.DISTRICTS}
+    assert all(len(row["outline"]) >= 4 for row in layers["PolygonLayer"]["data"])
+    assert spec.get("mapStyle") in (None, "", "__MAP_STYLE__") or "http" not in str(
+        spec.get("mapStyle")
+    )

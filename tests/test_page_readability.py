@@ -157,8 +157,13 @@ def test_data_quality_names_tables_and_id_systems_in_chinese(writable_url, monke
 def test_overview_trend_names_months_as_the_store_does(demo_url, monkeypatch):
     at = page("overview.py", demo_url, monkeypatch).run()
     assert not at.exception
-    layout = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]
-    # Category months read 2025-01 in both languages, not "Jan 2025" in the Chinese UI.
-    assert layout["xaxis"]["type"] == "category"
+    chart = at.get("plotly_chart")[0].proto
+    layout = json.loads(chart.spec)["layout"]
+    # Months are dates that plotly names in the chart's locale: 2025年1月 in the Chinese UI.
+    assert layout["xaxis"]["type"] == "date"
+    assert layout["xaxis"]["hoverformat"] == "%Y年%-m月"
     assert layout["xaxis"]["title"]["text"] == zh("overview.month")
-    assert layout["yaxis2"]["tickmode"] == "auto"
+    config = json.loads(chart.config)
+    assert config["locale"] == "zh-CN"
+    assert config["locales"]["zh-CN"]["format"]["month"] == "%Y年%-m月"
+    assert layout["yaxis2"]["tickmode"] == "array"

@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from core import access, features, i18n, tags
+from core.demo import truth
 from core.store import engine as store_engine
 from core.store import schema
 
@@ -16,9 +17,9 @@ def tagged(featured_demo_url) -> pd.DataFrame:
     engine = store_engine.connect(featured_demo_url)
     assigned = tags.assign(engine, access.SYSTEM)
     with engine.connect() as conn:
-        truth = pd.read_sql(sa.select(schema.demo_truth_customers), conn)
+        planted = pd.read_sql(sa.select(truth.customers), conn)
     engine.dispose()
-    return assigned.merge(truth, on="customer_id", suffixes=("", "_truth"))
+    return assigned.merge(planted, on="customer_id", suffixes=("", "_truth"))
 
 
 def test_every_rule_has_a_name_in_both_languages():

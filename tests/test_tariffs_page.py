@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 import streamlit as st
+from conftest import new_page, wait_until_idle
 from streamlit.testing.v1 import AppTest
 
 from core import access, i18n, savings, tariffs
@@ -180,16 +181,17 @@ def test_upload_source_asks_for_a_file(page):
 
 @pytest.mark.browser
 def test_browser_opens_the_page_and_the_ranking(running_app, browser):
-    page = browser.new_page()
+    page = new_page(browser)
     try:
         running_app.sign_in(page, "analyst")
         page.get_by_role("link", name="Tariff savings").click()
-        page.get_by_text("Load shifting").wait_for(timeout=60_000)
-        page.get_by_text("What the customer can do").wait_for(timeout=60_000)
-        page.get_by_text("Tariffs the customer may choose").wait_for(timeout=60_000)
+        page.get_by_text("Load shifting").wait_for()
+        page.get_by_text("What the customer can do").wait_for()
+        page.get_by_text("Tariffs the customer may choose").wait_for()
+        wait_until_idle(page)
         page.get_by_role("tab", name="All customers, ranked").click()
-        page.get_by_text("Customers with a saving").wait_for(timeout=60_000)
-        page.get_by_role("button", name="Download the target list · CSV").wait_for(timeout=60_000)
+        page.get_by_text("Customers with a saving").wait_for()
+        page.get_by_role("button", name="Download the target list · CSV").wait_for()
         assert page.locator("[data-testid='stException']").count() == 0
     finally:
-        page.close()
+        page.context.close()

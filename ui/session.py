@@ -1,7 +1,9 @@
 """What every page needs from the session: the store, the language, the viewer."""
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 import streamlit as st
@@ -12,10 +14,32 @@ from core import access, config, errors, i18n
 from core.store import engine as store_engine
 
 
+def _stop_when_unavailable(context: sa.engine.ExceptionContext) -> None:
+    # A connection the server dropped while idle is replaced by the pool's pre-ping, which
+    # reconnects once. What is left (the server down, a connection lost in the middle of a
+    # query, the file locked by another program) stops the page with a message instead of a
+    # traceback, wherever the page was; the pool lets the broken connection go, so the next
+    # click starts afresh.
+    error = context.sqlalchemy_exception
+    if context.is_pre_ping or not isinstance(error, sa.exc.DBAPIError):
+        return
+    explained = store_engine.unavailable(error, database_url())
+    if explained is not None:
+        show_error(explained)
+        st.stop()
+
+
 @st.cache_resource(show_spinner=False)
 def _engine(url: str) -> sa.Engine:
+    # Raises before anything is cached when the store is locked, unreachable or not migrated,
+    # so the next rerun tries again.
     engine = store_engine.connect(url)
-    store_engine.create_schema(engine)
+    try:
+        store_engine.check_schema(engine)
+    except errors.UserError:
+        engine.dispose()
+        raise
+    sa.event.listen(engine, "handle_error", _stop_when_unavailable)
     return engine
 
 
@@ -23,9 +47,62 @@ def database_url() -> str:
     return config.database_url()
 
 
+# A viewer is a frozen dataclass: its own hash tells two viewers apart for the cache.
+HASH_FUNCS: dict[type, Callable[[Any], Any]] = {access.Viewer: hash}
+
+Function = TypeVar("Function", bound=Callable[..., Any])
+
+
+def cached(
+    function: Function | None = None,
+    *,
+    max_entries: int | None = None,
+    hash_funcs: dict[type, Callable[[Any], Any]] | None = None,
+) -> Any:
+    """``st.cache_data`` keyed on the store in use and its data version besides the arguments.
+
+    Decorate a page's call into core (``@session.cached``) and call it with the arguments the
+    core call needs: an import bumps the data version, so what it changed is read again, and a
+    viewer's results are never served to another viewer.
+
+    Args:
+        function: the function to cache (when used without parentheses).
+        max_entries: at most this many results kept, for large ones.
+        hash_funcs: how to hash argument types beyond the viewer.
+    """
+
+    def decorate(wrapped: Function) -> Function:
+        def keyed(*args: Any, store_url: str, store_version: int, **kwargs: Any) -> Any:
+            return wrapped(*args, **kwargs)
+
+        # The cache is told apart by the decorated function's name and source, not this one's.
+        functools.update_wrapper(keyed, wrapped)
+        run = st.cache_data(
+            show_spinner=False,
+            max_entries=max_entries,
+            hash_funcs={**HASH_FUNCS, **(hash_funcs or {})},
+        )(keyed)
+
+        @functools.wraps(wrapped)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            return run(*args, store_url=database_url(), store_version=data_version(), **kwargs)
+
+        return call  # type: ignore[return-value]
+
+    return decorate(function) if function is not None else decorate
+
+
 def engine() -> sa.Engine:
-    """The engine of the store in use, created once per process."""
-    return _engine(database_url())
+    """The engine of the store in use, created once per process.
+
+    A store that cannot be used (locked by another program, unreachable, its schema behind the
+    code) stops the page with a message that says what to do.
+    """
+    try:
+        return _engine(database_url())
+    except errors.UserError as error:
+        show_error(error)
+        st.stop()
 
 
 def data_version() -> int:

@@ -20,7 +20,8 @@ import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 
-from core import calendars, service_area, tariffs
+from core import calendars, tariffs
+from core.demo import geography, truth
 from core.store import engine as store_engine
 from core.store import schema
 
@@ -242,8 +243,10 @@ def generate(
     started = time.perf_counter()
     report = progress or (lambda stage, done, total: None)
     generator = _Generator(customers, years, seed, end_year)
+    truth.drop(engine)
     store_engine.drop_schema(engine)
-    store_engine.create_schema(engine)
+    store_engine.migrate(engine)
+    truth.create(engine)
     with engine.begin() as conn:
         summary_counts = generator.write(conn, report)
         store_engine.bump_data_version(conn)
@@ -305,12 +308,12 @@ class _Generator:
         archive = self._customers()
         self.archive = archive
         store_engine.bulk_insert(conn, schema.customers, archive[_CUSTOMER_COLUMNS])
-        truth = archive[["customer_id", "archetype", "peak_shiftable", "late_payer"]]
-        store_engine.bulk_insert(conn, schema.demo_truth_customers, truth)
+        planted = archive[["customer_id", "archetype", "peak_shiftable", "late_payer"]]
+        store_engine.bulk_insert(conn, truth.customers, planted)
         outages = self._outages()
         store_engine.bulk_insert(conn, schema.outages, outages)
         abnormal = self._abnormal()
-        store_engine.bulk_insert(conn, schema.demo_truth_abnormal, abnormal)
+        store_engine.bulk_insert(conn, truth.abnormal, abnormal)
         readings, bills = self._readings_and_bills(conn, outages, abnormal, report)
         counts["readings"] = readings
         bill_frame = self._payments(bills)
@@ -328,7 +331,7 @@ class _Generator:
         campaigns, members, effects = self._campaigns()
         store_engine.bulk_insert(conn, schema.campaigns, campaigns)
         store_engine.bulk_insert(conn, schema.campaign_members, members)
-        store_engine.bulk_insert(conn, schema.demo_truth_campaign_effects, effects)
+        store_engine.bulk_insert(conn, truth.campaign_effects, effects)
         report("Service records", 4, 4)
         return counts
 
@@ -345,13 +348,13 @@ class _Generator:
             spells[index] = (0.8 * spells[index - 1] if index else 0.0) + shocks[index]
         base = seasonal + daily + spells[self.day_index]
         per_district = []
-        for district in service_area.DISTRICTS:
+        for district in geography.DISTRICTS:
             local = rng.normal(0.0, 0.4, len(self.days))[self.day_index]
             per_district.append(base + district.temperature_offset_c + local)
         return np.round(np.vstack(per_district), 1)
 
     def _weather_frame(self) -> pd.DataFrame:
-        regions = service_area.district_names()
+        regions = geography.district_names()
         return pd.DataFrame(
             {
                 "region": np.repeat(regions, len(self.hours)),
@@ -371,9 +374,9 @@ class _Generator:
             rng.shuffle(assigned)
         archetypes = [ARCHETYPES[index] for index in assigned]
         classes = np.array([archetype.customer_class for archetype in archetypes])
-        shares = np.array([district.customer_share for district in service_area.DISTRICTS])
-        district_index = rng.choice(len(service_area.DISTRICTS), size=count, p=shares)
-        districts = [service_area.DISTRICTS[index] for index in district_index]
+        shares = np.array([district.customer_share for district in geography.DISTRICTS])
+        district_index = rng.choice(len(geography.DISTRICTS), size=count, p=shares)
+        districts = [geography.DISTRICTS[index] for index in district_index]
 
         capacity = np.empty(count)
         voltage = np.empty(count)
@@ -453,14 +456,14 @@ class _Generator:
         )
 
     def _places(
-        self, districts: list[service_area.District], rng: np.random.Generator
+        self, districts: list[geography.District], rng: np.random.Generator
     ) -> tuple[list[str], np.ndarray, np.ndarray]:
         """Transformer areas of about 40 customers each, placed inside their district."""
         count = len(districts)
         areas: list[str] = [""] * count
         lats = np.empty(count)
         lons = np.empty(count)
-        for district in service_area.DISTRICTS:
+        for district in geography.DISTRICTS:
             members = [index for index in range(count) if districts[index] is district]
             if not members:
                 continue

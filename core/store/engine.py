@@ -1,29 +1,53 @@
-"""Engine creation, schema set-up, bulk loads and the data-version counter."""
+"""Engine creation, schema migrations and their state, bulk loads and the data-version counter."""
 
+import contextlib
 import datetime as dt
+import functools
 import io
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Literal
 
+import alembic.autogenerate
+import alembic.command
+import alembic.config
+import alembic.migration
+import alembic.script
 import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
 
-from core.store import schema
+from core.errors import UserError
+from core.store import duckdb_dialect, schema
 
 # Rows per COPY chunk on PostgreSQL: large enough to amortise the round trip, small enough that
 # the CSV text of one chunk stays a few tens of MB.
 COPY_CHUNK_ROWS = 500_000
 
 
-def connect(url: str) -> sa.Engine:
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# The command a person runs to bring a store's schema up to date; messages name it.
+MIGRATE_COMMAND = "python -m core migrate"
+# The first revision: a store made before the schema was versioned is taken to be at it.
+BASELINE_REVISION = "0001_baseline"
+
+SchemaStatus = Literal["empty", "behind", "current", "ahead"]
+
+duckdb_dialect.register()
+
+
+def connect(url: str | sa.URL) -> sa.Engine:
     """Creates an engine for a store URL, making the folder of an embedded file if needed.
+
+    A pooled PostgreSQL connection is tested before use, so one the server dropped (a restart,
+    ``pg_terminate_backend``) is replaced instead of failing the next query.
 
     Args:
         url: a SQLAlchemy URL (``duckdb:///data/workbench.duckdb``, ``postgresql+psycopg://...``,
             ``sqlite:///...``).
 
     Returns:
-        The engine; nothing is created in the store until :func:`create_schema`.
+        The engine; nothing is created in the store until :func:`migrate`.
     """
     parsed = sa.make_url(url)
     if parsed.get_backend_name() in ("duckdb", "sqlite") and parsed.database not in (
@@ -32,6 +56,8 @@ def connect(url: str) -> sa.Engine:
         ":memory:",
     ):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    if parsed.get_backend_name() == "postgresql":
+        return sa.create_engine(parsed, pool_pre_ping=True)
     return sa.create_engine(parsed)
 
 
@@ -40,7 +66,21 @@ def backend(engine: sa.Engine | sa.Connection) -> str:
     return engine.dialect.name
 
 
-def describe(url: str) -> str:
+@contextlib.contextmanager
+def connected(bind: sa.Engine | sa.Connection) -> Iterator[sa.Connection]:
+    """A connection to work on: the one given, or a new one of the engine given, closed after.
+
+    Lets a function serve both a caller with an engine and one that reads several things on
+    one connection (a customer's whole dossier).
+    """
+    if isinstance(bind, sa.Connection):
+        yield bind
+        return
+    with bind.connect() as conn:
+        yield conn
+
+
+def describe(url: str | sa.URL) -> str:
     """A URL as it may be shown to a user: the password hidden, an embedded file by its path."""
     parsed = sa.make_url(url)
     if parsed.get_backend_name() in ("duckdb", "sqlite"):
@@ -48,36 +88,156 @@ def describe(url: str) -> str:
     return parsed.render_as_string(hide_password=True)
 
 
-def create_schema(engine: sa.Engine) -> None:
-    """Creates every table that does not exist yet, new optional columns, the data-version row."""
-    schema.metadata.create_all(engine)
-    _add_missing_columns(engine)
-    with engine.begin() as conn:
-        if conn.execute(sa.select(schema.data_version.c.id)).first() is None:
-            conn.execute(schema.data_version.insert().values(id=1, version=0, updated_at=_now()))
+def _alembic_config(conn: sa.Connection | None = None) -> alembic.config.Config:
+    config = alembic.config.Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = conn
+    return config
 
 
-def _add_missing_columns(engine: sa.Engine) -> None:
-    # A store made before the schema gained an optional column gets it empty, so older stores
-    # keep working; required columns cannot be added this way and are never added later.
-    preparer = engine.dialect.identifier_preparer
+@functools.cache
+def _scripts() -> alembic.script.ScriptDirectory:
+    return alembic.script.ScriptDirectory.from_config(_alembic_config())
+
+
+def head_revision() -> str:
+    """The newest revision of the migrations: the schema :mod:`core.store.schema` declares.
+
+    Raises:
+        RuntimeError: the revisions do not form one line (two revisions share a parent).
+    """
+    heads = _scripts().get_heads()
+    if len(heads) != 1:
+        raise RuntimeError(
+            f"the migrations have {len(heads)} heads ({', '.join(sorted(heads))}); "
+            "set down_revision so that they form one line"
+        )
+    return heads[0]
+
+
+def revision(conn: sa.Connection) -> str | None:
+    """The revision a store's schema is at; None for a store without versioned schema."""
+    return alembic.migration.MigrationContext.configure(conn).get_current_revision()
+
+
+def schema_status(engine: sa.Engine) -> SchemaStatus:
+    """Whether a store's schema is ``current``, ``behind`` the code, ``empty`` or ``ahead``.
+
+    ``behind`` also covers a store made before its schema was versioned; ``ahead`` is a store
+    migrated by a newer version of the workbench than this one.
+    """
+    with engine.connect() as conn:
+        current = revision(conn)
+        if current is None:
+            return "behind" if sa.inspect(conn).has_table(schema.customers.name) else "empty"
+    if current == head_revision():
+        return "current"
+    known = {script.revision for script in _scripts().walk_revisions()}
+    return "behind" if current in known else "ahead"
+
+
+def check_schema(engine: sa.Engine) -> None:
+    """Refuses a store whose schema is not the one this code expects.
+
+    Raises:
+        UserError: ``store.schema_empty``, ``store.schema_behind`` (both name
+            :data:`MIGRATE_COMMAND`) or ``store.schema_ahead``; ``store.locked`` or
+            ``store.unavailable`` when the store cannot be opened.
+    """
+    store = describe(engine.url)
+    try:
+        status = schema_status(engine)
+        if status == "ahead":
+            with engine.connect() as conn:
+                current = revision(conn)
+    except sa.exc.DBAPIError as error:
+        explained = unavailable(error, engine.url)
+        if explained is None:
+            raise
+        raise explained from error
+    if status == "ahead":
+        raise UserError("store.schema_ahead", store=store, revision=current)
+    if status != "current":
+        raise UserError(f"store.schema_{status}", store=store, command=MIGRATE_COMMAND)
+
+
+def comparison_filter(dialect: sa.Dialect) -> Callable[..., bool]:
+    """Alembic's ``include_object`` hook: which schema items to compare with a store.
+
+    An index the schema creates only on some backends (``Index.ddl_if(dialect=...)``, kept by
+    SQLAlchemy as ``_ddl_if``) is compared only on those.
+    """
+
+    def compared(item: object, name: str, kind: str, reflected: bool, compare_to: object) -> bool:
+        condition = getattr(item, "_ddl_if", None)
+        if kind != "index" or reflected or condition is None or condition.dialect is None:
+            return True
+        names = condition.dialect
+        return dialect.name == names if isinstance(names, str) else dialect.name in names
+
+    return compared
+
+
+def schema_differences(engine: sa.Engine) -> list:
+    """What Alembic's autogenerate finds between the store and ``schema.metadata``.
+
+    Empty when the migrations' head creates exactly the declared schema; a table or column
+    declared without a migration shows up here.
+    """
+    with engine.connect() as conn:
+        context = alembic.migration.MigrationContext.configure(
+            conn,
+            opts={"include_object": comparison_filter(conn.dialect), "compare_type": True},
+        )
+        return alembic.autogenerate.compare_metadata(context, schema.metadata)
+
+
+def migrate(engine: sa.Engine, target: str = "head") -> tuple[str | None, str]:
+    """Brings a store's schema to the newest revision (or ``target``), in one transaction.
+
+    An empty store gets every table; a store made before the schema was versioned is first
+    recorded as being at :data:`BASELINE_REVISION`, which is what it holds.
+
+    Returns:
+        The revision before (None for an empty store) and the revision now.
+    """
     with engine.begin() as conn:
-        for table in schema.metadata.sorted_tables:
-            # The columns a query returns: the same on every backend, unlike reflection.
-            stored = sa.select(sa.text("*")).select_from(sa.table(table.name)).limit(0)
-            names = set(conn.execute(stored).keys())
-            for column in table.columns:
-                if column.name in names or not column.nullable:
-                    continue
-                spec = sa.schema.CreateColumn(column).compile(dialect=engine.dialect)
-                conn.execute(
-                    sa.text(f"ALTER TABLE {preparer.format_table(table)} ADD COLUMN {spec}")
-                )
+        previous = revision(conn)
+        config = _alembic_config(conn)
+        if previous is None and sa.inspect(conn).has_table(schema.customers.name):
+            alembic.command.stamp(config, BASELINE_REVISION)
+            previous = BASELINE_REVISION
+        alembic.command.upgrade(config, target)
+        return previous, revision(conn)
+
+
+def unavailable(error: sa.exc.DBAPIError, url: str | sa.URL) -> UserError | None:
+    """The words for a store that cannot be used, or None when ``error`` is of another kind.
+
+    Returns:
+        ``store.locked`` for an embedded file another process holds (DuckDB lets one process
+        write at a time), ``store.unavailable`` for a server that cannot be reached or dropped
+        the connection; None for any other database error.
+    """
+    store = describe(url)
+    if "Could not set lock" in str(error.orig):
+        return UserError("store.locked", store=store)
+    # PostgreSQL: no SQLSTATE (the connection failed or broke), connection exceptions (08),
+    # the server shutting down or terminating the backend (57P01 and kin).
+    sqlstate = getattr(error.orig, "sqlstate", None) or ""
+    lost = sa.make_url(url).get_backend_name() == "postgresql" and (
+        isinstance(error, sa.exc.OperationalError) and sqlstate[:2] in ("", "08", "57")
+    )
+    if error.connection_invalidated or lost:
+        return UserError("store.unavailable", store=store)
+    return None
 
 
 def drop_schema(engine: sa.Engine) -> None:
-    """Drops every table of the schema (the demo generator starts from an empty store)."""
+    """Drops every table of the schema and the record of its revision (the demo starts empty)."""
     schema.metadata.drop_all(engine)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
 
 
 def has_data(engine: sa.Engine) -> bool:

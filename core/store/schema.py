@@ -307,34 +307,6 @@ features = sa.Table(
     sa.Column("preferred_channel", sa.String(40)),
 )
 
-# Ground truth planted by the demo generator. Tests read these; the product's analytics never do.
-
-demo_truth_customers = sa.Table(
-    "demo_truth_customers",
-    metadata,
-    _customer_id(primary_key=True),
-    sa.Column("archetype", sa.String(40), nullable=False),
-    sa.Column("peak_shiftable", sa.Boolean, nullable=False),
-    sa.Column("late_payer", sa.Boolean, nullable=False),
-)
-
-demo_truth_campaign_effects = sa.Table(
-    "demo_truth_campaign_effects",
-    metadata,
-    sa.Column("campaign_id", sa.String(40), primary_key=True),
-    sa.Column("segment", sa.String(60), primary_key=True),
-    sa.Column("base_rate", sa.Float, nullable=False),
-    sa.Column("uplift", sa.Float, nullable=False),
-)
-
-demo_truth_abnormal = sa.Table(
-    "demo_truth_abnormal",
-    metadata,
-    _customer_id(primary_key=True),
-    sa.Column("kind", sa.String(40), nullable=False),
-    sa.Column("start", sa.DateTime, nullable=False),
-)
-
 ENTITY_TABLES = (
     customers,
     id_map,
@@ -347,4 +319,3 @@ ENTITY_TABLES = (
     campaigns,
     campaign_members,
 )
-DEMO_TRUTH_TABLES = (demo_truth_customers, demo_truth_campaign_effects, demo_truth_abnormal)

@@ -1,0 +1,478 @@
+"""Accounts: creation and changes by administrators, sign-in with lockout, session expiry."""
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+import pandas as pd
+import sqlalchemy as sa
+
+from core.access.audit import now, record
+from core.access.org import org_scope
+from core.access.passwords import (
+    check_password_rules,
+    hash_password,
+    needs_rehash,
+    password_matches,
+)
+from core.access.roles import (
+    ROLES,
+    SYSTEM,
+    AccessError,
+    Role,
+    Viewer,
+    contact_grant_for,
+    require_administrator,
+)
+from core.store import schema
+
+# Five tries forgive a few typos yet make online guessing impractical; the lock then holds for a
+# quarter of an hour. GB/T 22239-2019 (等级保护 2.0) asks for both: a cap on failed logins and
+# a lock.
+MAX_FAILED_LOGINS = 5
+LOCKOUT_MINUTES = 15
+# A workstation left signed in at a counter is the common leak; half an hour of inactivity ends
+# the session while leaving a customer visit's preparation uninterrupted.
+SESSION_IDLE_MINUTES = 30
+
+
+def _user_row(conn: sa.Connection, user_name: str) -> sa.Row | None:
+    return conn.execute(
+        sa.select(schema.users).where(schema.users.c.user_name == user_name)
+    ).first()
+
+
+def _check_assignment(
+    conn: sa.Connection, role: str, org_unit: str | None, manager_id: str | None
+) -> None:
+    if role not in ROLES:
+        raise AccessError("access.unknown_role", role=role, roles=", ".join(ROLES))
+    if role == "customer_manager" and not manager_id:
+        raise AccessError("access.manager_id_required")
+    org_scope(conn, org_unit)
+
+
+def has_users(conn: sa.Connection) -> bool:
+    """Whether the store has at least one account."""
+    return conn.execute(sa.select(schema.users.c.user_name).limit(1)).first() is not None
+
+
+def create_user(
+    conn: sa.Connection,
+    actor: Viewer,
+    user_name: str,
+    password: str,
+    role: str,
+    *,
+    display_name: str | None = None,
+    org_unit: str | None = None,
+    manager_id: str | None = None,
+    contact_grant: bool = False,
+) -> None:
+    """Creates an account, recorded in the audit log.
+
+    Args:
+        conn: a connection inside ``engine.begin()``.
+        actor: the administrator creating it.
+        user_name: the sign-in name (letters, digits, ``. _ - @``).
+        password: the initial password; must follow :func:`check_password_rules`.
+        role: one of :data:`ROLES`.
+        display_name: the name shown in the app.
+        org_unit: the organisation unit that scopes the account's rows (None: the whole city).
+        manager_id: for a customer manager, the id their customers carry in ``manager_id``.
+        contact_grant: whether a manager or administrator sees contact fields unmasked.
+
+    Raises:
+        AccessError: the actor is no administrator, the name is taken or malformed, or the
+            password, role, unit or manager id is not acceptable.
+    """
+    require_administrator(actor)
+    user_name = user_name.strip()
+    if not re.fullmatch(r"[A-Za-z0-9._@-]{2,60}", user_name):
+        raise AccessError("access.bad_user_name", user_name=user_name)
+    if _user_row(conn, user_name) is not None:
+        raise AccessError("access.user_exists", user_name=user_name)
+    check_password_rules(password)
+    _check_assignment(conn, role, org_unit, manager_id)
+    conn.execute(
+        schema.users.insert().values(
+            user_name=user_name,
+            display_name=display_name or user_name,
+            password_hash=hash_password(password),
+            role=role,
+            org_unit=org_unit or None,
+            manager_id=manager_id or None,
+            contact_grant=contact_grant,
+            failed_logins=0,
+            created_at=now(),
+            active=True,
+        )
+    )
+    record(
+        conn,
+        actor,
+        "user_created",
+        user_name,
+        {"role": role, "org_unit": org_unit or "", "manager_id": manager_id or ""},
+    )
+
+
+_UNCHANGED = object()
+
+
+def update_user(
+    conn: sa.Connection,
+    actor: Viewer,
+    user_name: str,
+    *,
+    role: str | object = _UNCHANGED,
+    org_unit: str | None | object = _UNCHANGED,
+    manager_id: str | None | object = _UNCHANGED,
+    contact_grant: bool | object = _UNCHANGED,
+    active: bool | object = _UNCHANGED,
+) -> None:
+    """Changes an account's role, scope, grant or status; the change goes to the audit log.
+
+    Args:
+        conn: a connection inside ``engine.begin()``.
+        actor: the administrator making the change.
+        user_name: the account.
+        role: the new role.
+        org_unit: the new organisation unit (None: the whole city).
+        manager_id: the new customer-manager id.
+        contact_grant: the new contact-field grant.
+        active: False disables sign-in.
+
+    Raises:
+        AccessError: not an administrator, unknown account, an invalid assignment, or an
+            administrator taking away their own administration.
+    """
+    require_administrator(actor)
+    row = _user_row(conn, user_name)
+    if row is None:
+        raise AccessError("access.unknown_user", user_name=user_name)
+    requested = {
+        "role": role,
+        "org_unit": org_unit,
+        "manager_id": manager_id,
+        "contact_grant": contact_grant,
+        "active": active,
+    }
+    changes = {
+        name: value
+        for name, value in requested.items()
+        if value is not _UNCHANGED and value != getattr(row, name)
+    }
+    if not changes:
+        return
+    if "org_unit" in changes or "manager_id" in changes:
+        changes = {
+            name: (value or None) if name in ("org_unit", "manager_id") else value
+            for name, value in changes.items()
+        }
+    merged = {name: changes.get(name, getattr(row, name)) for name in requested}
+    _check_assignment(conn, merged["role"], merged["org_unit"], merged["manager_id"])
+    if user_name == actor.user_name and (merged["role"] != "administrator" or not merged["active"]):
+        raise AccessError("access.keep_own_administration")
+    conn.execute(
+        schema.users.update().where(schema.users.c.user_name == user_name).values(**changes)
+    )
+    detail = {name: {"from": getattr(row, name), "to": value} for name, value in changes.items()}
+    action = "role_changed" if "role" in changes else "user_changed"
+    record(conn, actor, action, user_name, detail)
+
+
+def reset_password(conn: sa.Connection, actor: Viewer, user_name: str, new_password: str) -> None:
+    """Sets an account's password on an administrator's behalf and lifts any lock.
+
+    Raises:
+        AccessError: not an administrator, unknown account, or a password breaking the rules.
+    """
+    require_administrator(actor)
+    if _user_row(conn, user_name) is None:
+        raise AccessError("access.unknown_user", user_name=user_name)
+    check_password_rules(new_password)
+    conn.execute(
+        schema.users.update()
+        .where(schema.users.c.user_name == user_name)
+        .values(password_hash=hash_password(new_password), failed_logins=0, locked_until=None)
+    )
+    record(conn, actor, "password_reset", user_name)
+
+
+def change_password(
+    conn: sa.Connection, viewer: Viewer, current_password: str, new_password: str
+) -> None:
+    """Changes the signed-in person's own password.
+
+    Raises:
+        AccessError: the current password is wrong, or the new one breaks the rules or repeats
+            the current one.
+    """
+    row = _user_row(conn, viewer.user_name)
+    if row is None or not password_matches(row.password_hash, current_password):
+        raise AccessError("access.current_password_wrong")
+    check_password_rules(new_password)
+    if new_password == current_password:
+        raise AccessError("access.password_unchanged")
+    conn.execute(
+        schema.users.update()
+        .where(schema.users.c.user_name == viewer.user_name)
+        .values(password_hash=hash_password(new_password))
+    )
+    record(conn, viewer, "password_changed", viewer.user_name)
+
+
+def viewer_for(conn: sa.Connection, user_name: str) -> Viewer:
+    """The viewer an account signs in as: its role, its organisation scope and its grant.
+
+    Raises:
+        AccessError: the account does not exist or is disabled.
+    """
+    row = _user_row(conn, user_name)
+    if row is None or not row.active:
+        raise AccessError("access.unknown_user", user_name=user_name)
+    regions, areas = org_scope(conn, row.org_unit)
+    return Viewer(
+        user_name=row.user_name,
+        role=row.role,
+        regions=regions,
+        manager_id=row.manager_id if row.role == "customer_manager" else None,
+        contact_grant=contact_grant_for(row.role, bool(row.contact_grant)),
+        transformer_areas=areas,
+    )
+
+
+def viewer_for_email(conn: sa.Connection, email: str) -> Viewer:
+    """The viewer for a single-sign-on identity: the active account named by the e-mail address.
+
+    Raises:
+        AccessError: no active account is named by this address.
+    """
+    row = conn.execute(
+        sa.select(schema.users.c.user_name).where(
+            sa.func.lower(schema.users.c.user_name) == email.strip().lower()
+        )
+    ).first()
+    if row is None:
+        raise AccessError("access.no_account_for_email", email=email)
+    return viewer_for(conn, row.user_name)
+
+
+def authenticate(
+    engine: sa.Engine, user_name: str, password: str, *, at: dt.datetime | None = None
+) -> Viewer:
+    """Signs a person in: checks the password, counts failures and locks, audits the attempt.
+
+    The failure counter and the audit entries are committed even when the attempt fails.
+
+    Args:
+        engine: the store.
+        user_name: the name typed in.
+        password: the password typed in.
+        at: the time of the attempt (default: now).
+
+    Returns:
+        The viewer to run the session as.
+
+    Raises:
+        AccessError: wrong name or password (one message for both), or the account is locked.
+    """
+    at = at or now()
+    user_name = user_name.strip()
+    with engine.begin() as conn:
+        row = _user_row(conn, user_name)
+        if row is not None and row.locked_until is not None and row.locked_until > at:
+            record(conn, user_name, "login_refused_locked", user_name)
+            refusal = AccessError("access.locked", until=f"{row.locked_until:%H:%M}")
+        elif row is not None and row.active and password_matches(row.password_hash, password):
+            if needs_rehash(row.password_hash):
+                conn.execute(
+                    schema.users.update()
+                    .where(schema.users.c.user_name == user_name)
+                    .values(password_hash=hash_password(password))
+                )
+            conn.execute(
+                schema.users.update()
+                .where(schema.users.c.user_name == user_name)
+                .values(failed_logins=0, locked_until=None)
+            )
+            viewer = viewer_for(conn, user_name)
+            record(conn, viewer, "login", user_name)
+            return viewer
+        else:
+            if row is None:
+                password_matches(None, password)
+            refusal = AccessError("access.login_failed")
+            record(conn, user_name, "login_failed", user_name)
+            if row is not None:
+                failures = row.failed_logins + 1
+                values: dict[str, object] = {"failed_logins": failures}
+                if failures >= MAX_FAILED_LOGINS:
+                    values = {"failed_logins": 0, "locked_until": at + _lockout()}
+                    record(conn, user_name, "account_locked", user_name, {"failures": failures})
+                    refusal = AccessError("access.locked", until=f"{values['locked_until']:%H:%M}")
+                conn.execute(
+                    schema.users.update()
+                    .where(schema.users.c.user_name == user_name)
+                    .values(**values)
+                )
+    raise refusal
+
+
+def _lockout() -> dt.timedelta:
+    return dt.timedelta(minutes=LOCKOUT_MINUTES)
+
+
+def session_expired(last_seen: dt.datetime | None, at: dt.datetime | None = None) -> bool:
+    """Whether a session last used at ``last_seen`` has been idle too long at ``at``."""
+    if last_seen is None:
+        return True
+    return (at or now()) - last_seen > dt.timedelta(minutes=SESSION_IDLE_MINUTES)
+
+
+def users(conn: sa.Connection, viewer: Viewer) -> pd.DataFrame:
+    """Every account without its password hash, for the administrators.
+
+    Raises:
+        AccessError: the viewer is no administrator.
+    """
+    require_administrator(viewer)
+    table = schema.users
+    columns = [column for column in table.c if column.name != "password_hash"]
+    rows = conn.execute(sa.select(*columns).order_by(table.c.user_name)).all()
+    return pd.DataFrame(rows, columns=[column.name for column in columns])
+
+
+def create_administrator(conn: sa.Connection, user_name: str, password: str) -> None:
+    """Creates the first administrator of a real deployment.
+
+    Raises:
+        AccessError: the name is taken or malformed, or the password breaks the rules.
+    """
+    create_user(conn, SYSTEM, user_name, password, "administrator", contact_grant=True)
+
+
+# One shared password for every demo account, printed on the login page of a demo store.
+DEMO_PASSWORD = "demo1234"
+
+
+DEMO_ACCOUNTS: tuple[tuple[str, Role], ...] = (
+    ("admin", "administrator"),
+    ("manager", "manager"),
+    ("district_manager", "manager"),
+    ("analyst", "analyst"),
+    ("customer_manager", "customer_manager"),
+)
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    """A demo account as the login page describes it.
+
+    Attributes:
+        user_name: the sign-in name.
+        role: the account's role.
+        scope: the district or customer-manager id it is limited to; empty for the whole city.
+    """
+
+    user_name: str
+    role: Role
+    scope: str
+
+
+def demo_scopes(conn: sa.Connection) -> tuple[str | None, str | None]:
+    """The scopes of the demo's district manager and customer manager.
+
+    Returns:
+        The district with the most customers and the ``manager_id`` with the most customers
+        (ties broken by name); None when the store has none.
+    """
+    customers = schema.customers
+    count = sa.func.count().label("customers")
+    region = conn.execute(
+        sa.select(customers.c.region, count)
+        .group_by(customers.c.region)
+        .order_by(count.desc(), customers.c.region)
+        .limit(1)
+    ).scalar()
+    manager_id = conn.execute(
+        sa.select(customers.c.manager_id, count)
+        .where(customers.c.manager_id.is_not(None))
+        .group_by(customers.c.manager_id)
+        .order_by(count.desc(), customers.c.manager_id)
+        .limit(1)
+    ).scalar()
+    return region, manager_id
+
+
+def create_demo_accounts(conn: sa.Connection) -> list[DemoAccount]:
+    """Creates one account per role on a demo store, all with :data:`DEMO_PASSWORD`.
+
+    The district manager is scoped to the district with the most customers, the customer
+    manager to the ``manager_id`` with the most customers. Accounts that exist are left as they
+    are.
+
+    Args:
+        conn: a connection inside ``engine.begin()`` on a store with customers.
+
+    Returns:
+        The demo accounts.
+
+    Raises:
+        ValueError: the store is not a demo store (demo passwords never go on real data), or has
+            no customers with a manager to build the accounts on.
+    """
+    if not is_demo_store(conn):
+        raise ValueError(
+            "demo accounts are only created on a demo store (python -m core demo); "
+            "create a real administrator with: python -m core users --create-admin NAME"
+        )
+    region, manager_id = demo_scopes(conn)
+    if region is None or manager_id is None:
+        raise ValueError("the store has no customers with a manager_id; build the demo first")
+    scopes = {"district_manager": region, "customer_manager": manager_id}
+    accounts = []
+    for user_name, role in DEMO_ACCOUNTS:
+        if _user_row(conn, user_name) is None:
+            create_user(
+                conn,
+                SYSTEM,
+                user_name,
+                DEMO_PASSWORD,
+                role,
+                display_name=user_name.replace("_", " ").title(),
+                org_unit=region if user_name == "district_manager" else None,
+                manager_id=manager_id if role == "customer_manager" else None,
+                contact_grant=role == "administrator",
+            )
+        accounts.append(DemoAccount(user_name, role, scopes.get(user_name, "")))
+    return accounts
+
+
+def is_demo_store(conn: sa.Connection) -> bool:
+    """Whether the store holds the synthetic demo utility (it has planted ground truth)."""
+    from core.demo import truth
+
+    return truth.is_demo_store(conn)
+
+
+def demo_accounts(conn: sa.Connection) -> list[DemoAccount]:
+    """The demo accounts of a demo store, for the login page; empty on a real deployment."""
+    if not is_demo_store(conn):
+        return []
+    names = [name for name, _ in DEMO_ACCOUNTS]
+    rows = conn.execute(
+        sa.select(
+            schema.users.c.user_name,
+            schema.users.c.role,
+            schema.users.c.org_unit,
+            schema.users.c.manager_id,
+        ).where(schema.users.c.user_name.in_(names), schema.users.c.active)
+    ).all()
+    found = {row.user_name: row for row in rows}
+    return [
+        DemoAccount(name, found[name].role, found[name].org_unit or found[name].manager_id or "")
+        for name in names
+        if name in found
+    ]
