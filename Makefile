@@ -42,8 +42,10 @@ lint: $(STAMP)
 test: $(STAMP) browser-deps pdf-fonts lint
 	$(PY) -m pytest
 
-# Every benchmark in turn; each prints its figures (they go into the README).
+# Every benchmark in turn; each prints its figures (they go into the README). The reference
+# implementations some of them compare against are benchmark-only requirements.
 bench: $(STAMP)
+	$(PY) -m pip install --quiet -r bench/requirements.txt
 	for script in bench/bench_*.py; do $(PY) -m bench.$$(basename $$script .py) || exit 1; done
 
 clean:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from core import access, features, i18n, savings, tags, tariffs
+from core import access, errors, features, i18n, savings, tags, tariffs
 from core.store import functions, schema
 from core.store.engine import connected
 
@@ -28,9 +28,6 @@ HEATMAP_DAYS = 365
 PHONE_SYSTEMS = ("95598",)
 # Two years of bills: this year's against last year's, and the payment record risk looks at.
 BILL_MONTHS = 24
-# Share of peak and critical-peak energy a customer can usually move without changing what it
-# produces (the talking point "moving 15% of peak use to the valley saves ...").
-PEAK_SHIFT_SHARE = 0.15
 # Savings below this are not worth a visit's talking point.
 MIN_SAVING_CNY = 50.0
 # Maximum demand above this share of contract capacity means the customer is near its limit.
@@ -42,8 +39,6 @@ MIN_PEERS = 5
 PEER_LIMIT = 500
 # Capacity band of a peer: within this factor of the customer's contract capacity.
 CAPACITY_BAND_FACTOR = 1.5
-# The peak-shift talking point prices a year of bills, so its saving is a yearly one.
-SHIFT_SAVING_MONTHS = 12
 COMPARED_FEATURES = (
     "annual_kwh",
     "avg_daily_kwh",
@@ -600,41 +595,12 @@ def _peer_frame(conn: sa.Connection, columns: list, condition: sa.ColumnElement)
     return frame
 
 
-def _peak_shift_saving(bind: Bind, record: dict, customer_id: str) -> float | None:
-    """The yearly saving of moving :data:`PEAK_SHIFT_SHARE` of peak energy (savings module)."""
-    tariff = tariffs.load_catalog().get(record["tariff_code"])
-    if tariff is None or tariff.kind not in features.SCHEDULED_KINDS:
-        return None
-    table = schema.bills
-    with connected(bind) as conn:
-        rows = conn.execute(
-            sa.select(
-                table.c.period,
-                table.c.kwh_critical,
-                table.c.kwh_peak,
-                table.c.kwh_flat,
-                table.c.kwh_valley,
-            )
-            .where(table.c.customer_id == customer_id)
-            .order_by(table.c.period.desc())
-            .limit(SHIFT_SAVING_MONTHS)
-        ).all()
-    if not rows:
-        return None
-    usage = pd.DataFrame(
-        rows, columns=["period", "kwh_critical", "kwh_peak", "kwh_flat", "kwh_valley"]
-    )
-    usage = usage.fillna(0.0).sort_values("period").reset_index(drop=True)
-    usage["customer_id"] = customer_id
-    usage["kvarh"] = np.nan
-    usage["max_demand_kw"] = np.nan
-    usage["demand_interval"] = "hourly"
-    usage["contract_capacity_kva"] = record.get("contract_capacity_kva") or np.nan
+def _best_saving(bind: Bind, record: dict) -> savings.Action | None:
+    """The action the tariff page ranks first for the customer, with the same figures."""
     try:
-        result = savings.shift_whatif(tariff, usage, PEAK_SHIFT_SHARE)
-    except ValueError:
+        return savings.store_customer_savings(bind, record).best
+    except errors.UserError:
         return None
-    return float(result["saving_cny"].sum())
 
 
 def recommendations(
@@ -643,7 +609,7 @@ def recommendations(
     """What to propose or prepare on the visit, each with the figures behind it.
 
     Args:
-        bind: the store, or a connection to it (the bills priced for the savings).
+        bind: the store, or a connection to it (the readings priced for the savings).
         record: the customer's archive (:func:`archive`), as the viewer may see it.
         row: the customer's features (:func:`core.features.for_customer`).
         tag_hits: the tags the customer carries (:func:`core.tags.for_customer`).
@@ -654,7 +620,6 @@ def recommendations(
     """
     if record is None or row is None:
         return []
-    customer_id = record["customer_id"]
     hits = {hit.rule.name: hit for hit in tag_hits}
     actions: list[Recommendation] = []
     complaints_after = row.get("complaints_after_outage_90d") or 0
@@ -684,20 +649,9 @@ def recommendations(
         )
     if "late_payer" in hits:
         actions.append(Recommendation("offer_autopay", {"late": int(row["late_payments"])}, 30))
-    saving = _peak_shift_saving(bind, record, customer_id)
-    on_peak = (row.get("peak_share") or 0) + (row.get("critical_share") or 0)
-    if saving is not None and saving >= MIN_SAVING_CNY:
-        actions.append(
-            Recommendation(
-                "shift_peak",
-                {
-                    "share": f"{PEAK_SHIFT_SHARE:.0%}",
-                    "saving": f"{saving:,.0f}",
-                    "peak_share": f"{on_peak:.0%}",
-                },
-                40,
-            )
-        )
+    best = _best_saving(bind, record)
+    if best is not None and best.saving_cny >= MIN_SAVING_CNY:
+        actions.append(Recommendation(*savings.talking_point(best), 40))
     if (
         "night_charging" in hits
         and record["tariff_code"] != features.REFERENCE_SCHEDULE["residential"]
@@ -712,7 +666,13 @@ def recommendations(
     power_factor = row.get("power_factor")
     tariff = tariffs.load_catalog().get(record["tariff_code"])
     standard = tariff.power_factor_standard if tariff else None
-    if power_factor is not None and standard is not None and power_factor < standard:
+    compensating = best is not None and best.option == "compensation"
+    if (
+        power_factor is not None
+        and standard is not None
+        and power_factor < standard
+        and not compensating
+    ):
         actions.append(
             Recommendation(
                 "compensate_reactive",
@@ -747,7 +707,11 @@ def recommendations(
 
 def describe(action: Recommendation, language: str) -> str:
     """The recommendation as a sentence in the user's language."""
-    return i18n.translate(f"customer360.action.{action.code}", language, **action.values)
+    values = {
+        name: value.label(language) if hasattr(value, "label") else value
+        for name, value in action.values.items()
+    }
+    return i18n.translate(f"customer360.action.{action.code}", language, **values)
 
 
 def archive_text(field_name: str, value: object, language: str) -> str:

@@ -1,4 +1,4 @@
-"""The one error type a user reads: a catalog key and its values, translated by the page."""
+"""What a user reads from core: an error or a notice, a catalog key and values a page translates."""
 
 from core import i18n
 
@@ -18,8 +18,48 @@ class UserError(ValueError):
     def __init__(self, key: str, **values: object) -> None:
         self.key = key
         self.values = values
-        super().__init__(i18n.translate(key, "en", **values))
+        super().__init__(self.text("en"))
 
     def text(self, language: str) -> str:
         """The message in ``language``."""
-        return i18n.translate(self.key, language, **self.values)
+        return i18n.translate(self.key, language, **told(self.values, language))
+
+
+def told(values: dict, language: str) -> dict:
+    """Values as they read in ``language``: a message within a message is told in it too."""
+    return {
+        name: value.text(language) if isinstance(value, UserError | Notice) else value
+        for name, value in values.items()
+    }
+
+
+class Notice:
+    """Something a user should know that is not an error: data left out, gaps filled.
+
+    Results carry their notices; the page shows ``notice.text(language)``, the command line the
+    English text (``str(notice)``).
+
+    Attributes:
+        key: the catalog key of the text.
+        values: the values named in the text.
+    """
+
+    def __init__(self, key: str, **values: object) -> None:
+        self.key = key
+        self.values = values
+
+    def text(self, language: str) -> str:
+        """The notice in ``language``."""
+        return i18n.translate(self.key, language, **told(self.values, language))
+
+    def __str__(self) -> str:
+        return self.text("en")
+
+    def __repr__(self) -> str:
+        return f"Notice({self.key!r}, {self.values!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Notice) and (self.key, self.values) == (other.key, other.values)
+
+    def __hash__(self) -> int:
+        return hash((self.key, tuple(sorted(self.values.items()))))

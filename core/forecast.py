@@ -31,7 +31,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from core import calendars
+from core import calendars, errors, i18n
 
 Freq = Literal["h", "D"]
 Model = Literal["seasonal_naive", "prophet_default", "prophet", "gbm", "ensemble"]
@@ -63,6 +63,9 @@ PROPHET_MAX_HISTORY = {"h": 183 * 24, "D": 10 * 366}
 # Degree-hour base temperatures: load rises below HEATING_BASE_C and above COOLING_BASE_C.
 HEATING_BASE_C = 14.0
 COOLING_BASE_C = 22.0
+# The what-if moves the future temperature this far, in the direction that raises the load in the
+# forecast's season.
+WHAT_IF_DEGREES_C = 2.0
 # Spring Festival load stays low for days after the statutory holiday as factories restart slowly.
 SPRING_FESTIVAL = "Spring Festival"
 SPRING_FESTIVAL_EXTRA_DAYS = 10
@@ -82,22 +85,35 @@ GBM_QUANTILE_PARAMS = {
 _log = logging.getLogger(__name__)
 
 
-class SeriesError(ValueError):
+class SeriesError(errors.UserError):
     """A series a model cannot be fitted on, with the longest window that could be used instead.
 
     Attributes:
         usable_window: ``(first, last)`` timestamps of the longest usable stretch, or None.
     """
 
-    def __init__(self, message: str, usable_window: tuple[pd.Timestamp, pd.Timestamp] | None):
-        if usable_window is not None:
-            first, last = usable_window
-            message = (
-                f"{message} The longest usable window is {first:%Y-%m-%d %H:%M} to "
-                f"{last:%Y-%m-%d %H:%M}; forecast from that period instead."
-            )
-        super().__init__(message)
+    def __init__(
+        self,
+        key: str,
+        usable_window: tuple[pd.Timestamp, pd.Timestamp] | None = None,
+        **values: object,
+    ) -> None:
         self.usable_window = usable_window
+        super().__init__(key, **values)
+
+    def text(self, language: str) -> str:
+        """The message in ``language``, with the window that could be used when there is one."""
+        text = super().text(language)
+        if self.usable_window is None:
+            return text
+        first, last = self.usable_window
+        window = i18n.translate(
+            "forecast.error.usable_window",
+            language,
+            first=f"{first:%Y-%m-%d %H:%M}",
+            last=f"{last:%Y-%m-%d %H:%M}",
+        )
+        return f"{text} {window}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,12 +123,12 @@ class Prepared:
     Attributes:
         frame: ``ds``, ``y`` and, when given, ``temperature_c``; no missing values.
         freq: ``h`` or ``D``.
-        warnings: what was changed or dropped, in words for the user.
+        warnings: what was changed or dropped, for the user.
     """
 
     frame: pd.DataFrame
     freq: Freq
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[errors.Notice, ...] = ()
 
     @property
     def has_temperature(self) -> bool:
@@ -173,7 +189,7 @@ class Forecast:
         backtest: the backtest that chose the ensemble weight, or None when none was run.
         ensemble_weights: each ensemble member's weight (they add up to one).
         temperature_shift_c: the what-if shift applied for ``yhat_what_if``.
-        warnings: what was changed in the input, in words for the user.
+        warnings: what was changed in the input, for the user.
     """
 
     frame: pd.DataFrame
@@ -181,7 +197,7 @@ class Forecast:
     backtest: Backtest | None
     ensemble_weights: dict[str, float]
     temperature_shift_c: float
-    warnings: tuple[str, ...]
+    warnings: tuple[errors.Notice, ...]
 
 
 # Metrics ------------------------------------------------------------------------------------
@@ -330,48 +346,46 @@ def prepare(
         ValueError: columns missing or not numeric, or the horizon is not positive.
     """
     if freq not in MIN_HISTORY:
-        raise ValueError(f'frequency must be "h" (hourly) or "D" (daily), got {freq!r}')
+        raise errors.UserError("forecast.error.frequency", freq=freq)
     if horizon < 1:
-        raise ValueError(f"the horizon must be at least one step, got {horizon}")
+        raise errors.UserError("forecast.error.horizon", horizon=horizon)
     missing = [name for name in ("ds", "y") if name not in history]
     if missing:
-        raise ValueError(
-            f"the load series needs columns ds and y; missing {', '.join(missing)} "
-            f"(got {', '.join(map(str, history.columns))})"
+        raise errors.UserError(
+            "forecast.error.columns",
+            missing=", ".join(missing),
+            columns=", ".join(map(str, history.columns)),
         )
     columns = ["ds", "y"] + (["temperature_c"] if "temperature_c" in history else [])
     frame = history[columns].copy()
     frame["ds"] = pd.to_datetime(frame["ds"], errors="coerce")
     if frame["ds"].isna().any():
         row = int(np.flatnonzero(frame["ds"].isna().to_numpy())[0])
-        raise ValueError(f"row {row + 1}: ds is not a timestamp")
+        raise errors.UserError("forecast.error.not_a_timestamp", row=row + 1)
     for name in columns[1:]:
-        try:
-            frame[name] = pd.to_numeric(frame[name], errors="raise").astype(float)
-        except (ValueError, TypeError) as error:
-            raise ValueError(f"{name} must be numeric: {error}") from error
+        values = pd.to_numeric(frame[name], errors="coerce")
+        unreadable = values.isna() & frame[name].notna()
+        if unreadable.any():
+            row = int(np.flatnonzero(unreadable.to_numpy())[0])
+            raise errors.UserError(
+                "forecast.error.not_a_number", column=name, row=row + 1, value=frame[name].iloc[row]
+            )
+        frame[name] = values.astype(float)
     if frame["ds"].duplicated().any():
         first = frame.loc[frame["ds"].duplicated(), "ds"].iloc[0]
-        raise ValueError(f"the series has the timestamp {first:%Y-%m-%d %H:%M} more than once")
+        raise errors.UserError("forecast.error.repeated_time", ds=f"{first:%Y-%m-%d %H:%M}")
     frame = frame.sort_values("ds").dropna(subset=["y"])
     if frame.empty:
-        raise SeriesError("The load series is empty.", None)
+        raise SeriesError("forecast.error.empty")
     if frame["y"].nunique() == 1:
-        raise SeriesError(
-            f"The load is constant at {frame['y'].iloc[0]:g} kWh; a model has nothing to learn. "
-            "Check the meter.",
-            None,
-        )
+        raise SeriesError("forecast.error.constant", kwh=f"{frame['y'].iloc[0]:g}")
     offset = pd.Timedelta(hours=1) if freq == "h" else pd.Timedelta(days=1)
     if (frame["ds"] != frame["ds"].dt.floor(offset)).any():
-        raise ValueError(
-            f"timestamps must fall on whole {'hours' if freq == 'h' else 'days'}; "
-            "aggregate finer readings first"
-        )
+        raise errors.UserError(f"forecast.error.not_whole_{'hours' if freq == 'h' else 'days'}")
     frame = frame.set_index("ds").asfreq(offset)
-    warnings: list[str] = []
+    warnings: list[errors.Notice] = []
     needed = MIN_HISTORY[freq] + horizon + max(folds - 1, 0) * (step or STEPS_PER_DAY[freq])
-    unit = "hours" if freq == "h" else "days"
+    per = "hourly" if freq == "h" else "daily"
 
     breaks = _breaks(frame["y"], freq)
     runs = _runs(frame.index, breaks)
@@ -380,42 +394,44 @@ def prepare(
     last = runs[-1]
     if last[1] < len(frame):
         raise SeriesError(
-            f"The readings are stuck at {frame['y'].iloc[-1]:g} kWh since "
-            f"{frame.index[last[1]]:%Y-%m-%d %H:%M} (a stuck-meter stretch); "
-            "a forecast from them would repeat the fault.",
+            "forecast.error.stuck_meter",
             usable if longest[1] - longest[0] >= needed else None,
+            kwh=f"{frame['y'].iloc[-1]:g}",
+            since=f"{frame.index[last[1]]:%Y-%m-%d %H:%M}",
         )
     if len(runs) > 1:
         dropped_before = frame.index[last[0]]
         if last[1] - last[0] < needed:
             raise SeriesError(
-                f"Since the last gap or stuck-meter stretch before {dropped_before:%Y-%m-%d %H:%M} "
-                f"only {last[1] - last[0]} {unit} are left; {needed} are needed.",
+                f"forecast.error.short_after_gap_{per}",
                 usable if longest[1] - longest[0] >= needed else None,
+                before=f"{dropped_before:%Y-%m-%d %H:%M}",
+                left=last[1] - last[0],
+                needed=needed,
             )
         warnings.append(
-            f"Data before {dropped_before:%Y-%m-%d %H:%M} were left out: a gap or a stuck meter "
-            f"breaks the series there."
+            errors.Notice("forecast.notice.left_out", before=f"{dropped_before:%Y-%m-%d %H:%M}")
         )
     frame = frame.iloc[last[0] : last[1]]
     filled = int(frame["y"].isna().sum())
     if filled:
-        warnings.append(f"{filled} missing {unit} were filled by interpolation.")
+        warnings.append(errors.Notice(f"forecast.notice.filled_{per}", count=filled))
     frame["y"] = frame["y"].interpolate(limit_direction="both")
     if "temperature_c" in frame:
         if frame["temperature_c"].isna().all():
-            raise ValueError("temperature_c has no values in the history")
+            raise errors.UserError("forecast.error.no_temperature")
         gaps = int(frame["temperature_c"].isna().sum())
         if gaps:
-            warnings.append(f"{gaps} missing temperatures were filled by interpolation.")
+            warnings.append(errors.Notice("forecast.notice.temperature_filled", count=gaps))
         frame["temperature_c"] = frame["temperature_c"].interpolate(limit_direction="both")
     if len(frame) < needed:
         raise SeriesError(
-            f"The series has {len(frame)} {unit} of history; {needed} are needed "
-            f"({MIN_HISTORY[freq]} to learn from, {horizon} ahead"
-            + (f", {folds} backtest folds" if folds > 1 else "")
-            + ").",
-            None,
+            f"forecast.error.short_{per}" + ("_folds" if folds > 1 else ""),
+            have=len(frame),
+            needed=needed,
+            learn=MIN_HISTORY[freq],
+            horizon=horizon,
+            **({"folds": folds} if folds > 1 else {}),
         )
     return Prepared(frame.reset_index(), freq, tuple(warnings))
 
@@ -457,9 +473,7 @@ def _runs(index: pd.DatetimeIndex, bad: np.ndarray) -> list[tuple[int, int]]:
             runs.append((start, i))
             start = None
     if not runs:
-        raise SeriesError(
-            "The series has no usable stretch: it is all gaps or a stuck meter.", None
-        )
+        raise SeriesError("forecast.error.no_usable_stretch")
     return runs
 
 
@@ -472,6 +486,25 @@ def to_daily(hourly: pd.DataFrame) -> pd.DataFrame:
     daily = frame.groupby("day", as_index=False).agg(**aggregations)
     daily = daily[daily["count"] == 24].drop(columns="count").rename(columns={"day": "ds"})
     return daily.reset_index(drop=True)
+
+
+def what_if_shift(future: pd.DataFrame, degrees: float = WHAT_IF_DEGREES_C) -> float:
+    """The temperature shift that matters in the forecast's season, in °C.
+
+    Colder (negative) when the forecast period needs more heating than cooling, as in January;
+    warmer (positive) otherwise, as in a summer heat wave.
+
+    Args:
+        future: ``temperature_c`` over the forecast period.
+        degrees: how far to move the temperature.
+
+    Returns:
+        ``-degrees`` or ``+degrees``.
+    """
+    temperature = pd.to_numeric(future["temperature_c"]).to_numpy(float)
+    heating = np.clip(HEATING_BASE_C - temperature, 0, None).sum()
+    cooling = np.clip(temperature - COOLING_BASE_C, 0, None).sum()
+    return -abs(degrees) if heating > cooling else abs(degrees)
 
 
 def future_index(history: pd.DataFrame, horizon: int, freq: Freq) -> pd.DatetimeIndex:
@@ -500,7 +533,7 @@ def climatology(weather: pd.DataFrame, future: Sequence, *, window_days: int = 7
     """
     frame = weather.dropna(subset=["temperature_c"])
     if frame.empty:
-        raise ValueError("no weather history to build a temperature climatology from")
+        raise errors.UserError("forecast.error.no_weather")
     ds = pd.to_datetime(frame["ds"])
     table = (
         frame.assign(doy=ds.dt.day_of_year.clip(upper=365), hour=ds.dt.hour)
@@ -810,14 +843,16 @@ def fit_predict(
         ValueError: an unknown model, or future temperature missing.
     """
     if model not in MODELS or model == "ensemble":
-        raise ValueError(f"unknown model {model!r}: use one of {', '.join(MODELS[:-1])}")
+        raise errors.UserError(
+            "forecast.error.unknown_model", model=model, models=", ".join(MODELS[:-1])
+        )
     prepared = prepare(history, freq=freq, horizon=len(future))
     frame = prepared.frame
     future = future.assign(ds=pd.to_datetime(future["ds"])).reset_index(drop=True)
     if prepared.has_temperature and (
         "temperature_c" not in future or future["temperature_c"].isna().any()
     ):
-        raise ValueError("the history has temperature, so the future needs temperature_c")
+        raise errors.UserError("forecast.error.future_temperature_missing")
     if model == "seasonal_naive":
         return seasonal_naive(frame, future["ds"], freq)
     days = calendars.day_calendar(pd.concat([frame["ds"], future["ds"]]), calendar)
@@ -878,10 +913,10 @@ def backtest(
         ValueError: folds or step below one.
     """
     if folds < 1:
-        raise ValueError(f"the backtest needs at least one fold, got {folds}")
+        raise errors.UserError("forecast.error.folds", folds=folds)
     step = step or STEPS_PER_DAY[freq]
     if step < 1:
-        raise ValueError(f"steps between origins must be at least one, got {step}")
+        raise errors.UserError("forecast.error.step", step=step)
     prepared = (
         history
         if isinstance(history, Prepared)
@@ -890,10 +925,11 @@ def backtest(
     frame = prepared.frame
     if len(frame) < MIN_HISTORY[freq] + horizon + (folds - 1) * step:
         raise SeriesError(
-            f"{folds} folds of {horizon} steps need "
-            f"{MIN_HISTORY[freq] + horizon + (folds - 1) * step} values, the series has "
-            f"{len(frame)}.",
-            None,
+            "forecast.error.short_for_folds",
+            folds=folds,
+            horizon=horizon,
+            needed=MIN_HISTORY[freq] + horizon + (folds - 1) * step,
+            have=len(frame),
         )
     days = calendars.day_calendar(frame["ds"], calendar)
     features = gbm_features(frame, horizon, freq, days)
@@ -1049,7 +1085,7 @@ def forecast(
     calendar: str = "cn",
     folds: int = 7,
     step: int | None = None,
-    temperature_shift_c: float = 2.0,
+    temperature_shift_c: float | None = None,
     prophet_refit_every: int = PROPHET_REFIT_EVERY,
     component_history: int | None = None,
 ) -> Forecast:
@@ -1065,7 +1101,8 @@ def forecast(
         folds: backtest folds that choose the ensemble weight; 0 skips the backtest and weighs
             Prophet and boosting equally.
         step: steps between backtest origins (default one day).
-        temperature_shift_c: degrees added to the future temperature for ``yhat_what_if``.
+        temperature_shift_c: degrees added to the future temperature for ``yhat_what_if``; by
+            default the season's direction (see :func:`what_if_shift`).
         prophet_refit_every: folds per Prophet fit in the backtest.
         component_history: steps of history before the forecast to include in ``components``
             (default four weeks).
@@ -1083,17 +1120,20 @@ def forecast(
     future_frame = pd.DataFrame({"ds": index})
     if prepared.has_temperature:
         if future is None or "temperature_c" not in future:
-            raise ValueError(
-                "the history has temperature, so the forecast needs temperature_c for the "
-                f"forecast period {index[0]:%Y-%m-%d %H:%M} to {index[-1]:%Y-%m-%d %H:%M}"
+            raise errors.UserError(
+                "forecast.error.future_temperature_needed",
+                first=f"{index[0]:%Y-%m-%d %H:%M}",
+                last=f"{index[-1]:%Y-%m-%d %H:%M}",
             )
         supplied = future.assign(ds=pd.to_datetime(future["ds"])).drop_duplicates("ds")
         matched = supplied.set_index("ds")["temperature_c"].reindex(index)
         if matched.isna().any():
             first = matched.index[matched.isna()][0]
-            raise ValueError(
-                f"the future temperature has no value for {first:%Y-%m-%d %H:%M}; "
-                f"it must cover {index[0]:%Y-%m-%d %H:%M} to {index[-1]:%Y-%m-%d %H:%M}"
+            raise errors.UserError(
+                "forecast.error.future_temperature_gap",
+                missing=f"{first:%Y-%m-%d %H:%M}",
+                first=f"{index[0]:%Y-%m-%d %H:%M}",
+                last=f"{index[-1]:%Y-%m-%d %H:%M}",
             )
         future_frame["temperature_c"] = matched.to_numpy(dtype=float)
     tested = (
@@ -1116,10 +1156,12 @@ def forecast(
     )
     warnings = list(prepared.warnings)
     if tested is None:
-        warnings.append("No backtest was run; Prophet and gradient boosting are weighed equally.")
+        warnings.append(errors.Notice("forecast.notice.no_backtest"))
 
     days = calendars.day_calendar(pd.concat([frame["ds"], future_frame["ds"]]), calendar)
     scenarios = {"": future_frame}
+    if prepared.has_temperature and temperature_shift_c is None:
+        temperature_shift_c = what_if_shift(future_frame)
     if prepared.has_temperature:
         scenarios["what_if"] = future_frame.assign(
             temperature_c=future_frame["temperature_c"] + temperature_shift_c

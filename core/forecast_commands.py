@@ -46,7 +46,11 @@ def add_commands(
     )
     forecast_parser.add_argument("--folds", type=int, default=7, help="backtest folds (0: none)")
     forecast_parser.add_argument(
-        "--what-if", type=float, default=2.0, help="degrees added for the what-if column"
+        "--what-if",
+        type=float,
+        default=None,
+        help="degrees added for the what-if column (default: 2 °C colder in a heating season, "
+        "2 °C warmer otherwise)",
     )
     forecast_parser.add_argument("--workers", type=int, default=None, help="processes for --all")
     forecast_parser.add_argument("--out", required=True, help="CSV or Parquet file to write")
@@ -145,7 +149,7 @@ def _command_backtest(args: argparse.Namespace) -> int:
                     "models": _metrics_json(tested),
                     "best": tested.best_model(),
                     "ensemble_weights": tested.ensemble_weights,
-                    "warnings": list(prepared.warnings),
+                    "warnings": [str(warning) for warning in prepared.warnings],
                 },
                 ensure_ascii=False,
                 indent=2,
@@ -201,7 +205,7 @@ def _command_forecast(args: argparse.Namespace) -> int:
         "temperature": source,
         "ensemble_weights": result.ensemble_weights,
         "models": _metrics_json(result.backtest) if result.backtest is not None else [],
-        "warnings": list(result.warnings),
+        "warnings": [str(warning) for warning in result.warnings],
     }
     if args.json:
         print(json.dumps(summary, ensure_ascii=False, indent=2))

@@ -13,7 +13,7 @@ from typing import Literal
 import pandas as pd
 import sqlalchemy as sa
 
-from core import access, forecast, ingest
+from core import access, errors, forecast, ingest
 from core.store import functions, schema
 
 Level = Literal["service_area", "district", "customer_class", "customer"]
@@ -63,9 +63,11 @@ def _level_condition(level: Level, key: str | None) -> sa.ColumnElement:
     if level == "service_area":
         return sa.true()
     if level not in LEVELS:
-        raise ValueError(f"unknown level {level!r}: use one of {', '.join(LEVELS)}")
+        raise errors.UserError(
+            "forecast.error.unknown_level", level=level, levels=", ".join(LEVELS)
+        )
     if not key:
-        raise ValueError(f"the {level.replace('_', ' ')} level needs a key")
+        raise errors.UserError("forecast.error.level_needs_key")
     column = {
         "district": customers.c.region,
         "customer_class": customers.c.customer_class,
@@ -102,8 +104,9 @@ def hourly_load(
     )
     frame = pd.DataFrame(conn.execute(query).all(), columns=["ds", "y"])
     if frame.empty:
-        what = "the service area" if level == "service_area" else f"{level} {key}"
-        raise ValueError(f"no readings for {what} that you may see")
+        if level == "service_area":
+            raise errors.UserError("forecast.error.no_readings_service_area")
+        raise errors.UserError("forecast.error.no_readings", which=key)
     return frame.assign(ds=pd.to_datetime(frame["ds"]), y=frame["y"].astype(float))
 
 
@@ -250,7 +253,7 @@ def forecast_level(
     horizon: str,
     *,
     calendar: str = "cn",
-    temperature_shift_c: float = 2.0,
+    temperature_shift_c: float | None = None,
     weather_forecast: pd.DataFrame | None = None,
 ) -> LevelForecast:
     """Forecasts one level at one of the product's :data:`HORIZONS`, temperature from climatology.
@@ -262,7 +265,7 @@ def forecast_level(
         key: the district, customer class or customer id.
         horizon: a key of :data:`HORIZONS`.
         calendar: the holiday calendar (see :func:`core.calendars.day_calendar`).
-        temperature_shift_c: the what-if temperature shift.
+        temperature_shift_c: the what-if temperature shift; by default the season's direction.
         weather_forecast: a temperature forecast (``ds``, ``temperature_c``, hourly); used when it
             covers the whole horizon, else the climatology is.
 
@@ -293,7 +296,9 @@ def _level_inputs(
     conn, viewer, level, key, horizon: str, load=None, weather_forecast: pd.DataFrame | None = None
 ):
     if horizon not in HORIZONS:
-        raise ValueError(f"unknown horizon {horizon!r}: use one of {', '.join(HORIZONS)}")
+        raise errors.UserError(
+            "forecast.error.unknown_horizon", horizon=horizon, horizons=", ".join(HORIZONS)
+        )
     steps, freq = HORIZONS[horizon]
     history = hourly_load(conn, viewer, level, key) if load is None else load
     regions = level_regions(conn, viewer, level, key)
@@ -445,9 +450,11 @@ def file_series(
     weather = weather_to_hourly(ingest.read_weather(weather_path))
     joined = history.merge(weather, on="ds", how="left")
     if joined["temperature_c"].isna().all():
-        raise ValueError(
-            f"{Path(weather_path).name}: no temperature falls within the readings' period "
-            f"{history['ds'].min():%Y-%m-%d} to {history['ds'].max():%Y-%m-%d}"
+        raise errors.UserError(
+            "forecast.error.weather_outside",
+            name=Path(weather_path).name,
+            first=f"{history['ds'].min():%Y-%m-%d}",
+            last=f"{history['ds'].max():%Y-%m-%d}",
         )
     return joined, weather
 

@@ -22,11 +22,16 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from core import calendars, config, ingest
+from core import calendars, config, errors, ingest
 from core.store.schema import CUSTOMER_CLASSES
 
 PERIODS = ("critical", "peak", "flat", "valley")
+# The colour of each period wherever energy is drawn by period (pages, charts, the visit brief):
+# red for the dearest hours, through grey for flat, to green for the valley.
+PERIOD_COLOURS = {"critical": "#d62728", "peak": "#ff7f0e", "flat": "#949494", "valley": "#2ca02c"}
 KINDS = ("flat", "tou", "tiered", "two_part")
 DAY_TYPES = ("workday", "non_workday")
 BASIC_BASES = ("capacity", "demand")
@@ -35,6 +40,9 @@ DEFAULT_CATALOG = config.DATA_DIR / "tariffs.toml"
 # Bills always carry at least three tier columns so that frames of different tariffs line up.
 MIN_TIER_COLUMNS = 3
 HOURS_PER_DAY = 24
+_MINUTE_NS = 60 * 10**9
+_HOUR_NS = 60 * _MINUTE_NS
+_DAY_NS = 24 * _HOUR_NS
 
 Kind = Literal["flat", "tou", "tiered", "two_part"]
 BasicBasis = Literal["capacity", "demand"]
@@ -185,7 +193,7 @@ def load_catalog(path: Path | None = None) -> dict[str, Tariff]:
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ValueError: the file is not TOML or an entry is invalid; the message names the file, the
+        UserError: the file is not TOML or an entry is invalid; the message names the file, the
             tariff and what to change.
     """
     path = Path(path) if path is not None else DEFAULT_CATALOG
@@ -216,21 +224,25 @@ def _load_catalog_cached(path: str, _mtime_ns: int) -> tuple[tuple[str, Tariff],
         with open(path, "rb") as handle:
             content = tomllib.load(handle)
     except tomllib.TOMLDecodeError as error:
-        raise ValueError(f"{name}: not a valid TOML file ({error})") from error
+        raise errors.UserError(
+            "tariffs.error.catalog.not_toml", file=name, reason=str(error)
+        ) from error
     unknown = set(content) - {"tariffs"}
     if unknown:
-        raise ValueError(
-            f"{name}: unknown section {', '.join(sorted(unknown))}; use [tariffs.CODE]"
+        raise errors.UserError(
+            "tariffs.error.catalog.unknown_section", file=name, sections=", ".join(sorted(unknown))
         )
     entries = content.get("tariffs")
     if not isinstance(entries, dict) or not entries:
-        raise ValueError(f"{name}: no tariffs; add at least one [tariffs.CODE] table")
+        raise errors.UserError("tariffs.error.catalog.no_tariffs", file=name)
     tariffs = []
     for code, entry in entries.items():
         try:
             tariffs.append((code, _parse_tariff(code, entry)))
-        except ValueError as error:
-            raise ValueError(f"{name}: tariff {code}: {error}") from None
+        except errors.UserError as error:
+            raise errors.UserError(
+                "tariffs.error.catalog.entry", file=name, tariff=code, problem=error
+            ) from None
     return tuple(tariffs)
 
 
@@ -238,35 +250,46 @@ def _number(entry: Mapping, key: str, *, minimum: float = 0.0, required: bool = 
     value = entry.get(key)
     if value is None:
         if required:
-            raise ValueError(f"{key} is missing")
+            raise errors.UserError("tariffs.error.catalog.missing", field=key)
         return math.nan
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{key} must be a number, not {value!r}")
+        raise errors.UserError("tariffs.error.catalog.not_a_number", field=key, value=repr(value))
     if not math.isfinite(value) or value < minimum:
-        raise ValueError(f"{key} must be at least {minimum:g}, not {value!r}")
+        raise errors.UserError(
+            "tariffs.error.catalog.below_minimum",
+            field=key,
+            minimum=f"{minimum:g}",
+            value=repr(value),
+        )
     return float(value)
 
 
 def _parse_tariff(code: str, entry: object) -> Tariff:
     if not isinstance(entry, dict):
-        raise ValueError("must be a table")
+        raise errors.UserError("tariffs.error.catalog.not_a_table")
     unknown = set(entry) - _TARIFF_KEYS
     if unknown:
-        raise ValueError(f"unknown field {', '.join(sorted(unknown))}")
+        raise errors.UserError(
+            "tariffs.error.catalog.unknown_field", fields=", ".join(sorted(unknown))
+        )
     for key in ("name", "name_zh"):
         if not isinstance(entry.get(key), str) or not entry[key].strip():
-            raise ValueError(f"{key} is missing")
+            raise errors.UserError("tariffs.error.catalog.missing", field=key)
     classes = entry.get("customer_classes")
     if not isinstance(classes, list) or not classes:
-        raise ValueError("customer_classes is missing; list the classes that may choose it")
+        raise errors.UserError("tariffs.error.catalog.no_classes")
     for customer_class in classes:
         if customer_class not in CUSTOMER_CLASSES:
-            raise ValueError(
-                f"customer class {customer_class!r} is not one of {', '.join(CUSTOMER_CLASSES)}"
+            raise errors.UserError(
+                "tariffs.error.catalog.unknown_class",
+                customer_class=repr(customer_class),
+                classes=", ".join(CUSTOMER_CLASSES),
             )
     kind = entry.get("kind")
     if kind not in KINDS:
-        raise ValueError(f"kind {kind!r} is not one of {', '.join(KINDS)}")
+        raise errors.UserError(
+            "tariffs.error.catalog.unknown_kind", kind=repr(kind), kinds=", ".join(KINDS)
+        )
 
     fields: dict = {
         "code": code,
@@ -278,31 +301,31 @@ def _parse_tariff(code: str, entry: object) -> Tariff:
     if kind in ("flat", "tiered"):
         for key in ("prices", "schedule"):
             if key in entry:
-                raise ValueError(f'a {kind} tariff has no {key}; use kind = "tou" for periods')
+                raise errors.UserError("tariffs.error.catalog.no_periods", kind=kind, field=key)
     if kind == "flat":
         price = _number(entry, "price")
         fields["prices"] = (0.0, 0.0, price, 0.0)
     elif kind == "tiered":
         if "price" in entry:
-            raise ValueError("a tiered tariff takes its prices from tiers, not price")
+            raise errors.UserError("tariffs.error.catalog.tiered_price")
     else:
         if "price" in entry:
-            raise ValueError(f"a {kind} tariff takes prices per period in [prices], not price")
+            raise errors.UserError("tariffs.error.catalog.period_prices", kind=kind)
         fields["schedule"] = _parse_schedule(entry.get("schedule"))
         fields["prices"] = _parse_prices(entry.get("prices"), fields["schedule"])
 
     if kind == "tiered" or "tiers" in entry:
         if kind not in ("tiered", "tou"):
-            raise ValueError(f"a {kind} tariff cannot have tiers")
+            raise errors.UserError("tariffs.error.catalog.no_tiers_allowed", kind=kind)
         fields["tiers"] = _parse_tiers(
             entry.get("tiers"), "price" if kind == "tiered" else "surcharge"
         )
         basis = entry.get("tier_basis", "annual")
         if basis not in ("annual", "monthly"):
-            raise ValueError(f'tier_basis {basis!r} must be "annual" or "monthly"')
+            raise errors.UserError("tariffs.error.catalog.tier_basis", basis=repr(basis))
         fields["tier_basis"] = basis
     elif "tier_basis" in entry:
-        raise ValueError("tier_basis is given but there are no tiers")
+        raise errors.UserError("tariffs.error.catalog.tier_basis_without_tiers")
 
     two_part_keys = (
         "capacity_price_kva",
@@ -317,20 +340,20 @@ def _parse_tariff(code: str, entry: object) -> Tariff:
         fields["demand_price_kw"] = _number(entry, "demand_price_kw")
         basis = entry.get("default_basic_basis", "capacity")
         if basis not in BASIC_BASES:
-            raise ValueError(f'default_basic_basis {basis!r} must be "capacity" or "demand"')
+            raise errors.UserError("tariffs.error.catalog.basic_basis", basis=repr(basis))
         fields["default_basic_basis"] = basis
         share = entry.get("declared_demand_floor_share", 0.0)
         fields["declared_demand_floor_share"] = _number(
             {"declared_demand_floor_share": share}, "declared_demand_floor_share"
         )
         if fields["declared_demand_floor_share"] > 1:
-            raise ValueError("declared_demand_floor_share is a share of capacity, at most 1")
+            raise errors.UserError("tariffs.error.catalog.floor_share")
         for key in ("demand_excess_threshold", "demand_excess_multiplier"):
             fields[key] = _number({key: entry.get(key, 1.0)}, key, minimum=1.0)
     else:
         given = [key for key in two_part_keys if key in entry]
         if given:
-            raise ValueError(f"{', '.join(given)} only apply to a two_part tariff")
+            raise errors.UserError("tariffs.error.catalog.two_part_only", fields=", ".join(given))
 
     if "power_factor_standard" in entry:
         standard = entry["power_factor_standard"]
@@ -338,14 +361,14 @@ def _parse_tariff(code: str, entry: object) -> Tariff:
             isinstance(standard, int | float) and abs(standard - allowed) < 1e-9
             for allowed in POWER_FACTOR_STANDARDS
         ):
-            raise ValueError(f"power_factor_standard {standard!r} must be 0.90, 0.85 or 0.80")
+            raise errors.UserError("tariffs.error.catalog.standard", standard=repr(standard))
         fields["power_factor_standard"] = round(float(standard), 2)
         fields["power_factor_min_capacity_kva"] = _number(
             {"power_factor_min_capacity_kva": entry.get("power_factor_min_capacity_kva", 0.0)},
             "power_factor_min_capacity_kva",
         )
     elif "power_factor_min_capacity_kva" in entry:
-        raise ValueError("power_factor_min_capacity_kva is given without power_factor_standard")
+        raise errors.UserError("tariffs.error.catalog.threshold_without_standard")
 
     for key in ("min_capacity_kva", "max_capacity_kva"):
         if key in entry:
@@ -355,47 +378,51 @@ def _parse_tariff(code: str, entry: object) -> Tariff:
         and fields.get("max_capacity_kva") is not None
         and fields["min_capacity_kva"] > fields["max_capacity_kva"]
     ):
-        raise ValueError("min_capacity_kva is larger than max_capacity_kva")
+        raise errors.UserError("tariffs.error.catalog.capacity_range")
     return Tariff(**fields)
 
 
 def _parse_prices(prices: object, schedule: tuple[str, ...]) -> tuple[float, float, float, float]:
     if not isinstance(prices, dict) or not prices:
-        raise ValueError("[prices] is missing; give CNY/kWh for each period of the schedule")
+        raise errors.UserError("tariffs.error.catalog.no_prices")
     unknown = set(prices) - set(PERIODS)
     if unknown:
-        raise ValueError(f"price for unknown period {', '.join(sorted(unknown))}")
+        raise errors.UserError(
+            "tariffs.error.catalog.unknown_period", periods=", ".join(sorted(unknown))
+        )
     used = set("".join(schedule))
     values = []
     for period in PERIODS:
         if period in prices:
             values.append(_number(prices, period))
             if period[0] not in used:
-                raise ValueError(
-                    f"a price is given for {period} but no hour of the schedule is {period}"
-                )
+                raise errors.UserError("tariffs.error.catalog.unused_price", period=period)
         elif period[0] in used:
-            raise ValueError(f"the schedule uses {period} but [prices] has no {period} price")
+            raise errors.UserError("tariffs.error.catalog.missing_price", period=period)
         else:
             values.append(0.0)
     for period, value in zip(PERIODS, values, strict=True):
         if period in prices and value < 0:
-            raise ValueError(f"price of {period} is negative")
+            raise errors.UserError("tariffs.error.catalog.negative_price", period=period)
     return tuple(values)  # type: ignore[return-value]
 
 
 def _parse_schedule(entries: object) -> tuple[str, ...]:
     if not isinstance(entries, list) or not entries:
-        raise ValueError("[[schedule]] is missing; say which hours are which period")
+        raise errors.UserError("tariffs.error.catalog.no_schedule")
     # Per (month, day type): the period letters, or None while unset.
     slots: list[list[str | None] | None] = [None] * 24
     for number, item in enumerate(entries, start=1):
-        where = f"schedule entry {number}"
         if not isinstance(item, dict):
-            raise ValueError(f"{where} must be a table")
+            raise _in_entry("schedule", number, "tariffs.error.catalog.not_a_table")
         unknown = set(item) - {"months", "days", *PERIODS}
         if unknown:
-            raise ValueError(f"{where}: unknown field {', '.join(sorted(unknown))}")
+            raise _in_entry(
+                "schedule",
+                number,
+                "tariffs.error.catalog.unknown_field",
+                fields=", ".join(sorted(unknown)),
+            )
         months = item.get("months")
         if (
             not isinstance(months, list)
@@ -404,15 +431,15 @@ def _parse_schedule(entries: object) -> tuple[str, ...]:
                 isinstance(m, bool) or not isinstance(m, int) or not 1 <= m <= 12 for m in months
             )
         ):
-            raise ValueError(f"{where}: months must be a list of month numbers 1-12")
+            raise _in_entry("schedule", number, "tariffs.error.catalog.months")
         days = item.get("days", "all")
         if days not in ("all", *DAY_TYPES):
-            raise ValueError(f'{where}: days {days!r} must be "all", "workday" or "non_workday"')
+            raise _in_entry("schedule", number, "tariffs.error.catalog.days", days=repr(days))
         hours: list[str | None] = [None] * HOURS_PER_DAY
         for period in PERIODS:
             ranges = item.get(period, [])
             if not isinstance(ranges, list):
-                raise ValueError(f"{where}: {period} must be a list of [start, end] hour pairs")
+                raise _in_entry("schedule", number, "tariffs.error.catalog.ranges", period=period)
             for hour_range in ranges:
                 if (
                     not isinstance(hour_range, list)
@@ -420,67 +447,97 @@ def _parse_schedule(entries: object) -> tuple[str, ...]:
                     or any(isinstance(h, bool) or not isinstance(h, int) for h in hour_range)
                     or not 0 <= hour_range[0] < hour_range[1] <= HOURS_PER_DAY
                 ):
-                    raise ValueError(
-                        f"{where}: {period} range {hour_range!r} must be [start, end] with "
-                        "0 <= start < end <= 24"
+                    raise _in_entry(
+                        "schedule",
+                        number,
+                        "tariffs.error.catalog.range",
+                        period=period,
+                        hours=repr(hour_range),
                     )
                 for hour in range(hour_range[0], hour_range[1]):
                     if hours[hour] is not None:
                         other = next(p for p in PERIODS if p[0] == hours[hour])
-                        raise ValueError(
-                            f"{where}: overlapping periods: hour {hour}:00 is both {other} and "
-                            f"{period}"
+                        raise _in_entry(
+                            "schedule",
+                            number,
+                            "tariffs.error.catalog.overlap",
+                            hour=hour,
+                            first=other,
+                            second=period,
                         )
                     hours[hour] = period[0]
         missing = [hour for hour, letter in enumerate(hours) if letter is None]
         if missing:
             listed = ", ".join(f"{hour}:00" for hour in missing)
-            raise ValueError(f"{where}: hours {listed} belong to no period")
+            raise _in_entry("schedule", number, "tariffs.error.catalog.unassigned", hours=listed)
         day_types = range(2) if days == "all" else [DAY_TYPES.index(days)]
         for month in months:
             for day_type in day_types:
                 slot = (month - 1) * 2 + day_type
                 if slots[slot] is not None:
-                    label = "" if days == "all" else f" ({DAY_TYPES[day_type]})"
-                    raise ValueError(f"{where}: month {month}{label} already has a schedule")
+                    raise _in_entry(
+                        "schedule",
+                        number,
+                        "tariffs.error.catalog.scheduled_twice"
+                        + ("" if days == "all" else f"_{DAY_TYPES[day_type]}"),
+                        month=month,
+                    )
                 slots[slot] = hours
     for month in range(1, 13):
         for day_type in range(2):
             if slots[(month - 1) * 2 + day_type] is None:
-                label = DAY_TYPES[day_type].replace("_", "-")
-                raise ValueError(f"month {month} has no schedule for {label} days")
+                raise errors.UserError(
+                    f"tariffs.error.catalog.unscheduled_{DAY_TYPES[day_type]}", month=month
+                )
     return tuple("".join(slot) for slot in slots)  # type: ignore[arg-type]
+
+
+def _in_entry(
+    part: Literal["schedule", "tier"], number: int, key: str, **values: object
+) -> errors.UserError:
+    """A problem of the numbered schedule entry or tier of a tariff."""
+    return errors.UserError(
+        f"tariffs.error.catalog.in_{part}", number=number, problem=errors.UserError(key, **values)
+    )
 
 
 def _parse_tiers(tiers: object, price_key: str) -> tuple[Tier, ...]:
     if not isinstance(tiers, list) or not tiers:
-        raise ValueError(f"tiers are missing; give up_to_kwh and {price_key} for each tier")
+        raise errors.UserError("tariffs.error.catalog.no_tiers", price=price_key)
     parsed = []
     previous = 0.0
     for number, item in enumerate(tiers, start=1):
-        where = f"tier {number}"
         if not isinstance(item, dict):
-            raise ValueError(f"{where} must be a table")
+            raise _in_entry("tier", number, "tariffs.error.catalog.not_a_table")
         unknown = set(item) - {"up_to_kwh", price_key}
         if unknown:
-            raise ValueError(f"{where}: unknown field {', '.join(sorted(unknown))}")
+            raise _in_entry(
+                "tier",
+                number,
+                "tariffs.error.catalog.unknown_field",
+                fields=", ".join(sorted(unknown)),
+            )
         try:
             price = _number(item, price_key)
-        except ValueError as error:
-            raise ValueError(f"{where}: {error}") from None
+        except errors.UserError as error:
+            raise _in_entry("tier", number, error.key, **error.values) from None
         last = number == len(tiers)
         if last:
             if "up_to_kwh" in item:
-                raise ValueError(f"{where}: the last tier has no up_to_kwh (it is open-ended)")
+                raise _in_entry("tier", number, "tariffs.error.catalog.open_tier")
             parsed.append(Tier(None, price))
             continue
         try:
             limit = _number(item, "up_to_kwh")
-        except ValueError as error:
-            raise ValueError(f"{where}: {error}") from None
+        except errors.UserError as error:
+            raise _in_entry("tier", number, error.key, **error.values) from None
         if limit <= previous:
-            raise ValueError(
-                f"{where}: up_to_kwh {limit:g} must be above the previous {previous:g}"
+            raise _in_entry(
+                "tier",
+                number,
+                "tariffs.error.catalog.tier_order",
+                limit=f"{limit:g}",
+                previous=f"{previous:g}",
             )
         parsed.append(Tier(limit, price))
         previous = limit
@@ -490,25 +547,41 @@ def _parse_tiers(tiers: object, price_key: str) -> tuple[Tier, ...]:
 # --- periods ---------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=64)
 def _lookup(tariff: Tariff) -> np.ndarray:
     letters = "".join(tariff.schedule)
     index = {period[0]: number for number, period in enumerate(PERIODS)}
     return np.array([index[letter] for letter in letters], dtype=np.int8)
 
 
+def _period_index_ns(tariff: Tariff, ts: np.ndarray, months: np.ndarray) -> np.ndarray:
+    """:func:`period_index` of interval starts given as nanoseconds and months since 1970."""
+    if tariff.kind in ("flat", "tiered"):
+        return np.full(len(ts), PERIODS.index("flat"), dtype=np.int8)
+    hours = (ts // _HOUR_NS) % HOURS_PER_DAY
+    slots = (months % 12) * 2
+    if tariff.has_day_types:
+        off = ~calendars.workdays(pd.DatetimeIndex(ts.astype("datetime64[ns]")))
+        slots = slots + off.astype(np.int64)
+    return _lookup(tariff)[slots * HOURS_PER_DAY + hours]
+
+
 def period_index(tariff: Tariff, timestamps: pd.DatetimeIndex | pd.Series) -> np.ndarray:
     """The index into :data:`PERIODS` of each interval start (see :func:`period_labels`)."""
     stamps = pd.DatetimeIndex(timestamps)
     if stamps.hasnans:
-        raise ValueError("timestamps must not be missing")
-    if tariff.kind in ("flat", "tiered"):
-        return np.full(len(stamps), PERIODS.index("flat"), dtype=np.int8)
-    months = stamps.month.to_numpy() - 1
-    hours = stamps.hour.to_numpy()
-    day_types = np.zeros(len(stamps), dtype=np.int64)
-    if tariff.has_day_types:
-        day_types = (~calendars.workdays(stamps)).astype(np.int64)
-    return _lookup(tariff)[(months * 2 + day_types) * HOURS_PER_DAY + hours]
+        raise errors.UserError("tariffs.error.missing_time")
+    ts = stamps.as_unit("ns").asi8
+    return _period_index_ns(tariff, ts, _months_since_1970(ts))
+
+
+def _months_since_1970(ts: np.ndarray) -> np.ndarray:
+    # Converted once per distinct day: readings span a few hundred days, not a million.
+    days = ts // _DAY_NS
+    first = int(days.min()) if len(days) else 0
+    span = np.arange(first, int(days.max()) + 1 if len(days) else first)
+    months = span.astype("datetime64[D]").astype("datetime64[M]").view(np.int64)
+    return months[days - first]
 
 
 def period_labels(tariff: Tariff, timestamps: pd.DatetimeIndex | pd.Series) -> np.ndarray:
@@ -588,11 +661,11 @@ def power_factor_adjustment_percent(
         Percent to add to the bill (negative: a reduction); 0 where the power factor is missing.
 
     Raises:
-        ValueError: the standard is not one of the three published ones.
+        UserError: the standard is not one of the three published ones.
     """
     key = next((s for s in POWER_FACTOR_STANDARDS if abs(s - standard) < 1e-9), None)
     if key is None:
-        raise ValueError(f"power-factor standard {standard} must be 0.90, 0.85 or 0.80")
+        raise errors.UserError("tariffs.error.catalog.standard", standard=f"{standard}")
     factors = np.asarray(power_factor, dtype=float)
     hundredths = np.clip(np.nan_to_num(np.round(factors * 100), nan=100), 0, 100).astype(int)
     percent = _POWER_FACTOR_TABLES[key][hundredths]
@@ -620,35 +693,53 @@ def power_factor(kwh: np.ndarray, kvarh: np.ndarray) -> np.ndarray:
 # --- the bill engine -------------------------------------------------------------------------
 
 
-def _first_customer(usage: pd.DataFrame, mask: np.ndarray) -> str:
+def _first_customer(usage: pd.DataFrame, mask: np.ndarray) -> errors.Notice:
+    """Where in the usage the first flagged row is: its month, and its customer when named."""
     row = usage.loc[mask].iloc[0]
     if row["customer_id"] == SINGLE_CUSTOMER:
-        return f"period {row['period']}"
-    return f"customer {row['customer_id']} period {row['period']}"
+        return errors.Notice("tariffs.error.at_month", period=row["period"])
+    return errors.Notice(
+        "tariffs.error.at_customer_month", customer=row["customer_id"], period=row["period"]
+    )
+
+
+def _numbers(column: pd.Series) -> np.ndarray:
+    """A column as floats; anything that is not a number becomes NaN."""
+    if column.dtype == np.float64:
+        return column.to_numpy()
+    return pd.to_numeric(column, errors="coerce").to_numpy(float)
 
 
 def _validate_usage(usage: pd.DataFrame) -> None:
     missing = [column for column in USAGE_COLUMNS if column not in usage.columns]
     if missing:
-        raise ValueError(f"usage is missing column {', '.join(missing)}")
-    period = usage["period"].astype(str)
-    bad = ~period.str.fullmatch(r"\d{4}-(0[1-9]|1[0-2])")
+        raise errors.UserError("tariffs.error.usage_columns", columns=", ".join(missing))
+    # Thousands of customer-months share a handful of months: check each distinct one once.
+    period_codes, distinct = pd.factorize(usage["period"])
+    periods = pd.Series(np.asarray(distinct, dtype=object)).astype(str)
+    bad = ~periods.str.fullmatch(r"\d{4}-(0[1-9]|1[0-2])")
     if bad.any():
-        raise ValueError(f"usage period {period[bad].iloc[0]!r} must be YYYY-MM")
+        raise errors.UserError("tariffs.error.usage_period", period=repr(periods[bad].iloc[0]))
     for column in ("kwh_critical", "kwh_peak", "kwh_flat", "kwh_valley"):
-        values = pd.to_numeric(usage[column], errors="coerce").to_numpy(float)
+        values = _numbers(usage[column])
         bad = ~np.isfinite(values) | (values < 0)
         if bad.any():
-            raise ValueError(f"{_first_customer(usage, bad)}: {column} must be a number >= 0")
+            raise errors.UserError(
+                "tariffs.error.usage_energy", where=_first_customer(usage, bad), column=column
+            )
     for column in ("kvarh", "max_demand_kw", "contract_capacity_kva"):
-        values = pd.to_numeric(usage[column], errors="coerce").to_numpy(float)
+        values = _numbers(usage[column])
         bad = values < 0
         if bad.any():
-            raise ValueError(f"{_first_customer(usage, bad)}: {column} is negative")
-    if usage.duplicated(["customer_id", "period"]).any():
-        row = usage[usage.duplicated(["customer_id", "period"])].iloc[0]
-        raise ValueError(
-            f"customer {row['customer_id']} has period {row['period']} twice; one row per month"
+            raise errors.UserError(
+                "tariffs.error.usage_negative", where=_first_customer(usage, bad), column=column
+            )
+    customer_codes = pd.factorize(usage["customer_id"])[0]
+    repeated = pd.Series(customer_codes * max(len(distinct), 1) + period_codes).duplicated()
+    if repeated.any():
+        row = usage[repeated.to_numpy()].iloc[0]
+        raise errors.UserError(
+            "tariffs.error.usage_twice", customer=row["customer_id"], period=row["period"]
         )
 
 
@@ -658,18 +749,17 @@ def _tier_energy(tariff: Tariff, usage: pd.DataFrame, kwh_total: np.ndarray) -> 
         after = kwh_total
         before = np.zeros_like(kwh_total)
     else:
-        keys = pd.DataFrame(
-            {
-                "customer": pd.factorize(usage["customer_id"])[0],
-                "year": usage["period"].astype(str).str.slice(0, 4).to_numpy(),
-                "period": usage["period"].astype(str).to_numpy(),
-                "kwh": kwh_total,
-            }
-        )
-        ordered = keys.sort_values(["customer", "period"], kind="stable")
-        cumulative = ordered.groupby(["customer", "year"], sort=False)["kwh"].cumsum()
-        after = np.empty_like(kwh_total)
-        after[ordered.index.to_numpy()] = cumulative.to_numpy()
+        # Months as integers (YYYY-MM sorts as it counts): order each customer's months, then
+        # accumulate within each calendar year.
+        period_codes, distinct = pd.factorize(usage["period"], sort=True)
+        names = np.asarray(distinct, dtype=object).astype(str)
+        years = np.array([int(name[:4]) for name in names])[period_codes]
+        customers = pd.factorize(usage["customer_id"])[0]
+        order = np.lexsort((period_codes, customers))
+        energy = np.asarray(kwh_total, dtype=float)[order]
+        group = customers[order] * 10_000 + years[order]
+        after = np.empty_like(energy)
+        after[order] = pd.Series(energy).groupby(group, sort=False).cumsum().to_numpy()
         before = after - kwh_total
     bounds = [0.0] + [tier.up_to_kwh for tier in tariff.tiers[:-1]] + [math.inf]
     columns = []
@@ -701,22 +791,22 @@ def bill_usage(tariff: Tariff, usage: pd.DataFrame) -> pd.DataFrame:
         ``pf_adjustment_percent``, ``pf_adjustment_cny``, ``amount_cny`` and ``tariff_code``.
 
     Raises:
-        ValueError: a column is missing or a value is invalid (the message names the customer and
+        UserError: a column is missing or a value is invalid (the message names the customer and
             period), or a two-part bill lacks the capacity or demand its basis needs.
     """
     _validate_usage(usage)
     frame = usage.reset_index(drop=True)
     rows = len(frame)
-    result = usage.copy()
-    kwh = {period: pd.to_numeric(frame[f"kwh_{period}"]).to_numpy(float) for period in PERIODS}
+    lines: dict[str, object] = {}
+    kwh = {period: _numbers(frame[f"kwh_{period}"]) for period in PERIODS}
     kwh_total = kwh["critical"] + kwh["peak"] + kwh["flat"] + kwh["valley"]
-    result["kwh_total"] = kwh_total
+    lines["kwh_total"] = kwh_total
 
     energy_fen = np.zeros(rows, dtype=np.int64)
     for period in PERIODS:
         fen = to_fen(kwh[period] * tariff.price(period))
         energy_fen += fen
-        result[f"charge_{period}_cny"] = _cny(fen)
+        lines[f"charge_{period}_cny"] = _cny(fen)
 
     tier_count = max(MIN_TIER_COLUMNS, len(tariff.tiers))
     tier_kwh = _tier_energy(tariff, frame, kwh_total) if tariff.tiers else np.zeros((rows, 0))
@@ -728,11 +818,11 @@ def bill_usage(tariff: Tariff, usage: pd.DataFrame) -> pd.DataFrame:
             energy = np.zeros(rows)
             fen = np.zeros(rows, dtype=np.int64)
         energy_fen += fen
-        result[f"tier{number + 1}_kwh"] = energy
-        result[f"tier{number + 1}_cny"] = _cny(fen)
-    result["energy_charge_cny"] = _cny(energy_fen)
+        lines[f"tier{number + 1}_kwh"] = energy
+        lines[f"tier{number + 1}_cny"] = _cny(fen)
+    lines["energy_charge_cny"] = _cny(energy_fen)
 
-    capacity = pd.to_numeric(frame["contract_capacity_kva"]).to_numpy(float)
+    capacity = _numbers(frame["contract_capacity_kva"])
     basic_fen = np.zeros(rows, dtype=np.int64)
     excess_fen = np.zeros(rows, dtype=np.int64)
     quantity = np.full(rows, np.nan)
@@ -746,27 +836,26 @@ def bill_usage(tariff: Tariff, usage: pd.DataFrame) -> pd.DataFrame:
         basis = basis.fillna(tariff.default_basic_basis).astype(str).to_numpy()
         bad = ~np.isin(basis, BASIC_BASES)
         if bad.any():
-            raise ValueError(
-                f"{_first_customer(frame, bad)}: basic_basis {basis[bad][0]!r} must be "
-                '"capacity" or "demand"'
+            raise errors.UserError(
+                "tariffs.error.usage_basis",
+                where=_first_customer(frame, bad),
+                basis=repr(basis[bad][0]),
             )
         by_capacity = basis == "capacity"
         by_demand = ~by_capacity
         no_capacity = by_capacity & np.isnan(capacity)
         if no_capacity.any():
-            raise ValueError(
-                f"{_first_customer(frame, no_capacity)}: contract_capacity_kva is needed for a "
-                "basic charge by capacity"
+            raise errors.UserError(
+                "tariffs.error.capacity_needed", where=_first_customer(frame, no_capacity)
             )
-        demand = pd.to_numeric(frame["max_demand_kw"]).to_numpy(float)
+        demand = _numbers(frame["max_demand_kw"])
         no_demand = by_demand & np.isnan(demand)
         if no_demand.any():
-            raise ValueError(
-                f"{_first_customer(frame, no_demand)}: max_demand_kw is needed for a basic charge "
-                "by demand (readings at 15-minute or hourly intervals)"
+            raise errors.UserError(
+                "tariffs.error.demand_needed", where=_first_customer(frame, no_demand)
             )
         declared = (
-            pd.to_numeric(frame["declared_demand_kw"]).to_numpy(float)
+            _numbers(frame["declared_demand_kw"])
             if "declared_demand_kw" in frame.columns
             else np.full(rows, np.nan)
         )
@@ -784,15 +873,15 @@ def bill_usage(tariff: Tariff, usage: pd.DataFrame) -> pd.DataFrame:
         )
         excess_fen = to_fen(excess_kw * tariff.demand_price_kw * tariff.demand_excess_multiplier)
         basic_fen = standard_fen + excess_fen
-        result["basic_basis"] = basis
+        lines["basic_basis"] = basis
     else:
-        result["basic_basis"] = None
-    result["basic_quantity"] = quantity
-    result["basic_excess_kw"] = excess_kw
-    result["basic_excess_cny"] = _cny(excess_fen)
-    result["basic_charge_cny"] = _cny(basic_fen)
+        lines["basic_basis"] = None
+    lines["basic_quantity"] = quantity
+    lines["basic_excess_kw"] = excess_kw
+    lines["basic_excess_cny"] = _cny(excess_fen)
+    lines["basic_charge_cny"] = _cny(basic_fen)
 
-    kvarh = pd.to_numeric(frame["kvarh"]).to_numpy(float)
+    kvarh = _numbers(frame["kvarh"])
     factors = power_factor(kwh_total, kvarh)
     percent = np.zeros(rows)
     if tariff.power_factor_standard is not None:
@@ -803,12 +892,17 @@ def bill_usage(tariff: Tariff, usage: pd.DataFrame) -> pd.DataFrame:
             applies, power_factor_adjustment_percent(factors, tariff.power_factor_standard), 0.0
         )
     pf_fen = to_fen((energy_fen + basic_fen) / 100.0 * percent / 100.0)
-    result["power_factor"] = factors
-    result["pf_adjustment_percent"] = percent
-    result["pf_adjustment_cny"] = _cny(pf_fen)
-    result["amount_cny"] = _cny(energy_fen + basic_fen + pf_fen)
-    result["tariff_code"] = tariff.code
-    return result
+    lines["power_factor"] = factors
+    lines["pf_adjustment_percent"] = percent
+    lines["pf_adjustment_cny"] = _cny(pf_fen)
+    lines["amount_cny"] = _cny(energy_fen + basic_fen + pf_fen)
+    lines["tariff_code"] = tariff.code
+    # Lines the usage already carries (a bill priced again) are replaced where they stand.
+    result = usage.copy()
+    for name in [name for name in lines if name in usage.columns]:
+        result[name] = lines.pop(name)
+    added = pd.DataFrame(lines, index=usage.index)
+    return pd.concat([result, added], axis=1)
 
 
 # --- from interval readings to monthly usage -------------------------------------------------
@@ -819,22 +913,167 @@ DEMAND_15MIN_MAX_MINUTES = 15
 DEMAND_HOURLY_MAX_MINUTES = 60
 
 
-def _interval_minutes(frame: pd.DataFrame, source: str) -> pd.Series:
-    found = ingest.interval_minutes(frame)
-    minutes = found.reindex(frame["customer_id"].unique())
-    unknown = minutes[minutes.isna()]
+_CLEAN_COLUMNS = ("customer_id", "ts", "kwh", "kvarh")
+
+
+@dataclass(frozen=True)
+class _ReadingArrays:
+    """Clean readings as arrays, each customer's readings one block in time order.
+
+    Attributes:
+        codes: the customer's position in ``ids`` for each reading (non-decreasing).
+        ids: customer ids as strings, in the order of their blocks.
+        ts: interval starts in nanoseconds since 1970 (naive local time).
+        kwh: active energy.
+        kvarh: reactive energy, NaN where not metered.
+    """
+
+    codes: np.ndarray
+    ids: np.ndarray
+    ts: np.ndarray
+    kwh: np.ndarray
+    kvarh: np.ndarray
+
+
+def clean_readings(readings: pd.DataFrame, source: str = "readings") -> pd.DataFrame:
+    """Readings as :func:`core.ingest.validate_readings` returns them, checked in place if already.
+
+    Args:
+        readings: ``ts``, ``kwh`` and optionally ``kvarh`` and ``customer_id``.
+        source: how to name the input in messages.
+
+    Returns:
+        ``customer_id``, ``ts``, ``kwh``, ``kvarh``, each customer's readings in time order.
+
+    Raises:
+        ValueError: the readings are invalid (see :func:`core.ingest.validate_readings`).
+    """
+    if _arrays_if_clean(readings) is None:
+        return ingest.validate_readings(readings, source)
+    clean = readings
+    if "customer_id" not in clean.columns:
+        clean = clean.assign(customer_id=SINGLE_CUSTOMER)
+    if "kvarh" not in clean.columns:
+        clean = clean.assign(kvarh=np.nan)
+    return clean[list(_CLEAN_COLUMNS)]
+
+
+def _reading_arrays(readings: pd.DataFrame, source: str) -> _ReadingArrays:
+    """Readings as arrays: checked in place when already clean, else through the import's checks.
+
+    Readings that come from the store, or that went through the import's checks once, are
+    typed and ordered; confirming that costs a few vectorized comparisons, where validating again
+    would parse every cell.
+    """
+    arrays = _arrays_if_clean(readings)
+    if arrays is None:
+        arrays = _arrays_if_clean(ingest.validate_readings(readings, source))
+    if arrays is None:  # pragma: no cover - validate_readings returns clean readings
+        raise errors.UserError("tariffs.error.unordered", source=source)
+    return arrays
+
+
+def _arrays_if_clean(readings: pd.DataFrame) -> _ReadingArrays | None:
+    if not isinstance(readings, pd.DataFrame) or readings.empty:
+        return None
+    columns = set(readings.columns)
+    if not {"ts", "kwh"} <= columns or not columns <= set(_CLEAN_COLUMNS):
+        return None
+    stamps, energy = readings["ts"], readings["kwh"]
+    reactive = readings["kvarh"] if "kvarh" in columns else None
+    if not (
+        pd.api.types.is_datetime64_dtype(stamps.dtype)
+        and energy.dtype == np.float64
+        and (reactive is None or reactive.dtype == np.float64)
+    ):
+        return None
+    kwh = energy.to_numpy()
+    kvarh = reactive.to_numpy() if reactive is not None else np.full(len(kwh), np.nan)
+    if np.isnan(kwh).any() or (kwh < 0).any() or (kvarh < 0).any():
+        return None
+    ts = stamps.to_numpy("datetime64[ns]").view(np.int64)
+    if (ts == np.iinfo(np.int64).min).any():
+        return None
+    if "customer_id" in columns:
+        customer = readings["customer_id"]
+        if not pd.api.types.is_string_dtype(customer.dtype) or customer.isna().any():
+            return None
+        blocks = _customer_blocks(customer)
+        if blocks is None:
+            return None
+        codes, ids = blocks
+    else:
+        codes, ids = np.zeros(len(kwh), dtype=np.int64), np.array([SINGLE_CUSTOMER], dtype=object)
+    # Each customer's readings in one block, in strictly increasing time: no reading repeats.
+    same = codes[1:] == codes[:-1]
+    if not (np.diff(ts)[same] > 0).all():
+        return None
+    return _ReadingArrays(codes, ids, ts, kwh, kvarh)
+
+
+def _customer_blocks(customer: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """Each reading's customer block and the block ids; None when a customer's readings are split.
+
+    Arrow-backed strings are compared neighbour to neighbour, which costs less than hashing every
+    id; other strings are factorized.
+    """
+    if getattr(customer.dtype, "storage", None) == "pyarrow":
+        values = pa.array(customer)
+        change = np.ones(len(values), dtype=bool)
+        change[1:] = pc.not_equal(values[1:], values[:-1]).to_numpy(zero_copy_only=False)
+        starts = np.flatnonzero(change)
+        ids = np.asarray(values.take(starts).to_pylist(), dtype=object)
+        if len(set(ids.tolist())) != len(ids):
+            return None
+        return np.cumsum(change) - 1, ids
+    codes, ids = pd.factorize(customer)
+    if (np.diff(codes) < 0).any():
+        return None
+    return codes, np.asarray(ids, dtype=object)
+
+
+def _interval_minutes(readings: _ReadingArrays, source: str) -> np.ndarray:
+    """Each customer's reading interval: the most frequent step between its readings, in minutes.
+
+    The same rule as :func:`core.ingest.interval_minutes` (ties go to the shorter step), worked
+    on arrays already in customer and time order.
+    """
+    codes, ids = readings.codes, readings.ids
+    same = codes[1:] == codes[:-1]
+    steps = np.diff(readings.ts)[same] / _MINUTE_NS
+    owners = codes[1:][same]
+    minutes = np.full(len(ids), np.nan)
+    if len(steps):
+        starts = _block_starts(owners)
+        shortest = np.minimum.reduceat(steps, starts)
+        longest = np.maximum.reduceat(steps, starts)
+        minutes[owners[starts]] = shortest
+        # Regular readings have one step; only customers with gaps need counting.
+        ends = np.append(starts[1:], len(steps))
+        for block in np.flatnonzero(shortest != longest):
+            values, counts = np.unique(steps[starts[block] : ends[block]], return_counts=True)
+            minutes[owners[starts[block]]] = values[np.argmax(counts)]
+    unknown = np.flatnonzero(np.isnan(minutes))
     if len(unknown):
-        raise ValueError(
-            f"{source}: customer {unknown.index[0]} has one reading; at least two are needed to "
-            "tell the interval"
-        )
-    coarse = minutes[(minutes > DEMAND_HOURLY_MAX_MINUTES) & (minutes % 60 != 0)]
+        raise errors.UserError("tariffs.error.one_reading", source=source, customer=ids[unknown[0]])
+    coarse = np.flatnonzero((minutes > DEMAND_HOURLY_MAX_MINUTES) & (minutes % 60 != 0))
     if len(coarse):
-        raise ValueError(
-            f"{source}: customer {coarse.index[0]} has readings every {coarse.iloc[0]:g} minutes; "
-            "use 60 minutes or less, or whole hours such as daily readings"
+        raise errors.UserError(
+            "tariffs.error.interval",
+            source=source,
+            customer=ids[coarse[0]],
+            minutes=f"{minutes[coarse[0]]:g}",
         )
     return minutes
+
+
+def _block_starts(*keys: np.ndarray) -> np.ndarray:
+    """Where each run of equal consecutive keys starts (the keys are sorted together)."""
+    change = np.zeros(len(keys[0]), dtype=bool)
+    change[0] = True
+    for key in keys:
+        change[1:] |= key[1:] != key[:-1]
+    return np.flatnonzero(change)
 
 
 def monthly_usage(
@@ -855,72 +1094,87 @@ def monthly_usage(
         source: how to name the input in messages.
 
     Returns:
-        One row per customer-month: the columns of :data:`USAGE_COLUMNS` plus
-        ``interval_minutes``. ``max_demand_kw`` is the largest 15-minute average demand when
-        readings are 15-minute or finer (``demand_interval`` = ``15min``), else the largest hourly
-        average (``hourly``), NaN for coarser readings.
+        One row per customer-month, ordered by customer and month: the columns of
+        :data:`USAGE_COLUMNS` plus ``interval_minutes``. ``max_demand_kw`` is the largest
+        15-minute average demand when readings are 15-minute or finer (``demand_interval`` =
+        ``15min``), else the largest hourly average (``hourly``), NaN for coarser readings.
 
     Raises:
         ValueError: the readings are invalid (see :func:`core.ingest.validate_readings`).
     """
-    frame = ingest.validate_readings(readings, source)
-    minutes = _interval_minutes(frame, source)
-    row_minutes = frame["customer_id"].map(minutes).to_numpy(float)
+    arrays = _reading_arrays(readings, source)
+    codes, ids, ts, kwh, kvarh = arrays.codes, arrays.ids, arrays.ts, arrays.kwh, arrays.kvarh
+    minutes = _interval_minutes(arrays, source)
 
-    spread = np.where(row_minutes > DEMAND_HOURLY_MAX_MINUTES, row_minutes // 60, 1).astype(int)
-    if (spread > 1).any():
-        positions = np.repeat(np.arange(len(frame)), spread)
-        offsets = np.concatenate([np.arange(count) for count in spread])
-        expanded = frame.iloc[positions].reset_index(drop=True)
-        expanded["ts"] = expanded["ts"] + pd.to_timedelta(offsets, unit="h")
-        expanded["kwh"] = expanded["kwh"] / spread[positions]
-        expanded["kvarh"] = expanded["kvarh"] / spread[positions]
-        frame = expanded
-        row_minutes = row_minutes[positions]
+    coarse = minutes > DEMAND_HOURLY_MAX_MINUTES
+    if coarse.any():
+        spread = np.where(coarse, minutes // 60, 1).astype(np.int64)[codes]
+        positions = np.repeat(np.arange(len(ts)), spread)
+        offsets = np.arange(len(positions)) - np.repeat(np.cumsum(spread) - spread, spread)
+        codes = codes[positions]
+        ts = ts[positions] + offsets * _HOUR_NS
+        kwh = kwh[positions] / spread[positions]
+        kvarh = kvarh[positions] / spread[positions]
 
-    stamps = pd.DatetimeIndex(frame["ts"])
-    frame["period"] = stamps.strftime("%Y-%m")
-    frame["label"] = period_index(tariff, stamps)
-    keys = ["customer_id", "period"]
-    energy = (
-        frame.pivot_table(index=keys, columns="label", values="kwh", aggfunc="sum", fill_value=0.0)
-        .reindex(columns=range(len(PERIODS)), fill_value=0.0)
-        .set_axis([f"kwh_{period}" for period in PERIODS], axis=1)
+    months = _months_since_1970(ts)
+    labels = _period_index_ns(tariff, ts, months)
+    starts = _block_starts(codes, months)
+    opens = np.zeros(len(ts), dtype=np.int64)
+    opens[starts] = 1
+    group = np.cumsum(opens) - 1
+    count = len(starts)
+    energy = np.bincount(
+        group * len(PERIODS) + labels, weights=kwh, minlength=count * len(PERIODS)
+    ).reshape(count, len(PERIODS))
+    metered = ~np.isnan(kvarh)
+    reactive = np.bincount(group, weights=np.where(metered, kvarh, 0.0), minlength=count)
+    complete = np.bincount(group, weights=metered, minlength=count) == np.diff(
+        np.append(starts, len(ts))
     )
-    grouped = frame.groupby(keys, sort=True)
-    complete_reactive = grouped["kvarh"].count() == grouped["kvarh"].size()
-    energy["kvarh"] = grouped["kvarh"].sum().where(complete_reactive)
 
-    fine = row_minutes <= DEMAND_15MIN_MAX_MINUTES
-    measured = row_minutes <= DEMAND_HOURLY_MAX_MINUTES
-    bucket = np.where(fine, stamps.floor("15min").asi8, stamps.floor("h").asi8)
-    demand = pd.DataFrame(
+    demand = np.full(count, np.nan)
+    fine = minutes <= DEMAND_15MIN_MAX_MINUTES
+    hourly = (minutes <= DEMAND_HOURLY_MAX_MINUTES) & ~fine
+    for customers, width in ((fine, DEMAND_15MIN_MAX_MINUTES), (hourly, 60)):
+        if not customers.any():
+            continue
+        rows = slice(None) if customers.all() else customers[codes]
+        owners = group[rows]
+        # Energy per demand window (15 minutes or an hour) as average power over the window.
+        bucket_starts = _block_starts(owners, ts[rows] // (width * _MINUTE_NS))
+        bucket_kw = np.add.reduceat(kwh[rows], bucket_starts) * (60 / width)
+        owner = owners[bucket_starts]
+        owner_starts = _block_starts(owner)
+        demand[owner[owner_starts]] = np.maximum.reduceat(bucket_kw, owner_starts)
+
+    first = starts
+    month_numbers = months[first]
+    distinct_months, month_position = np.unique(month_numbers, return_inverse=True)
+    names = np.array(
+        [f"{1970 + number // 12}-{number % 12 + 1:02d}" for number in distinct_months.tolist()],
+        dtype=object,
+    )
+    interval = minutes[codes[first]]
+    usage = pd.DataFrame(
         {
-            "customer_id": frame["customer_id"],
-            "period": frame["period"],
-            "bucket": bucket,
-            "kw": frame["kwh"] * np.where(fine, 60 / DEMAND_15MIN_MAX_MINUTES, 1.0),
+            "customer_id": ids[codes[first]].astype(str),
+            "period": names[month_position.ravel()],
+            **{f"kwh_{period}": energy[:, number] for number, period in enumerate(PERIODS)},
+            "kvarh": np.where(complete, reactive, np.nan),
+            "max_demand_kw": demand,
+            "demand_interval": np.where(
+                interval <= DEMAND_15MIN_MAX_MINUTES,
+                "15min",
+                np.where(interval <= DEMAND_HOURLY_MAX_MINUTES, "hourly", None),
+            ).astype(object),
+            "interval_minutes": interval,
         }
-    )[measured]
-    peaks = (
-        demand.groupby(["customer_id", "period", "bucket"], sort=False)["kw"]
-        .sum()
-        .groupby(level=[0, 1])
-        .max()
     )
-    energy["max_demand_kw"] = peaks.reindex(energy.index)
-    usage = energy.reset_index()
-    usage["interval_minutes"] = usage["customer_id"].map(minutes).to_numpy(float)
-    usage["demand_interval"] = np.where(
-        usage["interval_minutes"] <= DEMAND_15MIN_MAX_MINUTES,
-        "15min",
-        np.where(usage["interval_minutes"] <= DEMAND_HOURLY_MAX_MINUTES, "hourly", None),
+    usage["demand_interval"] = usage["demand_interval"].where(
+        usage["interval_minutes"] <= DEMAND_HOURLY_MAX_MINUTES, None
     )
-    usage["demand_interval"] = (
-        usage["demand_interval"]
-        .astype(object)
-        .where(usage["interval_minutes"] <= DEMAND_HOURLY_MAX_MINUTES, None)
-    )
+    if not pd.Index(ids).is_monotonic_increasing:
+        usage = usage.sort_values(["customer_id", "period"], kind="stable", ignore_index=True)
     if isinstance(capacity_kva, Mapping):
         usage["contract_capacity_kva"] = usage["customer_id"].map(capacity_kva).astype(float)
     else:
@@ -951,16 +1205,17 @@ def bill(
         One row per customer-month with every bill line (see :func:`bill_usage`).
 
     Raises:
-        ValueError: invalid readings or a bill that lacks what its basis needs.
+        ValueError: invalid readings (see :func:`core.ingest.validate_readings`); a UserError for
+            a bill that lacks what its basis needs.
     """
     usage = monthly_usage(readings, tariff, capacity_kva, source)
     if basic_basis is not None:
         if basic_basis not in BASIC_BASES:
-            raise ValueError(f'basic basis {basic_basis!r} must be "capacity" or "demand"')
+            raise errors.UserError("tariffs.error.catalog.basic_basis", basis=repr(basic_basis))
         usage["basic_basis"] = basic_basis
     if declared_demand_kw is not None:
         if declared_demand_kw <= 0:
-            raise ValueError("declared demand must be a positive number of kW")
+            raise errors.UserError("tariffs.error.declared_demand")
         usage["declared_demand_kw"] = float(declared_demand_kw)
     return bill_usage(tariff, usage)
 

@@ -1,5 +1,5 @@
 """Load forecast (负荷预测): level and horizon, history with forecast and interval, components,
-backtest against the baselines, a heat-wave what-if, download."""
+backtest against the baselines, a warmer or colder what-if, download."""
 
 import io
 
@@ -12,10 +12,10 @@ from ui import charts, downloads, session
 
 t = session.t
 viewer = session.require_page("pages/forecast.py")
-WHAT_IF_SHIFT_C = 2.0
-# Hours of history drawn before an hourly forecast, days before a daily one: enough to see the
-# weekly rhythm (hourly) or the season (daily) without hiding the forecast.
-HISTORY_SHOWN = {"h": 21 * 24, "D": 365}
+# History drawn before the forecast, in steps of the horizon's frequency: two days before a
+# day-ahead forecast, a week before two weeks, a season before three months. Enough for context,
+# short enough that the forecast fills most of the chart.
+HISTORY_SHOWN = {"day_ahead": 2 * 24, "two_weeks": 7 * 24, "three_months": 91}
 COLOURS = {"history": "#555555", "forecast": "#1f77b4", "what_if": "#d62728"}
 
 
@@ -44,7 +44,6 @@ def _forecast(
             level,
             key or None,
             horizon,
-            temperature_shift_c=WHAT_IF_SHIFT_C,
             weather_forecast=supplied,
         )
 
@@ -66,8 +65,13 @@ def _key_picker(level: str) -> str | None:
     return st.selectbox(t("forecast.key"), keys, format_func=label, key="forecast_key")
 
 
-def _chart(level_forecast: load_series.LevelForecast, unit: str) -> go.Figure:
-    history = level_forecast.history.tail(HISTORY_SHOWN[level_forecast.freq])
+def _what_if_name(result: forecast.Forecast) -> str:
+    """``warmer`` or ``colder``: what the what-if does to the temperature."""
+    return "colder" if result.temperature_shift_c < 0 else "warmer"
+
+
+def _chart(level_forecast: load_series.LevelForecast, horizon: str, unit: str) -> go.Figure:
+    history = level_forecast.history.tail(HISTORY_SHOWN[horizon])
     frame = level_forecast.result.frame
     figure = go.Figure()
     figure.add_scatter(
@@ -92,7 +96,10 @@ def _chart(level_forecast: load_series.LevelForecast, unit: str) -> go.Figure:
         figure.add_scatter(
             x=frame["ds"],
             y=frame["yhat_what_if"],
-            name=t("forecast.what_if_line", shift=f"{WHAT_IF_SHIFT_C:g}"),
+            name=t(
+                f"forecast.what_if_line_{_what_if_name(level_forecast.result)}",
+                shift=f"{abs(level_forecast.result.temperature_shift_c):g}",
+            ),
             line={"color": COLOURS["what_if"], "dash": "dot"},
         )
     figure.update_layout(
@@ -101,6 +108,7 @@ def _chart(level_forecast: load_series.LevelForecast, unit: str) -> go.Figure:
         margin={"l": 10, "r": 10, "t": 50, "b": 10},
         legend={"orientation": "h", "y": -0.15},
         hovermode="x unified",
+        xaxis={"range": [history["ds"].iloc[0], frame["ds"].iloc[-1]]},
     )
     return figure
 
@@ -140,10 +148,10 @@ def _backtest(result: forecast.Forecast, freq: str, horizon: str, unit: str) -> 
         hide_index=True,
         width="stretch",
         column_config={
-            t("forecast.col.mape"): st.column_config.NumberColumn(format="%.4f"),
-            t("forecast.col.smape"): st.column_config.NumberColumn(format="%.4f"),
+            t("forecast.col.mape"): st.column_config.NumberColumn(format="percent"),
+            t("forecast.col.smape"): st.column_config.NumberColumn(format="percent"),
             t("forecast.col.mase"): st.column_config.NumberColumn(format="%.3f"),
-            t("forecast.col.coverage"): st.column_config.NumberColumn(format="%.2f"),
+            t("forecast.col.coverage"): st.column_config.NumberColumn(format="percent"),
         },
         key="backtest_table",
     )
@@ -162,14 +170,15 @@ def _backtest(result: forecast.Forecast, freq: str, horizon: str, unit: str) -> 
     charts.show(figure, key="error_by_hour")
 
 
-def _what_if(result: forecast.Forecast, unit: str) -> None:
+def _what_if(result: forecast.Forecast, peak_unit: str) -> None:
     frame = result.frame
-    st.caption(t("forecast.what_if_caption", shift=f"{WHAT_IF_SHIFT_C:g}"))
+    shift = f"{abs(result.temperature_shift_c):g}"
+    st.caption(t(f"forecast.what_if_caption_{_what_if_name(result)}", shift=shift))
     extra = float((frame["yhat_what_if"] - frame["yhat"]).sum())
     left, right = st.columns(2)
     left.metric(t("forecast.what_if_energy"), f"{extra:+,.0f}")
     right.metric(
-        t("forecast.what_if_peak", unit=unit),
+        t("forecast.what_if_peak", unit=peak_unit),
         f"{frame['yhat_what_if'].max():,.0f}",
         delta=f"{frame['yhat_what_if'].max() - frame['yhat'].max():+,.0f}",
     )
@@ -220,6 +229,7 @@ except errors.UserError as error:
     session.show_error(error)
     st.stop()
 except ValueError as error:
+    # A weather file the reader refuses, in the reader's own words.
     st.error(t("forecast.cannot_forecast", error=str(error)))
     st.stop()
 
@@ -236,7 +246,7 @@ elif level_forecast.temperature_source == "supplied":
 else:
     st.info(t("forecast.temperature_none"))
 for warning in result.warnings:
-    st.info(t("forecast.note", warning=warning))
+    st.info(t("forecast.note", warning=warning.text(session.language())))
 
 metrics = st.columns(4)
 metrics[0].metric(t("forecast.next_total"), f"{result.frame['yhat'].sum():,.0f}")
@@ -245,7 +255,7 @@ if result.backtest is not None:
     scores = result.backtest.metrics.set_index("model")
     metrics[2].metric(t("forecast.backtest_mape"), f"{scores.loc['ensemble', 'mape']:.2%}")
     metrics[3].metric(t("forecast.best_model"), t(f"forecast.model.{result.backtest.best_model()}"))
-charts.show(_chart(level_forecast, load_unit), key="forecast_chart")
+charts.show(_chart(level_forecast, horizon, load_unit), key="forecast_chart")
 st.caption(
     t(
         "forecast.ensemble_weight",

@@ -1,5 +1,5 @@
-"""Tariff savings (电价测算): one customer's bill, load-shift what-if, plans, basis, power factor;
-and all customers ranked by attainable saving."""
+"""Tariff savings (电价测算): one customer's bill, load-shift what-if, plans, basis, power factor,
+what the customer can do; and all customers ranked by attainable saving."""
 
 import datetime as dt
 
@@ -12,12 +12,6 @@ from ui import charts, downloads, formatting, session
 
 t = session.t
 viewer = session.require_page("pages/tariffs.py")
-PERIOD_COLOURS = {
-    "critical": "#b2182b",
-    "peak": "#ef8a62",
-    "flat": "#999999",
-    "valley": "#67a9cf",
-}
 BILL_COLUMNS = [
     "period",
     "kwh_total",
@@ -51,9 +45,16 @@ def _customer(who: access.Viewer, customer_id: str):
     return savings.customer_readings(session.engine(), who, customer_id)
 
 
-@session.cached(hash_funcs={savings.Assumptions: hash})
-def _ranking(who: access.Viewer, assumptions: savings.Assumptions) -> pd.DataFrame:
-    return savings.rank_savings(session.engine(), who, assumptions)
+# The ranking covers the whole store and is the same for everyone: it is computed once per data
+# version and shared by every session, then cut to each viewer's scope and masked.
+@session.cached(max_entries=2)
+def _profile() -> savings.LoadProfile:
+    return savings.load_profile(session.engine(), _catalog())
+
+
+@session.cached(max_entries=8, hash_funcs={savings.Assumptions: hash})
+def _ranking(assumptions: savings.Assumptions) -> pd.DataFrame:
+    return savings.rank_store(session.engine(), assumptions, _catalog(), profile=_profile())
 
 
 def _money(value: float) -> str:
@@ -83,7 +84,7 @@ def _tariff_name(code: str) -> str:
     return catalog[code].label(session.language()) if code in catalog else code
 
 
-def _load_from_store() -> tuple[pd.DataFrame, str, str, float | None] | None:
+def _load_from_store() -> tuple[pd.DataFrame, dict] | None:
     text = st.text_input(t("tariffs.search"), key="tariff_search")
     found = _find(viewer, text)
     if found.empty:
@@ -97,28 +98,31 @@ def _load_from_store() -> tuple[pd.DataFrame, str, str, float | None] | None:
         t("tariffs.customer"), list(labels), format_func=labels.get, key="tariff_customer"
     )
     customer, readings = _customer(viewer, customer_id)
-    capacity = customer["contract_capacity_kva"]
-    return readings, customer["customer_class"], customer["tariff_code"], capacity
+    st.caption(t("tariffs.priced_months", months=savings.MONTHS_RANKED))
+    return readings, customer
 
 
-def _load_from_upload() -> tuple[pd.DataFrame, str, str, float | None] | None:
+def _load_from_upload() -> tuple[pd.DataFrame, dict] | None:
     upload = st.file_uploader(
         t("tariffs.upload"), type=["csv", "xlsx", "parquet"], help=t("tariffs.upload_help")
     )
-    customer_class, code, capacity = _customer_inputs("upload")
+    customer = _customer_inputs("upload")
     if upload is None:
         st.info(t("tariffs.upload_help"))
         return None
     try:
-        readings = ingest.read_readings(upload, upload.name, capacity_kva=capacity)
+        readings = ingest.read_readings(
+            upload, upload.name, capacity_kva=customer["contract_capacity_kva"]
+        )
     except errors.UserError as error:
         session.show_error(error)
         return None
-    return readings, customer_class, code, capacity
+    # Validated once here: every what-if below reuses the clean readings.
+    return tariffs.clean_readings(readings, upload.name), customer
 
 
-def _load_typical() -> tuple[pd.DataFrame, str, str, float | None]:
-    customer_class, code, capacity = _customer_inputs("profile")
+def _load_typical() -> tuple[pd.DataFrame, dict]:
+    customer = _customer_inputs("profile")
     left, right = st.columns(2)
     annual = left.number_input(
         t("tariffs.annual_kwh"), min_value=1.0, value=50_000.0, step=1_000.0, key="profile_kwh"
@@ -130,11 +134,11 @@ def _load_typical() -> tuple[pd.DataFrame, str, str, float | None]:
         value=dt.date.today().year - 1,
         key="profile_year",
     )
-    readings = savings.typical_readings(customer_class, float(annual), int(year))
-    return readings, customer_class, code, capacity
+    readings = savings.typical_readings(customer["customer_class"], float(annual), int(year))
+    return readings, customer
 
 
-def _customer_inputs(key: str) -> tuple[str, str, float | None]:
+def _customer_inputs(key: str) -> dict:
     catalog = _catalog()
     left, middle, right = st.columns(3)
     customer_class = left.selectbox(
@@ -151,7 +155,11 @@ def _customer_inputs(key: str) -> tuple[str, str, float | None]:
     code = right.selectbox(
         t("tariffs.tariff"), codes, format_func=_tariff_name, key=f"{key}_tariff"
     )
-    return customer_class, code, capacity or None
+    return {
+        "customer_class": customer_class,
+        "tariff_code": code,
+        "contract_capacity_kva": capacity or None,
+    }
 
 
 def _period_chart(whatif: pd.DataFrame) -> go.Figure:
@@ -163,7 +171,7 @@ def _period_chart(whatif: pd.DataFrame) -> go.Figure:
             name=t(f"domain.period.{period}"),
             x=[t("tariffs.before"), t("tariffs.after")],
             y=[before, after],
-            marker_color=PERIOD_COLOURS[period],
+            marker_color=tariffs.PERIOD_COLOURS[period],
         )
     figure.update_layout(
         barmode="stack",
@@ -173,6 +181,53 @@ def _period_chart(whatif: pd.DataFrame) -> go.Figure:
         title=t("tariffs.chart_title"),
     )
     return figure
+
+
+def _action_text(action: savings.Action) -> str:
+    figures = action.figures
+    if action.option == "shift":
+        return t(
+            "tariffs.action.shift",
+            share=f"{figures['share']:.0%}",
+            kwh=f"{figures['shifted_kwh']:,.0f}",
+            peak_share=f"{figures['peak_share']:.0%}",
+        )
+    if action.option == "switch":
+        basis = figures.get("basic_basis")
+        text = t("tariffs.action.switch", tariff=_tariff_name(figures["tariff_code"]))
+        if isinstance(basis, str):
+            text += t("tariffs.action.with_basis", basis=t(f"tariffs.basis_{basis}"))
+        return text
+    if action.option == "basis":
+        return t("tariffs.action.basis", basis=t(f"tariffs.basis_{figures['basic_basis']}"))
+    return t(
+        "tariffs.action.compensation",
+        kvar=f"{figures['kvar']:,.0f}",
+        power_factor=f"{figures['power_factor']:.2f}",
+        investment=_money(figures["investment_cny"]),
+        years=f"{figures['payback_years']:.1f}",
+    )
+
+
+def _actions(result: savings.CustomerSavings) -> None:
+    """What the customer can do, best first: the figures the ranking has for them."""
+    st.subheader(t("tariffs.actions_header"))
+    annual = result.figures.get("annual_bill_cny")
+    if annual is None or pd.isna(annual):
+        st.info(t("tariffs.actions_unpriced"))
+        return
+    if not result.actions:
+        st.info(t("tariffs.reason.none"))
+        return
+    rows = pd.DataFrame(
+        {
+            "action": [_action_text(action) for action in result.actions],
+            "saving_cny": [action.saving_cny for action in result.actions],
+            "saving_share": [action.saving_cny / annual for action in result.actions],
+        }
+    )
+    st.caption(t("tariffs.actions_caption", bill=_money(annual)))
+    _table(rows, **{_label("saving_share"): st.column_config.NumberColumn(format="percent")})
 
 
 def _customer_view() -> None:
@@ -189,7 +244,10 @@ def _customer_view() -> None:
     ]()
     if loaded is None:
         return
-    readings, customer_class, current_code, capacity = loaded
+    readings, customer = loaded
+    customer_class = customer["customer_class"]
+    current_code = customer["tariff_code"]
+    capacity = customer["contract_capacity_kva"]
     catalog = _catalog()
     if current_code not in catalog:
         st.error(t("tariffs.unknown_tariff", code=current_code))
@@ -228,6 +286,8 @@ def _customer_view() -> None:
     downloads.offer(
         t("tariffs.download_bills"), bills, f"bills_{tariff.code}", key="download_bills"
     )
+
+    _actions(savings.savings_of_readings(readings, customer, catalog=catalog))
 
     st.subheader(t("tariffs.shift_header"))
     if tariff.kind in ("flat", "tiered"):
@@ -276,27 +336,31 @@ def _customer_view() -> None:
         )
 
     if tariff.power_factor_standard is not None and usage["kvarh"].notna().any():
-        st.subheader(t("tariffs.compensation_header"))
-        left, right = st.columns(2)
-        target_pf = left.slider(
-            t("tariffs.target_pf"), 0.80, 1.00, 0.95, step=0.01, key="target_pf"
-        )
-        investment = right.number_input(
-            t("tariffs.investment"), min_value=0.0, value=0.0, step=1000.0, key="investment"
-        )
-        result = savings.compensation_payback(
-            tariff, usage, target_pf, investment_cny=investment or None
-        )
-        first, second, third = st.columns(3)
-        first.metric(t("tariffs.annual_saving"), _money(result.annual_saving_cny))
-        second.metric(t("tariffs.required_kvar"), f"{result.required_kvar:,.0f}")
-        payback = (
-            t("tariffs.payback_never")
-            if result.payback_years == float("inf")
-            else t("tariffs.payback_years", years=f"{result.payback_years:.1f}")
-        )
-        third.metric(t("tariffs.payback"), payback)
-        st.caption(t("tariffs.investment_used", amount=_money(result.investment_cny)))
+        _compensation(tariff, usage)
+
+
+def _compensation(tariff: tariffs.Tariff, usage: pd.DataFrame) -> None:
+    st.subheader(t("tariffs.compensation_header"))
+    left, right = st.columns(2)
+    target_pf = left.slider(t("tariffs.target_pf"), 0.80, 1.00, 0.95, step=0.01, key="target_pf")
+    investment = right.number_input(
+        t("tariffs.investment"), min_value=0.0, value=0.0, step=1000.0, key="investment"
+    )
+    result = savings.compensation_payback(
+        tariff, usage, target_pf, investment_cny=investment or None
+    )
+    first, second, third = st.columns(3)
+    first.metric(t("tariffs.annual_saving"), _money(result.annual_saving_cny))
+    second.metric(t("tariffs.required_kvar"), f"{result.required_kvar:,.0f}")
+    payback = (
+        t("tariffs.payback_never")
+        if result.payback_years == float("inf")
+        else t("tariffs.payback_years", years=f"{result.payback_years:.1f}")
+    )
+    third.metric(t("tariffs.payback"), payback)
+    st.caption(t("tariffs.investment_used", amount=_money(result.investment_cny)))
+    if result.no_payback_reason is not None:
+        st.info(t(f"savings.no_payback.{result.no_payback_reason}", **result.no_payback_values))
 
 
 def _reason(row: pd.Series) -> str:
@@ -316,6 +380,16 @@ def _reason(row: pd.Series) -> str:
     return t("tariffs.reason.none")
 
 
+def _store_ranking(assumptions: savings.Assumptions) -> pd.DataFrame:
+    """The store's ranking for this viewer, reading the profile and pricing with progress shown."""
+    progress = st.progress(0.0, text=t("tariffs.progress_profile"))
+    _profile()
+    progress.progress(0.6, text=t("tariffs.progress_pricing"))
+    ranking = _ranking(assumptions)
+    progress.empty()
+    return savings.visible_ranking(session.engine(), viewer, ranking)
+
+
 def _batch_view() -> None:
     st.caption(t("tariffs.batch_intro"))
     left, middle, right = st.columns(3)
@@ -327,8 +401,7 @@ def _batch_view() -> None:
     assumptions = savings.Assumptions(
         shift_share=share, target_power_factor=target_pf, max_payback_years=payback
     )
-    with st.spinner(t("tariffs.ranking")):
-        ranking = _ranking(viewer, assumptions)
+    ranking = _store_ranking(assumptions)
     if ranking.empty:
         st.info(t("tariffs.no_customers"))
         return
@@ -337,12 +410,27 @@ def _batch_view() -> None:
         t("tariffs.customers_with_saving"), f"{(ranking['best_option'] != 'none').sum():,}"
     )
     second.metric(t("tariffs.total_saving"), _money(float(ranking["attainable_saving_cny"].sum())))
+    left, middle, right = st.columns(3)
+    regions = left.multiselect(
+        t("tariffs.filter_region"), sorted(ranking["region"].dropna().unique()), key="t_regions"
+    )
+    classes = middle.multiselect(
+        t("tariffs.filter_class"),
+        [name for name in tariffs.CUSTOMER_CLASSES if name in set(ranking["customer_class"])],
+        format_func=lambda name: t(f"domain.customer_class.{name}"),
+        key="t_classes",
+    )
+    managers = right.multiselect(
+        t("tariffs.filter_manager"),
+        sorted(ranking["manager_id"].dropna().unique()),
+        key="t_managers",
+    )
     left, right = st.columns(2)
     top = left.number_input(t("tariffs.top_n"), min_value=1, value=100, step=10, key="top_n")
     minimum = right.number_input(
         t("tariffs.min_saving"), min_value=0.0, value=100.0, step=100.0, key="min_saving"
     )
-    targets = savings.target_list(ranking, int(top), float(minimum))
+    targets = savings.target_list(ranking, int(top), float(minimum), regions, classes, managers)
     shown = targets.assign(
         reason=targets.apply(_reason, axis=1) if len(targets) else pd.Series(dtype=str),
         tariff_code=targets["tariff_code"].map(_tariff_name),
@@ -354,6 +442,8 @@ def _batch_view() -> None:
             "customer_id",
             "name",
             "customer_class",
+            "region",
+            "manager_id",
             "tariff_code",
             "annual_bill_cny",
             "attainable_saving_cny",
@@ -374,18 +464,27 @@ def _batch_view() -> None:
     )
 
 
+def _guarded(view) -> None:
+    try:
+        view()
+    except savings.NoReadingsError as error:
+        st.info(error.text(session.language()))
+    except errors.UserError as error:
+        session.show_error(error)
+    except (ValueError, FileNotFoundError) as error:
+        # The readings file reader's own messages.
+        st.error(t("tariffs.input_error", reason=str(error)))
+
+
 st.title(t("tariffs.title"))
 st.caption(t("tariffs.intro"))
-customer_tab, batch_tab = st.tabs([t("tariffs.tab_customer"), t("tariffs.tab_batch")])
+# The ranking is priced only while its tab is open, so one customer's figures come at once.
+customer_tab, batch_tab = st.tabs(
+    [t("tariffs.tab_customer"), t("tariffs.tab_batch")], key="tariff_tab", on_change="rerun"
+)
 with customer_tab:
-    try:
-        _customer_view()
-    except savings.NoReadingsError as error:
-        st.info(t("tariffs.no_readings", customer=error.customer_id))
-    except (ValueError, FileNotFoundError) as error:
-        st.error(t("tariffs.input_error", reason=str(error)))
+    if customer_tab.open:
+        _guarded(_customer_view)
 with batch_tab:
-    try:
-        _batch_view()
-    except ValueError as error:
-        st.error(t("tariffs.input_error", reason=str(error)))
+    if batch_tab.open:
+        _guarded(_batch_view)

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from core import access, cli, customer360, visit_brief
+from core import access, cli, customer360, savings, tariffs, visit_brief
 from core.demo import truth
 from core.store import engine as store_engine
 from core.store import schema
@@ -121,19 +121,28 @@ def test_bill_standing_is_the_payment_features():
     assert customer360.bill_standing(None) is None
 
 
-def test_peak_shift_saving_comes_from_the_savings_module(engine):
-    customer_id = _first(
-        engine,
-        sa.select(schema.customers.c.customer_id).where(
-            schema.customers.c.tariff_code == "COM_TOU"
-        ),
-    )[0]
-    actions = _actions(engine, customer_id)
-    shift = next((action for action in actions if action.code == "shift_peak"), None)
-    assert shift is not None
-    saving = float(shift.values["saving"].replace(",", ""))
-    assert saving >= customer360.MIN_SAVING_CNY
-    assert f"¥{shift.values['saving']} a year" in customer360.describe(shift, "en")
+def test_the_savings_talking_point_is_the_tariff_pages_best_action(engine):
+    ranking = savings.rank_savings(engine, access.SYSTEM).set_index("customer_id")
+    # One customer whose best action is not a shift, one whose best is: the talking point follows
+    # the ranking either way, with its figures.
+    chosen = [
+        ranking.index[ranking["best_option"] == option][0]
+        for option in ("switch", "shift")
+        if (ranking["best_option"] == option).any()
+    ]
+    assert chosen
+    for customer_id in chosen:
+        best = savings.customer_savings(engine, access.SYSTEM, customer_id).best
+        code, values = savings.talking_point(best)
+        point = next(action for action in _actions(engine, customer_id) if action.code == code)
+        assert best.saving_cny == ranking.loc[customer_id, "attainable_saving_cny"]
+        assert point.values["saving"] == f"{best.saving_cny:,.0f}" == values["saving"]
+        for language in ("en", "zh"):
+            text = customer360.describe(point, language)
+            assert f"¥{values['saving']}" in text and "{" not in text
+        if best.option == "switch":
+            tariff = tariffs.load_catalog()[best.figures["tariff_code"]]
+            assert tariff.name_zh in customer360.describe(point, "zh")
 
 
 def test_brief_is_a_one_page_pdf_in_chinese_and_falls_back_without_a_cjk_font(engine):

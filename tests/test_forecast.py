@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import calendars, forecast
+from core import calendars, errors, forecast
 
 # Planted truth of the synthetic series
 BASE_KWH = 500.0
@@ -174,11 +174,15 @@ def test_short_gap_is_filled_long_gap_drops_older_data():
     short = frame.drop(frame.index[100:103])
     prepared = forecast.prepare(short)
     assert len(prepared.frame) == len(frame)
-    assert any("3 missing hours were filled" in w for w in prepared.warnings)
+    assert any("3 missing hours were filled" in str(w) for w in prepared.warnings)
+    assert errors.Notice("forecast.notice.filled_hourly", count=3) in prepared.warnings
     long = frame.drop(frame.index[200:300])
     prepared = forecast.prepare(long)
     assert prepared.frame["ds"].iloc[0] == frame["ds"].iloc[300]
-    assert any("Data before 2024-01-13 12:00 were left out" in w for w in prepared.warnings)
+    assert any("Data before 2024-01-13 12:00 were left out" in str(w) for w in prepared.warnings)
+    # The notice is a catalog key and values: the Chinese page reads it in Chinese.
+    chinese = [notice.text("zh") for notice in prepared.warnings]
+    assert any("2024-01-13 12:00 之前的数据未予采用" in text for text in chinese)
 
 
 def test_gap_near_the_end_names_the_longest_usable_window():
@@ -189,6 +193,7 @@ def test_gap_near_the_end_names_the_longest_usable_window():
     ) as e:
         forecast.prepare(gappy)
     assert e.value.usable_window[0] == pd.Timestamp("2024-01-01")
+    assert "最长可用区间为 2024-01-01 00:00" in e.value.text("zh")
 
 
 def test_stuck_meter_at_the_end():
@@ -200,8 +205,9 @@ def test_stuck_meter_at_the_end():
 
 def test_forecast_needs_future_temperature():
     frame = planted_series("2024-03-04", 35)
-    with pytest.raises(ValueError, match="needs temperature_c for the forecast period"):
+    with pytest.raises(errors.UserError) as raised:
         forecast.forecast(frame, horizon=24, folds=0)
+    assert raised.value.key == "forecast.error.future_temperature_needed"
     partial = pd.DataFrame({"ds": forecast.future_index(frame, 12, "h"), "temperature_c": 20.0})
     with pytest.raises(ValueError, match="no value for 2024-04-08 12:00"):
         forecast.forecast(frame, horizon=24, folds=0, future=partial)
@@ -211,6 +217,14 @@ def test_backtest_rejects_too_many_folds():
     frame = planted_series("2024-03-04", 35)
     with pytest.raises(forecast.SeriesError, match="needed"):
         forecast.backtest(frame, horizon=24, folds=20)
+
+
+def test_what_if_moves_the_temperature_the_way_that_raises_the_load():
+    january = pd.DataFrame({"temperature_c": np.full(24, 3.0)})
+    july = pd.DataFrame({"temperature_c": np.full(24, 33.0)})
+    assert forecast.what_if_shift(january) == -forecast.WHAT_IF_DEGREES_C
+    assert forecast.what_if_shift(july) == forecast.WHAT_IF_DEGREES_C
+    assert forecast.what_if_shift(january, 3.0) == -3.0
 
 
 # Helpers for the store and the command line

@@ -1,7 +1,9 @@
 """Load forecast page: AppTest on the demo store, and a browser run through the app."""
 
+import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -34,7 +36,7 @@ def test_unknown_customer_gets_a_message(page):
     at.text_input(key="forecast_customer").set_value("NO-SUCH-ID").run()
     at.button(key="forecast_run").click().run()
     assert not at.exception
-    assert "no readings for customer NO-SUCH-ID" in at.error[0].value
+    assert en("forecast.error.no_readings", which="NO-SUCH-ID") in at.error[0].value
 
 
 @pytest.mark.slow
@@ -53,6 +55,10 @@ def test_three_months_of_a_district(page):
         en(f"forecast.model.{m}") for m in ("seasonal_naive", "prophet_default", "prophet", "gbm")
     ] + [en("forecast.model.ensemble")]
     assert backtest[en("forecast.col.mape")].between(0, 1).all()
+    # Percentages, as in the headline.
+    formats = json.loads(at.dataframe[0].proto.columns)
+    for name in ("mape", "smape", "coverage"):
+        assert formats[en(f"forecast.col.{name}")]["type_config"]["format"] == "percent"
 
 
 @pytest.mark.slow
@@ -69,4 +75,13 @@ def test_day_ahead_service_area(page):
     assert 0 < peak < energy < 24 * peak
     assert _metric(at, en("forecast.backtest_mape")).endswith("%")
     assert len(at.get("download_button")) == 2
-    assert at.get("plotly_chart")
+    chart = json.loads(at.get("plotly_chart")[0].proto.spec)
+    lines = {trace.get("name"): trace for trace in chart["data"]}
+    # The demo's history ends on New Year's Eve: a January day needs heating, so the what-if is
+    # the colder one, named for what it does.
+    assert en("forecast.what_if_line_colder", shift="2") in lines
+    # Zoomed to the horizon: two days of history before the 24 forecast hours.
+    first, last = (pd.Timestamp(edge) for edge in chart["layout"]["xaxis"]["range"])
+    forecast_hours = pd.to_datetime(lines[en("forecast.forecast_line")]["x"])
+    assert last == forecast_hours.max()
+    assert forecast_hours.min() - first == pd.Timedelta(hours=48)

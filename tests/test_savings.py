@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from core import access, savings, tariffs
+from core import access, errors, features, i18n, savings, tariffs
 from core.store import schema
 from tests.test_tariffs import TEST_CATALOG, hourly, usage_rows
 
@@ -66,8 +66,12 @@ def test_shift_readings_moves_energy_hour_to_hour(catalog):
     before = tariffs.bill(readings, catalog["TOU"])["amount_cny"].sum()
     after = tariffs.bill(moved, catalog["TOU"])["amount_cny"].sum()
     assert after < before
-    with pytest.raises(ValueError, match="move 1: share 1.5 must be between 0 and 1"):
+    with pytest.raises(errors.UserError) as raised:
         savings.shift_readings(readings, [(10, 2, 1.5)])
+    assert (raised.value.key, raised.value.values) == (
+        "savings.error.move_share",
+        {"move": 1, "share": "1.5"},
+    )
 
 
 def test_compare_plans_lists_every_choice_and_the_current_one(catalog):
@@ -98,8 +102,9 @@ def test_basis_comparison_by_month(catalog):
     assert comparison["capacity_basic_cny"].tolist() == [28000.0, 28000.0]
     assert comparison["demand_basic_cny"].tolist() == [12600.0, 33600.0]
     assert comparison["demand_saving_cny"].tolist() == [15400.0, -5600.0]
-    with pytest.raises(ValueError, match="has no basic charge"):
+    with pytest.raises(errors.UserError) as raised:
         savings.basis_comparison(catalog["TOU"], usage)
+    assert raised.value.key == "savings.error.not_two_part"
 
 
 def test_compensation_payback(catalog):
@@ -118,80 +123,189 @@ def test_compensation_payback(catalog):
     assert result.required_kvar == 2
     estimated = savings.compensation_payback(catalog["PF90"], usage, 0.95)
     assert estimated.investment_cny == 2 * savings.DEFAULT_COMPENSATION_COST_PER_KVAR
-    with pytest.raises(ValueError, match="no reactive energy"):
+    with pytest.raises(errors.UserError) as raised:
         savings.compensation_payback(catalog["PF90"], usage.assign(kvarh=math.nan))
+    assert raised.value.key == "savings.error.no_reactive_energy"
 
 
 def test_typical_readings_sum_to_the_year():
     readings = savings.typical_readings("commercial", 120_000.0, 2024)
     assert len(readings) == 8784
     assert readings["kwh"].sum() == pytest.approx(120_000.0)
-    with pytest.raises(ValueError, match="customer class 'shop'"):
+    with pytest.raises(errors.UserError) as raised:
         savings.typical_readings("shop", 1.0, 2024)
+    assert raised.value.values["customer_class"] == "shop"
 
 
-def _load_store(engine: sa.Engine, readings: pd.DataFrame) -> None:
-    customers = pd.DataFrame(
-        {
-            "customer_id": ["A", "B"],
-            "name": ["Plant A", "Office B"],
-            "customer_class": ["industrial", "commercial"],
-            "contract_capacity_kva": [1000.0, 80.0],
-            "region": ["East", "West"],
-            "tariff_code": ["TWO_PART", "TOU"],
-        }
-    )
+def _load_store(engine: sa.Engine, customers: pd.DataFrame, readings: pd.DataFrame) -> None:
+    rows = readings.assign(ts=readings["ts"].dt.to_pydatetime())
+    rows = rows.astype(object).where(rows.notna(), None)
     with engine.begin() as conn:
         conn.execute(schema.customers.insert(), customers.to_dict("records"))
-        conn.execute(schema.readings.insert(), readings.to_dict("records"))
+        conn.execute(schema.readings.insert(), rows.to_dict("records"))
 
 
-def test_store_profile_matches_the_bill_from_readings(store, catalog):
+def _readings(customer_id: str, freq: str, hours_per_reading: float, base: float, **extra):
     # Over the Spring Festival: holidays, and the make-up workday Sunday 4 February.
-    a = hourly("2024-02-01", "2024-03-01", 0.0, kvarh=10.0, customer_id="A")
-    a["kwh"] = 20.0 + (a["ts"].dt.hour % 7) * 3.0
-    b = hourly("2024-02-01", "2024-03-01", 4.0, customer_id="B")
-    b["kvarh"] = None
-    readings = pd.concat([a, b], ignore_index=True)
-    readings["ts"] = readings["ts"].dt.to_pydatetime()
-    _load_store(store, readings)
-    profile, demand = savings.store_profiles(store, access.SYSTEM)
-    capacity = {"A": 1000.0, "B": 80.0}
-    for code in ("TWO_PART", "TOU"):
-        from_store = savings.usage_from_profile(catalog[code], profile, demand, capacity)
-        direct = tariffs.monthly_usage(readings, catalog[code], capacity)
-        for column in [f"kwh_{period}" for period in tariffs.PERIODS] + ["kvarh"]:
-            np.testing.assert_allclose(from_store[column], direct[column])
-    assert demand.set_index("customer_id")["max_demand_kw"].to_dict() == {"A": 38.0}
-
-    ranking = savings.rank_profiles(
-        pd.DataFrame(
-            {
-                "customer_id": ["A", "B"],
-                "name": ["Plant A", "Office B"],
-                "customer_class": ["industrial", "commercial"],
-                "region": ["East", "West"],
-                "manager_id": [None, None],
-                "tariff_code": ["TWO_PART", "TOU"],
-                "contract_capacity_kva": [1000.0, 80.0],
-            }
-        ),
-        profile,
-        demand,
-        catalog,
-        savings.Assumptions(),
+    stamps = pd.date_range("2024-01-20", "2024-03-01", freq=freq, inclusive="left")
+    kwh = (base + (stamps.hour.to_numpy() % 7) * 3.0 + stamps.minute.to_numpy() / 30) * (
+        hours_per_reading
     )
-    plant = ranking.set_index("customer_id").loc["A"]
-    # 38 kW of demand against 1000 kVA of capacity: billing on demand is the saving, less the
-    # power-factor reduction (cos φ 0.94: -0.60 %) that shrinks with the basic charge.
+    return pd.DataFrame({"customer_id": customer_id, "ts": stamps, "kwh": kwh, **extra})
+
+
+STORE_CUSTOMERS = pd.DataFrame(
+    {
+        "customer_id": ["A", "B", "Q", "H", "D"],
+        "name": ["Plant A", "Office B", "Plant Q", "Shop H", "Farm D"],
+        "customer_class": ["industrial", "commercial", "industrial", "commercial", "commercial"],
+        "contract_capacity_kva": [1000.0, 80.0, 400.0, 150.0, 50.0],
+        "region": ["East", "West", "East", "West", "West"],
+        "manager_id": ["M1", "M2", "M1", "M2", None],
+        "tariff_code": ["TWO_PART", "TOU", "TWO_PART", "PF90", "TOU"],
+    }
+)
+
+
+@pytest.fixture
+def interval_store(store):
+    """Hourly, 15-minute, 30-minute and daily customers, with and without reactive energy."""
+    a = _readings("A", "h", 1.0, 20.0)
+    a["kvarh"] = a["kwh"] * 0.5
+    b = _readings("B", "h", 1.0, 4.0, kvarh=np.nan)
+    q = _readings("Q", "15min", 0.25, 30.0)
+    q["kvarh"] = q["kwh"] * 0.9
+    h = _readings("H", "30min", 0.5, 12.0)
+    h["kvarh"] = h["kwh"] * 1.2
+    d = _readings("D", "D", 24.0, 2.0, kvarh=np.nan)
+    readings = pd.concat([a, b, q, h, d], ignore_index=True)
+    _load_store(store, STORE_CUSTOMERS, readings)
+    return store, readings
+
+
+def test_store_profile_bills_every_interval_as_the_readings_do(interval_store, catalog):
+    store, readings = interval_store
+    profile = savings.load_profile(store, catalog)
+    capacity = STORE_CUSTOMERS.set_index("customer_id")["contract_capacity_kva"].to_dict()
+    # Hourly and 15-minute readings are summed in the store; 30-minute and daily ones are read.
+    assert set(profile.sums["customer_id"]) == {"A", "B", "Q"}
+    assert set(profile.readings["customer_id"]) == {"H", "D"}
+    for code, tariff in catalog.items():
+        from_store = profile.usage(tariff, capacity)
+        direct = tariffs.monthly_usage(readings, tariff, capacity)
+        assert from_store["customer_id"].tolist() == direct["customer_id"].tolist(), code
+        assert from_store["period"].tolist() == direct["period"].tolist(), code
+        columns = [f"kwh_{period}" for period in tariffs.PERIODS]
+        columns += ["kvarh", "max_demand_kw", "interval_minutes", "contract_capacity_kva"]
+        np.testing.assert_allclose(from_store[columns], direct[columns], rtol=1e-12, err_msg=code)
+        assert from_store["demand_interval"].tolist() == direct["demand_interval"].tolist()
+        pd.testing.assert_frame_equal(
+            tariffs.bill_usage(tariff, from_store.drop(columns="interval_minutes")),
+            tariffs.bill_usage(tariff, direct.drop(columns="interval_minutes")),
+            check_dtype=False,
+        )
+    peaks = profile.usage(catalog["TWO_PART"]).set_index(["customer_id", "period"])
+    # 15-minute demand of Q: its largest reading, four to the hour.
+    assert peaks.loc[("Q", "2024-02"), "max_demand_kw"] == pytest.approx(
+        readings[readings.customer_id.eq("Q") & readings.ts.dt.month.eq(2)]["kwh"].max() * 4
+    )
+    assert peaks.loc[("Q", "2024-02"), "demand_interval"] == "15min"
+
+
+def test_store_ranking_and_one_customer_agree_to_the_fen(interval_store, catalog):
+    store, readings = interval_store
+    ranking = savings.rank_store(store, catalog=catalog).set_index("customer_id")
+    for customer in STORE_CUSTOMERS.to_dict("records"):
+        own = readings[readings["customer_id"] == customer["customer_id"]].drop(
+            columns="customer_id"
+        )
+        alone = savings.savings_of_readings(own, customer, catalog=catalog)
+        row = ranking.loc[customer["customer_id"]]
+        for column in savings.RANKING_COLUMNS[6:]:
+            left, right = row[column], alone.figures[column]
+            if isinstance(left, str) or left is None or isinstance(right, str):
+                assert left == right, (customer["customer_id"], column)
+            else:
+                assert left == pytest.approx(right, nan_ok=True), (customer["customer_id"], column)
+        best = alone.best
+        assert (best.option if best else "none") == row["best_option"]
+        if best is not None:
+            assert best.saving_cny == row["attainable_saving_cny"]
+
+
+def test_ranking_prices_each_option_by_hand(interval_store, catalog):
+    store, readings = interval_store
+    ranking = savings.rank_store(store, catalog=catalog).set_index("customer_id")
+    plant = ranking.loc["A"]
+    # Plant A on two-part by capacity: its demand (at most 38 kW) is far below its 1000 kVA, so
+    # billing the basic charge on demand is the saving.
     assert plant.best_option == "basis"
     assert plant.switch_basic_basis == "demand"
-    assert tariffs.bill(a, catalog["TWO_PART"], 1000.0)["power_factor"].tolist() == [0.94]
-    assert plant.attainable_saving_cny == pytest.approx(
-        (28000.0 - 38.0 * 42) * (1 - 0.006) * 12, abs=1.0
+    assert plant.basis_saving_cny == plant.attainable_saving_cny > 0
+    # Two months of readings (20 January to 29 February) are scaled to a year.
+    assert plant.months == 2
+    by_capacity = tariffs.bill(readings[readings.customer_id == "A"], catalog["TWO_PART"], 1000.0)
+    assert plant.annual_bill_cny == pytest.approx(by_capacity["amount_cny"].sum() * 6, abs=0.01)
+    # The 30-minute shop has a power factor of 0.64: compensation pays back quickly.
+    shop = ranking.loc["H"]
+    assert shop.compensation_kvar > 0 and shop.compensation_payback_years < 1
+    assert shop.compensation_investment_cny == shop.compensation_kvar * 120
+    # The farm's daily readings are spread over their hours: the shift has nothing to move.
+    assert ranking.loc["D", "shifted_kwh"] == 0
+    targets = savings.target_list(ranking.reset_index(), top=1)
+    assert targets["customer_id"].tolist() == [ranking.index[0]]
+
+
+def test_target_list_filters_by_district_class_and_manager(interval_store, catalog):
+    store, _ = interval_store
+    ranking = savings.rank_store(store, catalog=catalog)
+    everyone = savings.target_list(ranking)
+    assert "manager_id" in everyone.columns
+    east = savings.target_list(ranking, regions=["East"])
+    assert set(east["region"]) == {"East"} and len(east) < len(everyone)
+    mine = savings.target_list(ranking, managers=["M2"], classes=["commercial"])
+    assert set(mine["manager_id"]) <= {"M2"}
+    assert set(mine["customer_class"]) <= {"commercial"}
+    with pytest.raises(errors.UserError):
+        savings.target_list(ranking, min_saving_cny=-1)
+
+
+def test_visible_ranking_keeps_the_viewer_scope_and_masks(interval_store, catalog):
+    store, _ = interval_store
+    ranking = savings.rank_store(store, catalog=catalog)
+    manager = access.Viewer(user_name="m2", role="customer_manager", manager_id="M2")
+    own = savings.visible_ranking(store, manager, ranking)
+    assert set(own["customer_id"]) == {"B", "H"}
+    west = access.Viewer(user_name="w", role="manager", regions=("West",))
+    assert set(savings.visible_ranking(store, west, ranking)["customer_id"]) == {"B", "H", "D"}
+
+
+@pytest.mark.parametrize(
+    ("code", "capacity", "kvarh_share", "reason"),
+    [
+        ("TOU", 200.0, 0.8, "no_standard"),
+        ("PF90", 50.0, 0.8, "below_capacity"),
+        ("PF90", 200.0, 0.2, "at_target"),
+        ("PF85", 200.0, 0.35, "best_adjustment"),
+    ],
+)
+def test_compensation_says_why_it_never_pays_back(catalog, code, capacity, kvarh_share, reason):
+    # cos φ of kvarh share 0.35: 0.94, where the 0.85 table already gives its largest reduction.
+    usage = usage_rows(
+        [
+            {
+                "period": "2024-05",
+                "kwh_flat": 1000.0,
+                "kvarh": 1000.0 * kvarh_share,
+                "contract_capacity_kva": capacity,
+            }
+        ]
     )
-    targets = savings.target_list(ranking, top=1)
-    assert targets["customer_id"].tolist() == ["A"]
+    result = savings.compensation_payback(catalog[code], usage, 0.95)
+    assert result.payback_years == math.inf
+    assert result.no_payback_reason == reason
+    text = i18n.translate(f"savings.no_payback.{reason}", "zh", **result.no_payback_values)
+    assert "{" not in text
 
 
 def test_ranking_on_the_demo_store(demo_store):
@@ -205,6 +319,22 @@ def test_ranking_on_the_demo_store(demo_store):
     assert set(ranking["best_option"]) <= set(savings.OPTIONS)
     # The annual bill follows from the same engine the demo billed with.
     assert (ranking["annual_bill_cny"].dropna() > 0).all()
+
+
+def test_one_customer_has_the_ranking_figures_and_the_features_peak_share(featured_demo_store):
+    ranking = savings.rank_store(featured_demo_store).set_index("customer_id")
+    table = features.table(featured_demo_store, access.SYSTEM).set_index("customer_id")
+    # The two largest savings, and a customer on a tariff without hours of its own (its peak
+    # share is told under its class's reference schedule).
+    untimed = ranking.index[ranking["tariff_code"].isin(["RES_TIERED", "COM_FLAT", "AGR_FLAT"])]
+    chosen = [*ranking.index[:2], untimed[0]]
+    for customer_id in chosen:
+        mine = savings.customer_savings(featured_demo_store, access.SYSTEM, customer_id)
+        row = ranking.loc[customer_id]
+        assert mine.figures["attainable_saving_cny"] == row["attainable_saving_cny"]
+        assert (mine.best.option if mine.best else "none") == row["best_option"]
+        # One figure for the peak share: the features' definition over the same twelve months.
+        assert mine.figures["peak_share"] == pytest.approx(table.loc[customer_id, "peak_share"])
 
 
 def test_picker_lists_customers_with_readings_first_and_names_one_without(demo_url, tmp_path):

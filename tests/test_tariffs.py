@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import tariffs
+from core import errors, tariffs
 
 # A catalog of its own, so that editing the example prices in data/tariffs.toml cannot move the
 # hand-computed figures below.
@@ -310,9 +310,9 @@ def test_two_part_defaults_to_the_tariff_basis_and_needs_what_its_basis_needs(ca
     row = {"period": "2024-03", **TWO_PART_ENERGY, "contract_capacity_kva": 800.0}
     result = tariffs.bill_usage(catalog["TWO_PART"], usage_rows([row])).iloc[0]
     assert (result.basic_basis, result.basic_charge_cny) == ("capacity", 22400.00)
-    with pytest.raises(ValueError, match="customer C1 period 2024-03: max_demand_kw is needed"):
+    with pytest.raises(ValueError, match="customer C1 month 2024-03: the maximum demand is needed"):
         tariffs.bill_usage(catalog["TWO_PART"], usage_rows([{**row, "basic_basis": "demand"}]))
-    with pytest.raises(ValueError, match="contract_capacity_kva is needed"):
+    with pytest.raises(ValueError, match="the contract capacity is needed"):
         tariffs.bill_usage(
             catalog["TWO_PART"], usage_rows([{**row, "contract_capacity_kva": math.nan}])
         )
@@ -467,9 +467,9 @@ def test_bad_usage_is_rejected(catalog):
         tariffs.bill_usage(
             catalog["TOU"], usage_rows([{"period": "2024-01"}]).drop(columns="kvarh")
         )
-    with pytest.raises(ValueError, match="period '2024-13' must be YYYY-MM"):
+    with pytest.raises(ValueError, match="month '2024-13' must be written YYYY-MM"):
         tariffs.bill_usage(catalog["TOU"], usage_rows([{"period": "2024-13"}]))
-    with pytest.raises(ValueError, match="has period 2024-01 twice"):
+    with pytest.raises(ValueError, match="has month 2024-01 twice"):
         tariffs.bill_usage(catalog["TOU"], usage_rows([{"period": "2024-01"}] * 2))
 
 
@@ -570,7 +570,9 @@ def test_bad_catalog_basics_are_rejected(tmp_path):
                 'kind = "flat"\nprice = 0.5\n',
             )
         )
-    with pytest.raises(ValueError, match="tier 2: up_to_kwh 100 must be above the previous 200"):
+    with pytest.raises(
+        errors.UserError, match="tier 2: up_to_kwh 100 must be above the previous 200"
+    ) as raised:
         tariffs.load_catalog(
             _catalog_with(
                 tmp_path,
@@ -579,5 +581,9 @@ def test_bad_catalog_basics_are_rejected(tmp_path):
                 "{up_to_kwh = 100, price = 0.6}, {price = 0.9}]\n",
             )
         )
+    # The same message in Chinese, the entry's place in it too.
+    assert (
+        raised.value.text("zh") == "bad.toml：电价 X：第 2 档：up_to_kwh 100 应大于上一档的 200。"
+    )
     with pytest.raises(FileNotFoundError):
         tariffs.load_catalog(tmp_path / "missing.toml")
