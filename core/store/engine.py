@@ -157,8 +157,10 @@ def check_schema(engine: sa.Engine) -> None:
         raise explained from error
     if status == "ahead":
         raise UserError("store.schema_ahead", store=store, revision=current)
-    if status != "current":
-        raise UserError(f"store.schema_{status}", store=store, command=MIGRATE_COMMAND)
+    if status == "empty":
+        raise UserError("store.schema_empty", store=store, command=MIGRATE_COMMAND)
+    if status == "behind":
+        raise UserError("store.schema_behind", store=store, command=MIGRATE_COMMAND)
 
 
 def comparison_filter(dialect: sa.Dialect) -> Callable[..., bool]:
