@@ -37,6 +37,7 @@ AUDIT_ACTIONS = (
     "customer_refused",
     "export",
     "import",
+    "target_list_saved",
 )
 
 

@@ -321,3 +321,86 @@ ENTITY_TABLES = (
     campaigns,
     campaign_members,
 )
+
+# Segments (用户分群): clustering runs and their memberships, saved rule segments, target lists.
+# A run is one fit over the customers in its author's scope; readers see its members through
+# their own scope like every customer query.
+segment_runs = sa.Table(
+    "segment_runs",
+    metadata,
+    _identity("segment_runs"),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("created_by", sa.String(60), nullable=False),
+    # The run whose segment ids this run's segments kept (Hungarian matching on centroids).
+    sa.Column("previous_run_id", sa.Integer),
+    sa.Column("period_end", sa.Date),
+    sa.Column("customers", sa.Integer, nullable=False),
+    sa.Column("k", sa.Integer, nullable=False),
+    # "criterion" when k came from the silhouette and the business rules, "analyst" when set.
+    sa.Column("k_chosen_by", sa.String(20), nullable=False),
+    sa.Column("seed", sa.Integer, nullable=False),
+    sa.Column("criterion", sa.String(20), nullable=False),
+    sa.Column("criterion_value", sa.Double),
+    sa.Column("shape_k", sa.Integer),
+    # The fitted model as JSON: features, scaler, centroids in feature units, criterion by k,
+    # the typical load shapes.
+    sa.Column("model", sa.Text, nullable=False),
+)
+
+segments = sa.Table(
+    "segments",
+    metadata,
+    sa.Column("run_id", sa.Integer, primary_key=True),
+    sa.Column("segment_id", sa.Integer, primary_key=True),
+    # The name's catalog code (segments.name.<code>); the rules behind it as JSON.
+    sa.Column("name_code", sa.String(60), nullable=False),
+    sa.Column("customers", sa.Integer, nullable=False),
+    sa.Column("rules", sa.Text, nullable=False),
+)
+
+segment_members = sa.Table(
+    "segment_members",
+    metadata,
+    sa.Column("run_id", sa.Integer, primary_key=True),
+    _customer_id(primary_key=True),
+    sa.Column("segment_id", sa.Integer, nullable=False),
+    sa.Column("shape_cluster", sa.Integer),
+    # Distance to the segment's centroid in standardized units: how typical the member is.
+    sa.Column("distance", sa.Double),
+)
+
+segment_rules = sa.Table(
+    "segment_rules",
+    metadata,
+    _identity("segment_rules"),
+    sa.Column("name", sa.String(100), nullable=False, unique=True),
+    sa.Column("expression", sa.Text, nullable=False),
+    sa.Column("created_by", sa.String(60), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+target_lists = sa.Table(
+    "target_lists",
+    metadata,
+    _identity("target_lists"),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("created_by", sa.String(60), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    # segment, rule or file (core.target_lists.SOURCE_KINDS), and which one: a run and segment,
+    # a rule's name, a file's name.
+    sa.Column("source_kind", sa.String(20), nullable=False),
+    sa.Column("source_ref", sa.String(200)),
+    sa.Column("note", sa.Text),
+    sa.Column("customers", sa.Integer, nullable=False),
+)
+
+target_list_members = sa.Table(
+    "target_list_members",
+    metadata,
+    sa.Column("list_id", sa.Integer, primary_key=True),
+    _customer_id(primary_key=True),
+    sa.Column("segment", sa.String(200)),
+    sa.Column("reason", sa.Text),
+    sa.Column("offer", sa.String(200)),
+)
