@@ -49,7 +49,9 @@ def test_a_wrong_password_keeps_the_gate_closed(access_url, monkeypatch):
     at.text_input(key="login_password").input("wrong-password-1")
     at.button[0].click().run()
     assert not at.exception
-    assert at.error[0].value == en("access.login_failed")
+    assert at.error[0].value == en(
+        "access.login_failed", attempts=access.MAX_FAILED_LOGINS, minutes=access.LOCKOUT_MINUTES
+    )
     assert "viewer" not in at.session_state
 
 
