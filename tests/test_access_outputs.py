@@ -1,10 +1,13 @@
 """Row scope and masking in what other parts of the product return: search, archive, rankings."""
 
+import shutil
+
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from core import access, customer360, savings
+from core import access, customer360, quality, savings
+from core.store import engine as store_engine
 from core.store import schema
 
 ANALYST = access.Viewer("analyst", "analyst")
@@ -222,3 +225,73 @@ def test_the_tariff_picker_searches_names_as_the_viewer_sees_them(demo_store, ar
     assert customer_id not in set(hidden["customer_id"])
     seen = savings.find_customers(demo_store, ANALYST, name[0], limit=10_000)
     assert access.mask_name(name) in set(seen["name"])
+
+
+# One masking rule for the data quality figures too
+
+MANAGER = access.Viewer("m", "manager")
+
+
+@pytest.fixture
+def quality_store(demo_url, tmp_path) -> sa.Engine:
+    """A copy of the demo store with a person's record behind every kind of quality drill-down."""
+    target = tmp_path / "quality.duckdb"
+    shutil.copyfile(sa.make_url(demo_url).database, target)
+    engine = store_engine.connect(f"duckdb:///{target}")
+    with engine.begin() as conn:
+        conn.execute(
+            schema.customers.insert(),
+            [
+                {
+                    "customer_id": "9000000001",
+                    "name": "赵钱孙",
+                    "customer_class": "residential",
+                    "region": "大冶市",
+                    "tariff_code": "RES",
+                    "phone": "13987654321",
+                },
+                {
+                    "customer_id": "9000000002",
+                    "name": "周吴郑",
+                    "customer_class": "residential",
+                    "region": "大冶市",
+                    "tariff_code": "RES",
+                    "phone": "13987654322",
+                },
+            ],
+        )
+        conn.execute(
+            schema.id_map.insert(),
+            [
+                {"system": system, "external_id": external, "customer_id": customer_id}
+                for system, external, customer_id in [
+                    ("95598", "13987654321", "9000000001"),
+                    ("95598", "13987654321", "9000000002"),
+                    ("contract", "HT-X-1", "9000000002"),
+                    ("contract", "HT-X-2", "9000000002"),
+                ]
+            ],
+        )
+    yield engine
+    engine.dispose()
+
+
+def test_quality_drill_downs_and_id_conflicts_mask_like_customer_360(quality_store):
+    names = {"赵钱孙", "周吴郑"}
+    phone = "13987654321"
+    shown = []
+    for figure in quality.report(quality_store, MANAGER).itertuples():
+        source = figure.source_system if isinstance(figure.source_system, str) else None
+        shown.append(
+            quality.drill_down(quality_store, MANAGER, figure.metric, figure.table_name, source)
+        )
+    shown += list(quality.id_conflicts(quality_store, MANAGER).values())
+    cells = {str(value) for frame in shown for value in frame.to_numpy().ravel()}
+    assert cells & names == set()
+    assert phone not in cells and access.mask_phone(phone) in cells
+    assert {"赵*孙", "周*郑"} <= cells
+    # With the grant the same figures show the fields in the clear.
+    granted = access.Viewer("a", "administrator", contact_grant=True)
+    clear = quality.id_conflicts(quality_store, granted)
+    assert phone in set(clear["shared_external_ids"]["external_id"])
+    assert "周吴郑" in set(clear["multiple_contracts"]["name"])
