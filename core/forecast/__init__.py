@@ -15,9 +15,28 @@ Models:
   is at least the horizon, so a forecast never uses load it would not have at the origin.
 - ``ensemble``: a weighted mean of ``seasonal_naive``, ``prophet`` and ``gbm``, the weights
   chosen by backtest (last week's value carries the within-day shape, the models the weather).
+
+The parts: :mod:`~core.forecast.series` (models, limits and results),
+:mod:`~core.forecast.metrics`, :mod:`~core.forecast.preparation` (the history and its future),
+:mod:`~core.forecast.models`, :mod:`~core.forecast.backtesting`,
+:mod:`~core.forecast.forecasting`, :mod:`~core.forecast.batch` (many series in parallel) and
+:mod:`~core.forecast.cli` (the command lines). Callers use the names below
+(``forecast.prepare``), not the parts.
 """
 
+from core.forecast.backtesting import backtest
+from core.forecast.batch import SeriesOutcome, SeriesTask, forecast_many, forecast_one
+from core.forecast.forecasting import forecast
+from core.forecast.metrics import coverage, mape, mase, smape
 from core.forecast.models import (
+    fit_predict,
+    gbm_features,
+    gbm_lags,
+    prophet_holidays,
+    seasonal_naive,
+)
+from core.forecast.preparation import climatology, future_index, prepare, to_daily, what_if_shift
+from core.forecast.series import (
     BASELINES,
     COMPONENTS,
     COOLING_BASE_C,
@@ -47,26 +66,6 @@ from core.forecast.models import (
     Model,
     Prepared,
     SeriesError,
-    SeriesOutcome,
-    SeriesTask,
-    backtest,
-    climatology,
-    coverage,
-    fit_predict,
-    forecast,
-    forecast_many,
-    forecast_one,
-    future_index,
-    gbm_features,
-    gbm_lags,
-    mape,
-    mase,
-    prepare,
-    prophet_holidays,
-    seasonal_naive,
-    smape,
-    to_daily,
-    what_if_shift,
 )
 
 __all__ = [
