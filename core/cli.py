@@ -9,7 +9,8 @@ import sys
 
 import sqlalchemy as sa
 
-from core import config, forecast_commands
+from core import config
+from core.forecast import cli as forecast_cli
 
 
 def _add_database_url(parser: argparse.ArgumentParser) -> None:
@@ -98,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_database_url(briefs)
     briefs.set_defaults(handler=_command_visit_briefs)
 
-    forecast_commands.add_commands(commands, _add_database_url)
+    forecast_cli.add_commands(commands, _add_database_url)
     return parser
 
 
