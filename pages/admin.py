@@ -105,10 +105,12 @@ with users_tab:
                 value=row["manager_id"] if isinstance(row["manager_id"], str) else "",
                 help=t("admin.manager_id_help"),
             )
+            # What the role really gets; a role whose rule is fixed has nothing to choose.
             grant = st.checkbox(
                 t("admin.contact_grant"),
                 value=bool(row["contact_grant"]),
                 help=t("admin.contact_grant_help"),
+                disabled=access.contact_rule(row["role"]) != "granted",
             )
             active = st.checkbox(t("admin.active"), value=bool(row["active"]))
             if st.form_submit_button(t("admin.save")):
@@ -191,6 +193,17 @@ with roles_tab:
             t("admin.level"): [t(f"admin.level_{unit.level}") for unit in units],
             t("admin.unit"): [unit_label(unit.path) for unit in units],
             t("admin.path"): [unit.path for unit in units],
+        },
+        hide_index=True,
+        width="stretch",
+    )
+    st.subheader(t("admin.role_contacts"))
+    st.dataframe(
+        {
+            t("admin.role"): [session.role_name(role) for role in access.ROLES],
+            t("admin.contact_fields"): [
+                t(f"admin.contact_{access.contact_rule(role)}") for role in access.ROLES
+            ],
         },
         hide_index=True,
         width="stretch",

@@ -392,6 +392,9 @@ def session_expired(last_seen: dt.datetime | None, at: dt.datetime | None = None
 def users(conn: sa.Connection, viewer: Viewer) -> pd.DataFrame:
     """Every account without its password hash, for the administrators.
 
+    ``contact_grant`` is what the account really gets (:func:`contact_grant_for`): ticked for a
+    customer manager, who always sees their customers' contacts, unticked for an analyst.
+
     Raises:
         AccessError: the viewer is no administrator.
     """
@@ -399,7 +402,12 @@ def users(conn: sa.Connection, viewer: Viewer) -> pd.DataFrame:
     table = schema.users
     columns = [column for column in table.c if column.name != "password_hash"]
     rows = conn.execute(sa.select(*columns).order_by(table.c.user_name)).all()
-    return pd.DataFrame(rows, columns=[column.name for column in columns])
+    frame = pd.DataFrame(rows, columns=[column.name for column in columns])
+    frame["contact_grant"] = [
+        contact_grant_for(role, bool(granted))
+        for role, granted in zip(frame["role"], frame["contact_grant"], strict=True)
+    ]
+    return frame.astype({"contact_grant": bool})
 
 
 def create_administrator(conn: sa.Connection, user_name: str, password: str) -> None:
