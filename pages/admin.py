@@ -2,8 +2,8 @@ import datetime as dt
 
 import streamlit as st
 
-from core import access
-from ui import downloads, session
+from core import access, calendars
+from ui import downloads, session, tables
 
 t = session.t
 viewer = session.require_page("pages/admin.py")
@@ -166,20 +166,24 @@ with audit_tab:
     dates = right.date_input(t("admin.filter_dates"), value=[])
     start = end = None
     if len(dates) >= 1:
-        start = dt.datetime.combine(dates[0], dt.time())
+        start = dt.datetime.combine(dates[0], dt.time(), tzinfo=calendars.LOCAL_TIME)
     if len(dates) == 2:
-        end = dt.datetime.combine(dates[1] + dt.timedelta(days=1), dt.time())
+        end = dt.datetime.combine(
+            dates[1] + dt.timedelta(days=1), dt.time(), tzinfo=calendars.LOCAL_TIME
+        )
     with session.engine().connect() as conn:
         entries = access.audit_entries(
             conn, viewer, user_name=person or None, action=action or None, start=start, end=end
         )
     st.caption(t("admin.entries", count=len(entries)))
+    shown_entries = entries.assign(
+        action=entries["action"].map(lambda name: t(f"access.action_{name}"))
+    ).rename(columns=column_label)
     st.dataframe(
-        entries.assign(
-            action=entries["action"].map(lambda name: t(f"access.action_{name}"))
-        ).rename(columns=column_label),
+        shown_entries,
         hide_index=True,
         width="stretch",
+        column_config=tables.zoned_times(shown_entries),
     )
     downloads.offer(t("admin.download_audit"), entries, "audit_log", key="download_audit")
 

@@ -525,6 +525,49 @@ def test_an_import_is_audited(small_store, tmp_path):
     assert detail["import_id"] == result.import_id
 
 
+def test_record_times_are_stored_in_utc_and_shown_in_local_time_with_the_zone(
+    small_store, tmp_path
+):
+    from core import calendars, ingest, quality
+    from core.ingest import rejected
+
+    path = tmp_path / "weather.csv"
+    path.write_text(
+        "region,ts,temperature_c\n大冶市,2024-05-06 09:00,21.5\n大冶市,2024-05-06 10:00,oops\n",
+        encoding="utf-8",
+    )
+    before = calendars.utc_now()
+    ingest.import_file(small_store, "weather", path, viewer=access.SYSTEM)
+    after = calendars.utc_now()
+    with small_store.connect() as conn:
+        stored = [
+            conn.execute(sa.select(sa.func.max(column))).scalar_one()
+            for column in (
+                schema.audit_log.c.at,
+                schema.imports.c.started_at,
+                schema.imports.c.finished_at,
+                schema.rejected_rows.c.rejected_at,
+            )
+        ]
+        history = quality.imports_history(conn)
+    # Stored naive in UTC, whatever the server's own zone.
+    for moment in stored:
+        assert before <= moment <= after, stored
+    shown = [
+        audit(small_store)["at"].iloc[0],
+        history["finished_at"].iloc[0],
+        rejected.rejected_rows(small_store, access.SYSTEM)["rejected_at"].iloc[0],
+    ]
+    for moment in shown:
+        assert moment.tzinfo is not None and moment.utcoffset() == dt.timedelta(hours=8)
+        assert before <= moment.tz_convert("UTC").tz_localize(None) <= after
+    # An audit filter in local time finds the entry; one starting an hour later does not.
+    local_start = pd.Timestamp(before).tz_localize("UTC").tz_convert(calendars.LOCAL_TIME)
+    assert not audit(small_store, start=local_start.to_pydatetime()).empty
+    later = (local_start + pd.Timedelta(hours=1)).to_pydatetime()
+    assert audit(small_store, start=later).empty
+
+
 def test_single_sign_on_maps_the_address_to_an_account(small_store):
     with small_store.begin() as conn:
         access.create_user(conn, access.SYSTEM, "Wang.Li@example.cn", PASSWORD, "analyst")
