@@ -123,6 +123,45 @@ def test_lockout_after_repeated_failures(store):
     assert actions["login_refused_locked"] == 1
 
 
+def test_every_account_input_is_bounded_to_its_column(store):
+    # PostgreSQL refuses an over-long value outright (StringDataRightTruncation): each one is
+    # refused in words before it reaches the store.
+    long_name = "a" * 10_000
+    with pytest.raises(access.AccessError) as refused:
+        access.authenticate(store, long_name, PASSWORD)
+    assert refused.value.key == "access.user_name_too_long"
+    assert refused.value.values == {"length": access.USER_NAME_LENGTH}
+    entry = audit(store, action="login_failed").iloc[0]
+    assert entry["target"] == long_name[: schema.audit_log.c.target.type.length]
+    assert entry["user_name"] == long_name[: access.USER_NAME_LENGTH]
+
+    cases = [
+        ({"user_name": "b" * 61}, "access.user_name_too_long"),
+        ({"display_name": "名" * 101}, "access.display_name_too_long"),
+        ({"role": "customer_manager", "manager_id": "C" * 41}, "access.manager_id_too_long"),
+        ({"password": "a1" * 65}, "access.password_too_long"),
+    ]
+    for changed, key in cases:
+        values = {"user_name": "li.si", "password": PASSWORD, "role": "manager", **changed}
+        user_name, password, role = (
+            values.pop("user_name"),
+            values.pop("password"),
+            values.pop("role"),
+        )
+        with store.begin() as conn, pytest.raises(access.AccessError) as refused:
+            access.create_user(conn, access.SYSTEM, user_name, password, role, **values)
+        assert refused.value.key == key
+    with store.begin() as conn:
+        access.create_administrator(conn, "root", PASSWORD)
+        with pytest.raises(access.AccessError) as refused:
+            access.update_user(
+                conn, access.SYSTEM, "root", role="customer_manager", manager_id="C" * 41
+            )
+        assert refused.value.key == "access.manager_id_too_long"
+    # A very long password at sign-in is refused like any wrong one.
+    assert refusal(store, "root", "x1" * 50_000).key == "access.login_failed"
+
+
 PARALLEL_ATTEMPTS = 8
 
 
