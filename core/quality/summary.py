@@ -11,7 +11,7 @@ from typing import Literal
 import pandas as pd
 import sqlalchemy as sa
 
-from core import access, service_area, tariffs
+from core import access, calendars, service_area, tariffs
 from core.store import functions, rules, schema
 
 Dimension = Literal["completeness", "consistency", "timeliness", "validity"]
@@ -434,7 +434,10 @@ def imports_history(conn: sa.Connection, limit: int | None = None) -> pd.DataFra
         )
     read = frame["rows_read"].astype("float64")
     frame["accepted_share"] = ((read - frame["rows_rejected"]) / read).where(read > 0)
-    lag = pd.to_datetime(frame["finished_at"]) - pd.to_datetime(frame["data_end"])
+    # Imports are stamped in UTC, the data in the utility's wall time.
+    frame["finished_at"] = calendars.stored_as_local(frame["finished_at"])
+    arrived = frame["finished_at"].dt.tz_localize(None)
+    lag = arrived - pd.to_datetime(frame["data_end"])
     frame["lag_hours"] = lag.dt.total_seconds() / 3600
     return frame
 
