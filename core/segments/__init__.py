@@ -13,6 +13,7 @@ from core.segments.runs import (
     Run,
     Segment,
     SegmentError,
+    all_runs,
     display_names,
     fit,
     latest_run,
@@ -20,7 +21,6 @@ from core.segments.runs import (
     migration,
     reasons,
     run_model,
-    runs,
     segments_of,
 )
 
@@ -34,6 +34,7 @@ __all__ = [
     "Run",
     "Segment",
     "SegmentError",
+    "all_runs",
     "display_names",
     "fact_text",
     "fit",
@@ -42,6 +43,5 @@ __all__ = [
     "migration",
     "reasons",
     "run_model",
-    "runs",
     "segments_of",
 ]

@@ -164,7 +164,7 @@ RULES: tuple[tuple[str, Rule, tuple[str, ...]], ...] = (
         ("annual_revenue_cny", "payment_punctuality", "volatility"),
     ),
     ("low_activity", _low_activity, ("annual_kwh", "yoy_growth", "online_share")),
-    ("price_sensitive", _price, ("peak_share", "valley_share", "late_payments")),
+    ("price_sensitive", _price, ("peak_share", "valley_share")),
     ("weekday_business", _weekday, ("weekday_weekend_ratio", "load_factor")),
 )
 CLASS_NAMES = {

@@ -440,7 +440,7 @@ def _store(
     return int(run_id)
 
 
-def runs(conn: sa.Connection) -> pd.DataFrame:
+def all_runs(conn: sa.Connection) -> pd.DataFrame:
     """Every stored run, newest first: id, when, who, how many customers, k and how chosen."""
     table = schema.segment_runs
     query = sa.select(
