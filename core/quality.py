@@ -705,7 +705,7 @@ def drill_down(
         limit: at most this many rows.
 
     Returns:
-        The offending rows, worst first.
+        The offending rows, worst first, personal fields masked for the viewer.
 
     Raises:
         ValueError: the metric is unknown.
@@ -716,7 +716,7 @@ def drill_down(
         )
     with engine.connect() as conn:
         frame = _drill_down(conn, viewer, metric, table_name, source_system, limit)
-    return frame.head(limit).reset_index(drop=True)
+    return access.mask_frame(viewer, frame.head(limit).reset_index(drop=True))
 
 
 def _drill_down(
@@ -893,10 +893,11 @@ def id_conflicts(engine: sa.Engine, viewer: access.Viewer) -> dict[str, pd.DataF
 
     Returns:
         ``shared_external_ids`` (one external id mapped to several customers) and
-        ``multiple_contracts`` (a customer with several active contract numbers).
+        ``multiple_contracts`` (a customer with several active contract numbers), personal
+        fields masked for the viewer.
     """
     with engine.connect() as conn:
         return {
-            "shared_external_ids": shared_external_ids(conn, viewer),
-            "multiple_contracts": multiple_contracts(conn, viewer),
+            "shared_external_ids": access.mask_frame(viewer, shared_external_ids(conn, viewer)),
+            "multiple_contracts": access.mask_frame(viewer, multiple_contracts(conn, viewer)),
         }

@@ -1,7 +1,9 @@
 """Accounts, roles, row scope, masking and the audit log (core.access)."""
 
+import concurrent.futures
 import datetime as dt
 import json
+import threading
 
 import pandas as pd
 import pytest
@@ -78,36 +80,89 @@ def test_sign_in_checks_password_and_audits(store):
     assert list(entries["user_name"][:2]) == ["nobody", "root"]
 
 
+def refusal(engine, user_name, password, **when) -> access.AccessError:
+    with pytest.raises(access.AccessError) as refused:
+        access.authenticate(engine, user_name, password, **when)
+    return refused.value
+
+
+def stored_user(engine, user_name):
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(schema.users).where(schema.users.c.user_name == user_name)
+        ).one()
+
+
 def test_lockout_after_repeated_failures(store):
     with store.begin() as conn:
         access.create_administrator(conn, "root", PASSWORD)
     start = dt.datetime(2024, 5, 6, 9, 0)
     for attempt in range(access.MAX_FAILED_LOGINS):
-        with pytest.raises(access.AccessError) as refused:
-            access.authenticate(
-                store, "root", "wrong1234", at=start + dt.timedelta(seconds=attempt)
-            )
-    assert refused.value.key == "access.locked"
-
-    # Locked: even the right password is refused until the lock runs out.
-    with pytest.raises(access.AccessError) as refused:
-        access.authenticate(store, "root", PASSWORD, at=start + dt.timedelta(minutes=1))
-    assert refused.value.key == "access.locked"
-    expiry = start + dt.timedelta(
+        refused = refusal(store, "root", "wrong1234", at=start + dt.timedelta(seconds=attempt))
+    assert stored_user(store, "root").locked_until == start + dt.timedelta(
         seconds=access.MAX_FAILED_LOGINS - 1, minutes=access.LOCKOUT_MINUTES
     )
-    assert refused.value.values == {"until": f"{expiry:%H:%M}"}
+
+    # Locked: even the right password is refused until the lock runs out, and the answer is the
+    # one a wrong password or an unknown name gets.
+    locked = refusal(store, "root", PASSWORD, at=start + dt.timedelta(minutes=1))
+    unknown = refusal(store, "nobody", PASSWORD, at=start + dt.timedelta(minutes=1))
+    assert (locked.key, locked.values) == (unknown.key, unknown.values)
+    assert (locked.key, locked.values) == (refused.key, refused.values)
+    assert locked.key == "access.login_failed"
+    assert locked.text("en") == unknown.text("en")
 
     after = start + dt.timedelta(minutes=access.LOCKOUT_MINUTES + 1)
     assert access.authenticate(store, "root", PASSWORD, at=after).user_name == "root"
-    with store.connect() as conn:
-        row = conn.execute(sa.select(schema.users).where(schema.users.c.user_name == "root")).one()
+    row = stored_user(store, "root")
     assert row.failed_logins == 0 and row.locked_until is None
 
     actions = audit(store)["action"].value_counts()
-    assert actions["login_failed"] == access.MAX_FAILED_LOGINS
+    assert actions["login_failed"] == access.MAX_FAILED_LOGINS + 1
     assert actions["account_locked"] == 1
     assert actions["login_refused_locked"] == 1
+
+
+PARALLEL_ATTEMPTS = 8
+
+
+def at_once(count: int, attempt) -> list:
+    """Runs ``attempt()`` in ``count`` threads released together; their results or errors."""
+    barrier = threading.Barrier(count)
+
+    def run():
+        barrier.wait()
+        try:
+            return attempt()
+        except Exception as error:  # noqa: BLE001 - every outcome is compared by the test
+            return error
+
+    with concurrent.futures.ThreadPoolExecutor(count) as pool:
+        return list(pool.map(lambda _: run(), range(count)))
+
+
+def test_parallel_wrong_passwords_all_count_and_lock(store):
+    with store.begin() as conn:
+        access.create_administrator(conn, "root", PASSWORD)
+    outcomes = at_once(PARALLEL_ATTEMPTS, lambda: access.authenticate(store, "root", "wrong1234"))
+    assert all(isinstance(outcome, access.AccessError) for outcome in outcomes), outcomes
+    assert {outcome.key for outcome in outcomes} == {"access.login_failed"}
+    row = stored_user(store, "root")
+    assert row.failed_logins == PARALLEL_ATTEMPTS
+    assert row.locked_until is not None
+    actions = audit(store)["action"].value_counts()
+    assert actions["login_failed"] + actions.get("login_refused_locked", 0) == PARALLEL_ATTEMPTS
+    assert actions["account_locked"] == 1
+    assert refusal(store, "root", PASSWORD).key == "access.login_failed"
+
+
+def test_parallel_sign_ins_of_one_account_all_succeed(store):
+    with store.begin() as conn:
+        access.create_administrator(conn, "root", PASSWORD)
+    outcomes = at_once(PARALLEL_ATTEMPTS, lambda: access.authenticate(store, "root", PASSWORD))
+    assert all(isinstance(outcome, access.Viewer) for outcome in outcomes), outcomes
+    assert audit(store, action="login").shape[0] == PARALLEL_ATTEMPTS
+    assert stored_user(store, "root").failed_logins == 0
 
 
 def test_a_success_resets_the_failure_count(small_store):

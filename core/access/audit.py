@@ -28,6 +28,7 @@ AUDIT_ACTIONS = (
     "account_locked",
     "logout",
     "session_expired",
+    "session_ended",
     "password_changed",
     "password_reset",
     "user_created",

@@ -21,7 +21,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from core import calendars, tariffs
-from core.demo import geography, truth
+from core.demo import applications, geography, truth
 from core.store import engine as store_engine
 from core.store import schema
 
@@ -332,6 +332,7 @@ class _Generator:
         store_engine.bulk_insert(conn, schema.campaigns, campaigns)
         store_engine.bulk_insert(conn, schema.campaign_members, members)
         store_engine.bulk_insert(conn, truth.campaign_effects, effects)
+        counts["applications"] = applications.write(conn, self.archive, self.days, self._rng(11))
         report("Service records", 4, 4)
         return counts
 

@@ -228,6 +228,39 @@ RULES: tuple[Rule, ...] = (
         {"earlier": "contacted_at"},
         earlier="contacted_at",
     ),
+    Allowed(
+        "applications",
+        "type",
+        "not_allowed",
+        {"allowed": ", ".join(schema.APPLICATION_TYPES)},
+        allowed=schema.APPLICATION_TYPES,
+    ),
+    Allowed(
+        "applications",
+        "customer_class",
+        "not_allowed",
+        {"allowed": ", ".join(schema.CUSTOMER_CLASSES)},
+        allowed=schema.CUSTOMER_CLASSES,
+    ),
+    Range(
+        "applications",
+        "requested_kva",
+        "not_capacity",
+        {"limit": _limit(MAX_CAPACITY_KVA)},
+        minimum=0.0,
+        maximum=MAX_CAPACITY_KVA,
+        above_minimum=True,
+    ),
+    Known("applications", "region", "unknown_district", vocabulary="districts"),
+    *(NotFuture("applications", f"{stage}_date", "future") for stage in schema.APPLICATION_STAGES),
+    # Each stage is reached after the one before it and after the application was accepted.
+    *(
+        Order("applications", f"{later}_date", "before", {"earlier": earlier}, earlier=earlier)
+        for position, later in enumerate(schema.APPLICATION_STAGES[1:])
+        for earlier in dict.fromkeys(
+            (f"{schema.APPLICATION_STAGES[position]}_date", "accepted_date")
+        )
+    ),
     # Every date of every table the import fills is a plausible date.
     *(
         PlausibleDate(table.name, column.name, "implausible_date", {})

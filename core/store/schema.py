@@ -404,3 +404,34 @@ target_list_members = sa.Table(
     sa.Column("reason", sa.Text),
     sa.Column("offer", sa.String(200)),
 )
+# Business expansion (业扩报装): one row per application, with the date each stage was reached.
+# A new connection names its applicant until the connected customer's id is known.
+APPLICATION_TYPES = (
+    "new_connection",
+    "capacity_increase",
+    "capacity_decrease",
+    "temporary",
+    "closure",
+)
+# The stages in the order an application passes them: 受理, 勘查, 答复, 验收, 装表接电.
+APPLICATION_STAGES = ("accepted", "surveyed", "answered", "inspected", "connected")
+
+applications = sa.Table(
+    "applications",
+    metadata,
+    sa.Column("application_id", sa.String(40), primary_key=True),
+    _customer_id(nullable=True),
+    sa.Column("name", sa.String(100)),
+    sa.Column("type", sa.String(20), nullable=False),
+    sa.Column("customer_class", sa.String(20)),
+    sa.Column("industry", sa.String(60)),
+    sa.Column("region", sa.String(40), nullable=False),
+    sa.Column("requested_kva", sa.Float),
+    sa.Column("accepted_date", sa.Date, nullable=False),
+    sa.Column("surveyed_date", sa.Date),
+    sa.Column("answered_date", sa.Date),
+    sa.Column("inspected_date", sa.Date),
+    sa.Column("connected_date", sa.Date),
+)
+
+ENTITY_TABLES = (*ENTITY_TABLES, applications)
