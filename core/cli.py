@@ -100,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     briefs.set_defaults(handler=_command_visit_briefs)
 
     forecast_cli.add_commands(commands, _add_database_url)
+    from core.segments import cli as segment_commands
+
+    segment_commands.add_commands(commands, _add_database_url)
     return parser
 
 

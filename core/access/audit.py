@@ -39,6 +39,8 @@ AUDIT_ACTIONS = (
     "export",
     "import",
     "target_list_saved",
+    "segment_run",
+    "segment_rule_saved",
 )
 
 
