@@ -9,7 +9,7 @@ import sys
 
 import sqlalchemy as sa
 
-from core import config, forecast_commands
+from core import campaign_commands, config, forecast_commands
 
 
 def _add_database_url(parser: argparse.ArgumentParser) -> None:
@@ -99,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     briefs.set_defaults(handler=_command_visit_briefs)
 
     forecast_commands.add_commands(commands, _add_database_url)
+    campaign_commands.add_commands(commands)
     return parser
 
 
