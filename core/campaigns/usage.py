@@ -139,10 +139,6 @@ def _sum_if(condition: sa.ColumnElement, value: sa.ColumnElement) -> sa.ColumnEl
     return sa.func.sum(sa.case((condition, value), else_=None))
 
 
-def _days_if(condition: sa.ColumnElement, day: sa.ColumnElement) -> sa.ColumnElement:
-    return sa.func.count(sa.distinct(sa.case((condition, day), else_=None)))
-
-
 def usage(
     conn: sa.Connection,
     customer_ids: Iterable[str],
@@ -179,8 +175,6 @@ def usage(
         start = {name: dt.datetime.combine(day, dt.time()) for name, day in _bounds(spans)}
         pre = sa.and_(readings.c.ts >= start["pre_start"], readings.c.ts < start["pre_end"])
         post = sa.and_(readings.c.ts >= start["post_start"], readings.c.ts < start["post_end"])
-        peak = _hours.c.period == "peak"
-        day = functions.day(readings.c.ts)
         source = (
             readings.join(_members, _members.c.customer_id == readings.c.customer_id)
             .join(customers, customers.c.customer_id == readings.c.customer_id)
@@ -192,26 +186,37 @@ def usage(
                 ),
             )
         )
-        query = (
+        # Days first, then customers: counting days by grouping is far cheaper than a
+        # count of distinct days over every reading.
+        day = functions.day(readings.c.ts)
+        daily = (
             sa.select(
-                readings.c.customer_id,
-                _days_if(pre, day).label("pre_days"),
-                _sum_if(pre, readings.c.kwh).label("pre_kwh"),
-                _sum_if(sa.and_(pre, peak), readings.c.kwh).label("pre_peak_kwh"),
-                _sum_if(sa.and_(pre, _hours.c.period.is_not(None)), readings.c.kwh).label(
-                    "pre_scheduled_kwh"
-                ),
-                _days_if(post, day).label("post_days"),
-                _sum_if(post, readings.c.kwh).label("post_kwh"),
-                _sum_if(sa.and_(post, peak), readings.c.kwh).label("post_peak_kwh"),
-                _sum_if(sa.and_(post, _hours.c.period.is_not(None)), readings.c.kwh).label(
-                    "post_scheduled_kwh"
-                ),
+                readings.c.customer_id.label("customer_id"),
+                day.label("day"),
+                sa.func.sum(readings.c.kwh).label("kwh"),
+                _sum_if(_hours.c.period == "peak", readings.c.kwh).label("peak_kwh"),
+                _sum_if(_hours.c.period.is_not(None), readings.c.kwh).label("scheduled_kwh"),
             )
             .select_from(source)
             .where(sa.or_(pre, post))
-            .group_by(readings.c.customer_id)
+            .group_by(readings.c.customer_id, day)
+            .subquery("daily")
         )
+        in_pre = sa.and_(daily.c.day >= spans.pre_start, daily.c.day < spans.pre_end)
+        in_post = sa.and_(daily.c.day >= spans.post_start, daily.c.day < spans.post_end)
+        query = sa.select(
+            daily.c.customer_id,
+            *(
+                expression
+                for window, inside in (("pre", in_pre), ("post", in_post))
+                for expression in (
+                    sa.func.sum(sa.case((inside, 1), else_=0)).label(f"{window}_days"),
+                    _sum_if(inside, daily.c.kwh).label(f"{window}_kwh"),
+                    _sum_if(inside, daily.c.peak_kwh).label(f"{window}_peak_kwh"),
+                    _sum_if(inside, daily.c.scheduled_kwh).label(f"{window}_scheduled_kwh"),
+                )
+            ),
+        ).group_by(daily.c.customer_id)
         rows = pd.DataFrame(conn.execute(query).all(), columns=list(query.selected_columns.keys()))
     finally:
         for table in _work.sorted_tables:

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from core import tariffs
 from core.demo import truth
 from core.store import engine as store_engine
-from core.store import schema
+from core.store import frames, schema
 
 HOLDOUT_SHARE = 0.2
 # The share of a day's peak energy a converted customer moves into the valley.
@@ -208,16 +208,6 @@ def _shifts(members: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-_work = sa.MetaData()
-_shifted = sa.Table(
-    "work_demo_shifted",
-    _work,
-    sa.Column("customer_id", sa.String(schema.CUSTOMER_ID_LENGTH), primary_key=True),
-    sa.Column("from_ts", sa.DateTime, nullable=False),
-    prefixes=["TEMPORARY"],
-)
-
-
 def _shift_peak_energy(
     conn: sa.Connection, shifts: pd.DataFrame, tariff: tariffs.Tariff, last_day: dt.date
 ) -> None:
@@ -226,32 +216,26 @@ def _shift_peak_energy(
     if shifts.empty:
         return
     readings = schema.readings
-    starts = pd.DataFrame(
-        {
-            "customer_id": shifts["customer_id"].to_numpy(),
-            "from_ts": pd.to_datetime(shifts["from_day"]).dt.to_pydatetime(),
-        }
+    # One plain range over the shifters' readings (which the store prunes well); the rows before
+    # a shifter's own first day go back unchanged.
+    chosen = sa.and_(
+        readings.c.customer_id.in_(sorted(shifts["customer_id"])),
+        readings.c.ts >= dt.datetime.combine(min(shifts["from_day"]), dt.time()),
     )
-    conn.execute(sa.schema.DropTable(_shifted, if_exists=True))
-    conn.execute(sa.schema.CreateTable(_shifted))
-    try:
-        store_engine.bulk_insert(conn, _shifted, starts)
-        after = sa.and_(
-            _shifted.c.customer_id == readings.c.customer_id, readings.c.ts >= _shifted.c.from_ts
-        )
-        rows = conn.execute(
-            sa.select(readings.c.customer_id, readings.c.ts, readings.c.kwh, readings.c.kvarh)
-            .join(_shifted, after)
-            .order_by(readings.c.customer_id, readings.c.ts)
-        ).all()
-        frame = pd.DataFrame(rows, columns=["customer_id", "ts", "kwh", "kvarh"])
-        conn.execute(
-            readings.delete().where(sa.exists(sa.select(_shifted.c.customer_id).where(after)))
-        )
-    finally:
-        conn.execute(sa.schema.DropTable(_shifted, if_exists=True))
-    share = frame["customer_id"].map(shifts.set_index("customer_id")["peak_shift_share"])
-    frame["kwh"] = _moved(frame, share.to_numpy(dtype=float), tariff)
+    frame = frames.read_frame(
+        conn,
+        sa.select(readings.c.customer_id, readings.c.ts, readings.c.kwh, readings.c.kvarh)
+        .where(chosen)
+        .order_by(readings.c.customer_id, readings.c.ts),
+    )
+    conn.execute(readings.delete().where(chosen))
+    frame["ts"] = pd.to_datetime(frame["ts"])
+    frame["customer_id"] = frame["customer_id"].astype(str)
+    by_customer = shifts.set_index("customer_id")
+    first_day = pd.to_datetime(frame["customer_id"].map(by_customer["from_day"]))
+    share = frame["customer_id"].map(by_customer["peak_shift_share"]).to_numpy(dtype=float)
+    share = np.where(frame["ts"] >= first_day, share, 0.0)
+    frame["kwh"] = _moved(frame, share, tariff)
     frame["kvarh"] = pd.to_numeric(frame["kvarh"]).astype(float)
     store_engine.bulk_insert(conn, readings, frame)
 
