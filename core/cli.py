@@ -9,7 +9,7 @@ import sys
 
 import sqlalchemy as sa
 
-from core import config
+from core import campaign_commands, config
 from core.forecast import cli as forecast_cli
 
 
@@ -103,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     from core.segments import cli as segment_commands
 
     segment_commands.add_commands(commands, _add_database_url)
+    campaign_commands.add_commands(commands)
     return parser
 
 

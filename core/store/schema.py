@@ -435,3 +435,35 @@ applications = sa.Table(
 )
 
 ENTITY_TABLES = (*ENTITY_TABLES, applications)
+# Campaign plans (core.campaigns): how a campaign's members were drawn, and its arms. The
+# members themselves are campaign_members rows; the outcomes come back by import.
+CAMPAIGN_CHANNELS = ("sms", "app_push", "wechat", "phone", "visit")
+
+campaign_plans = sa.Table(
+    "campaign_plans",
+    metadata,
+    sa.Column("campaign_id", sa.String(40), primary_key=True),
+    # The holdout's share of the members, and the seed that reproduces the draw.
+    sa.Column("holdout_share", sa.Float, nullable=False),
+    sa.Column("seed", sa.BigInteger, nullable=False),
+    # The strata the draw was balanced within, comma-separated (segment, usage_decile).
+    sa.Column("strata", sa.String(100)),
+    # Where the members came from: a target list, a segment or a list of customer ids.
+    sa.Column("source_kind", sa.String(20), nullable=False),
+    sa.Column("source_ref", sa.String(200)),
+    # Online non-responders become an offline follow-up list after this many days.
+    sa.Column("follow_up_days", sa.Integer),
+    sa.Column("created_by", sa.String(60)),
+    sa.Column("created_at", sa.DateTime),
+)
+
+campaign_arms = sa.Table(
+    "campaign_arms",
+    metadata,
+    sa.Column("campaign_id", sa.String(40), primary_key=True),
+    sa.Column("arm", sa.String(20), primary_key=True),
+    sa.Column("offer", sa.String(200)),
+    sa.Column("channel", sa.String(40)),
+    sa.Column("cost_per_contact_cny", sa.Numeric(10, 2)),
+    sa.Column("planned_share", sa.Float, nullable=False),
+)
