@@ -22,6 +22,7 @@ import sqlalchemy as sa
 
 from core import calendars, tariffs
 from core.demo import geography, truth
+from core.demo.abnormal import plant_area_readings
 from core.store import engine as store_engine
 from core.store import schema
 
@@ -316,6 +317,7 @@ class _Generator:
         store_engine.bulk_insert(conn, truth.abnormal, abnormal)
         readings, bills = self._readings_and_bills(conn, outages, abnormal, report)
         counts["readings"] = readings
+        plant_area_readings(conn, abnormal, self.hours, self._rng(11))
         bill_frame = self._payments(bills)
         store_engine.bulk_insert(conn, schema.bills, bill_frame)
         counts["bills"] = len(bill_frame)

@@ -36,7 +36,14 @@ abnormal = sa.Table(
     sa.Column("start", sa.DateTime, nullable=False),
 )
 
-TABLES = (customers, campaign_effects, abnormal)
+area_loss = sa.Table(
+    "demo_truth_area_loss",
+    metadata,
+    sa.Column("transformer_area", sa.String(40), primary_key=True),
+    sa.Column("technical_loss_rate", sa.Float, nullable=False),
+)
+
+TABLES = (customers, campaign_effects, abnormal, area_loss)
 
 
 def create(engine: sa.Engine) -> None:
