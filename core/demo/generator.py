@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from core import calendars, tariffs
 from core.demo import applications, geography, truth
 from core.demo import campaigns as demo_campaigns
+from core.demo.abnormal import plant_area_readings
 from core.store import engine as store_engine
 from core.store import schema
 
@@ -317,6 +318,7 @@ class _Generator:
         store_engine.bulk_insert(conn, truth.abnormal, abnormal)
         readings, bills = self._readings_and_bills(conn, outages, abnormal, report)
         counts["readings"] = readings
+        plant_area_readings(conn, abnormal, self.hours, self._rng(11))
         bill_frame = self._payments(bills)
         store_engine.bulk_insert(conn, schema.bills, bill_frame)
         counts["bills"] = len(bill_frame)
@@ -330,7 +332,7 @@ class _Generator:
         store_engine.bulk_insert(conn, schema.id_map, self._id_map())
         report("Service records", 3, 4)
         demo_campaigns.write(conn, archive, self.days, self._rng(10), self.catalog, self.seed)
-        counts["applications"] = applications.write(conn, self.archive, self.days, self._rng(11))
+        counts["applications"] = applications.write(conn, self.archive, self.days, self._rng(12))
         report("Service records", 4, 4)
         return counts
 

@@ -47,7 +47,14 @@ energy_shifts = sa.Table(
     sa.Column("peak_shift_share", sa.Float, nullable=False),
 )
 
-TABLES = (customers, campaign_effects, abnormal, energy_shifts)
+area_loss = sa.Table(
+    "demo_truth_area_loss",
+    metadata,
+    sa.Column("transformer_area", sa.String(40), primary_key=True),
+    sa.Column("technical_loss_rate", sa.Float, nullable=False),
+)
+
+TABLES = (customers, campaign_effects, abnormal, energy_shifts, area_loss)
 
 
 def create(engine: sa.Engine) -> None:

@@ -138,6 +138,16 @@ RULES: tuple[Rule, ...] = (
     WithinCapacity("readings", "kwh", "over_capacity", {"margin": f"{CAPACITY_MARGIN:g}"}),
     NotFuture("readings", "ts", "future"),
     OnGrid("readings", "ts", "off_grid", {"minutes": str(READING_GRID_MINUTES)}),
+    *_negative("area_readings", "kwh"),
+    Range(
+        "area_readings",
+        "kwh",
+        "too_much_energy",
+        {"limit": _limit(MAX_READING_KWH)},
+        maximum=MAX_READING_KWH,
+    ),
+    NotFuture("area_readings", "ts", "future"),
+    OnGrid("area_readings", "ts", "off_grid", {"minutes": str(READING_GRID_MINUTES)}),
     Range(
         "customers",
         "contract_capacity_kva",
