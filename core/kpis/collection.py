@@ -43,6 +43,18 @@ def outstanding(bills: sa.FromClause, as_of: dt.date) -> sa.ColumnElement:
     )
 
 
+def collected(bills: sa.FromClause, as_of: dt.date) -> sa.ColumnElement:
+    """What was paid of a bill by the end of ``as_of``."""
+    paid_by_then = sa.and_(bills.c.paid_date.is_not(None), bills.c.paid_date <= as_of)
+    return sa.case((paid_by_then, sa.func.coalesce(bills.c.paid_cny, 0)), else_=0)
+
+
+def recovered(bills: sa.FromClause, as_of: dt.date) -> sa.ColumnElement:
+    """What was paid of a bill by the end of the month it fell due in (and of ``as_of``)."""
+    in_due_month = functions.month(bills.c.paid_date) <= functions.month(bills.c.due_date)
+    return sa.case((in_due_month, collected(bills, as_of)), else_=0)
+
+
 def ageing_bucket(days_overdue: sa.ColumnElement) -> sa.ColumnElement[str]:
     """The code of the ageing bucket (:data:`AGEING_BUCKETS`) of a number of days overdue."""
     return sa.case(
@@ -179,19 +191,12 @@ def recovery_by_month(
         month had ended by ``as_of``, so the recovery rate is final).
     """
     bills, customers = schema.bills, schema.customers
-    paid = sa.func.coalesce(bills.c.paid_cny, 0)
-    paid_by_then = sa.and_(bills.c.paid_date.is_not(None), bills.c.paid_date <= as_of)
-    in_due_month = functions.month(bills.c.paid_date) <= functions.month(bills.c.due_date)
     query = (
         sa.select(
             bills.c.period,
             sa.func.sum(bills.c.amount_cny).label("billed_cny"),
-            sa.func.coalesce(
-                sa.func.sum(sa.case((sa.and_(paid_by_then, in_due_month), paid), else_=0)), 0
-            ).label("recovered_cny"),
-            sa.func.coalesce(sa.func.sum(sa.case((paid_by_then, paid), else_=0)), 0).label(
-                "collected_cny"
-            ),
+            sa.func.coalesce(sa.func.sum(recovered(bills, as_of)), 0).label("recovered_cny"),
+            sa.func.coalesce(sa.func.sum(collected(bills, as_of)), 0).label("collected_cny"),
             sa.func.max(bills.c.due_date).label("last_due"),
         )
         .join(customers, customers.c.customer_id == bills.c.customer_id)
@@ -226,10 +231,6 @@ def period_bills(
         largest unpaid first.
     """
     bills, customers = schema.bills, schema.customers
-    paid = sa.func.coalesce(bills.c.paid_cny, 0)
-    paid_by_then = sa.and_(bills.c.paid_date.is_not(None), bills.c.paid_date <= as_of)
-    in_due_month = functions.month(bills.c.paid_date) <= functions.month(bills.c.due_date)
-    recovered = sa.case((sa.and_(paid_by_then, in_due_month), paid), else_=0)
     query = (
         sa.select(
             bills.c.customer_id,
@@ -239,7 +240,7 @@ def period_bills(
             bills.c.amount_cny,
             bills.c.due_date,
             bills.c.paid_date,
-            sa.cast(recovered, sa.Numeric(14, 2)).label("recovered_cny"),
+            sa.cast(recovered(bills, as_of), sa.Numeric(14, 2)).label("recovered_cny"),
             sa.cast(outstanding(bills, as_of), sa.Numeric(14, 2)).label("unpaid_cny"),
         )
         .join(customers, customers.c.customer_id == bills.c.customer_id)
