@@ -10,6 +10,7 @@ import sys
 import sqlalchemy as sa
 
 from core import config, forecast_commands
+from core.spark import cli as spark_cli
 
 
 def _add_database_url(parser: argparse.ArgumentParser) -> None:
@@ -99,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     briefs.set_defaults(handler=_command_visit_briefs)
 
     forecast_commands.add_commands(commands, _add_database_url)
+    spark_cli.add_commands(commands, _add_database_url)
     return parser
 
 
