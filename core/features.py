@@ -657,6 +657,8 @@ class Plan:
     Attributes:
         start: first day covered.
         end: the day after the last day covered.
+        readings_start: the first day whose readings are read (a year before ``start``, for
+            the growth figures).
         computed_at: the time stamped on every row.
         scope: the customers refreshed, a condition on ``customers``.
         frames: work tables whose rows are made in Python (the TOU hours, the calendar).
@@ -666,6 +668,7 @@ class Plan:
 
     start: dt.date
     end: dt.date
+    readings_start: dt.date
     computed_at: dt.datetime
     scope: sa.ColumnElement
     frames: tuple[tuple[sa.Table, pd.DataFrame], ...]
@@ -719,6 +722,7 @@ def prepare(
     return Plan(
         start=start,
         end=end,
+        readings_start=previous_start,
         computed_at=stamp,
         scope=scope,
         frames=(
