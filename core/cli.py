@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from core import campaign_commands, config
 from core.forecast import cli as forecast_cli
+from core.spark import cli as spark_cli
 
 
 def _add_database_url(parser: argparse.ArgumentParser) -> None:
@@ -104,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     segment_commands.add_commands(commands, _add_database_url)
     campaign_commands.add_commands(commands)
+    spark_cli.add_commands(commands, _add_database_url)
     return parser
 
 

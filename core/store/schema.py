@@ -466,6 +466,8 @@ campaign_arms = sa.Table(
     sa.Column("channel", sa.String(40)),
     sa.Column("cost_per_contact_cny", sa.Numeric(10, 2)),
     sa.Column("planned_share", sa.Float, nullable=False),
+)
+
 # Abnormal use and inspection (反窃查违 / 稽查): transformer-area supply-meter energy, the risk
 # scores of each customer, the models behind them, and the inspection orders with their history.
 area_readings = sa.Table(
