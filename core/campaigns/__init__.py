@@ -24,7 +24,18 @@ from core.campaigns.evaluate import (
     evaluate,
     evaluate_campaign,
 )
-from core.campaigns.plan import SOURCE_KINDS, STRATA, Arm, Created, Plan, assign, create, targets
+from core.campaigns.plan import (
+    CHANNELS,
+    GOALS,
+    SOURCE_KINDS,
+    STRATA,
+    Arm,
+    Created,
+    Plan,
+    assign,
+    create,
+    targets,
+)
 from core.campaigns.power import PowerCheck, UsageSpread, baseline_rate, check_power, usage_spread
 from core.campaigns.stats import (
     ALPHA,
@@ -39,9 +50,13 @@ from core.campaigns.stats import (
     standardized_mean_difference,
     wilson,
 )
+from core.campaigns.usage import is_energy_offer
 
 __all__ = [
     "ALPHA",
+    "CHANNELS",
+    "GOALS",
+    "is_energy_offer",
     "SOURCE_KINDS",
     "STRATA",
     "Arm",

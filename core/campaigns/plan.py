@@ -23,6 +23,8 @@ from core.store import engine as store_engine
 from core.store import frames, schema
 
 SOURCE_KINDS = ("target_list", "segment", "customer_ids")
+GOALS = schema.CAMPAIGN_GOALS
+CHANNELS = schema.CAMPAIGN_CHANNELS
 STRATA = ("segment", "usage_decile")
 # The holdout a plan may keep: below 5 % the control arm is too small to compare against, above
 # half it costs more lost conversions than it buys certainty.
