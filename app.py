@@ -46,4 +46,4 @@ pages = [
     st.Page("pages/admin.py", title=t("nav.admin"), icon=":material/admin_panel_settings:"),
 ]
 # A role sees only its pages; a page refuses a signed-in role it is not for (session.require_page).
-st.navigation(session.allowed_pages(pages)).run()
+session.navigate(session.allowed_pages(pages))

@@ -146,4 +146,10 @@ def test_a_fresh_server_does_not_serve_a_page_file_without_sign_in(demo_url, tmp
         fresh.get_by_text("Please sign in first").wait_for()
         assert fresh.get_by_text(en("admin.subtitle")).count() == 0
         assert fresh.locator('[data-testid="stDataFrame"]').count() == 0
+        # Nor does its sidebar name the pages behind the sign-in.
+        wait_until_idle(fresh)
+        assert fresh.locator('[data-testid="stSidebarNav"]').count() == 0
+        for name in ("overview", "admin", "data_quality", "customer_360"):
+            assert fresh.get_by_role("link", name=en(f"nav.{name}")).count() == 0
+            assert fresh.get_by_text(name.replace("_", " "), exact=False).count() == 0
         fresh.context.close()

@@ -253,6 +253,19 @@ def allowed_pages(pages: list[StreamlitPage]) -> list[StreamlitPage]:
     return [page for page in pages if access.may_open(current, page_path(page))]
 
 
+def navigate(pages: list[StreamlitPage]) -> None:
+    """Runs the page asked for among ``pages``, listed as links in the sidebar.
+
+    The sidebar navigation of Streamlit is off (``client.showSidebarNavigation``): it would list
+    every file of ``pages/`` to a visitor not signed in yet.
+    """
+    current = st.navigation(pages, position="hidden")
+    with st.sidebar:
+        for page in pages:
+            st.page_link(page)
+    current.run()
+
+
 def require_page(page_path: str) -> access.Viewer:
     """Stops a page, with a refusal, unless the session's viewer may open it.
 
