@@ -644,3 +644,57 @@ def test_rejected_rows_are_masked_by_the_column_they_came_from():
     ]
     granted = access.Viewer("a", "administrator", contact_grant=True)
     assert access.mask_frame(granted, rejected).equals(rejected)
+
+
+# Sessions a reload finds again (every backend)
+
+
+def test_a_session_token_resumes_its_session_until_it_ends(store):
+    with store.begin() as conn:
+        access.create_user(conn, access.SYSTEM, "li.manager", PASSWORD, "manager")
+        viewer = access.viewer_for(conn, "li.manager")
+    start = dt.datetime(2024, 5, 6, 9, 0)
+    with store.begin() as conn:
+        token = access.start_session(conn, viewer, at=start)
+        stored = conn.execute(sa.select(schema.sessions)).one()
+    assert token not in stored and stored.token_hash != token, "only the token's hash is kept"
+    assert len(token) >= 40
+
+    def resume(at, value=token):
+        with store.begin() as conn:
+            return access.resume_session(conn, value, at=at)
+
+    used = start + dt.timedelta(minutes=access.SESSION_IDLE_MINUTES - 1)
+    assert resume(used) == viewer
+    # Used again within the idle time: still open, however long after the start.
+    later = used + dt.timedelta(minutes=access.SESSION_IDLE_MINUTES - 1)
+    assert resume(later) == viewer
+    assert resume(later, "not-a-token") is None
+    assert resume(later, token[:-1] + ("A" if token[-1] != "A" else "B")) is None
+    # Idle too long: ended, for good.
+    idle = later + dt.timedelta(minutes=access.SESSION_IDLE_MINUTES + 1)
+    assert resume(idle) is None
+    assert resume(later) is None
+
+
+def test_a_session_ends_with_its_account_or_its_age(store):
+    with store.begin() as conn:
+        access.create_user(conn, access.SYSTEM, "li.manager", PASSWORD, "manager")
+        viewer = access.viewer_for(conn, "li.manager")
+        disabled, reset, old, signed_out = (access.start_session(conn, viewer) for _ in range(4))
+    with store.begin() as conn:
+        access.end_session(conn, signed_out)
+        assert access.resume_session(conn, signed_out) is None
+        assert (
+            access.resume_session(
+                conn, old, at=access.now() + dt.timedelta(hours=access.SESSION_MAX_HOURS, minutes=1)
+            )
+            is None
+        )
+        access.reset_password(conn, access.SYSTEM, "li.manager", "another123")
+        assert access.resume_session(conn, reset) is None
+    with store.begin() as conn:
+        fresh = access.start_session(conn, viewer)
+        access.update_user(conn, access.SYSTEM, "li.manager", active=False)
+        assert access.resume_session(conn, fresh) is None
+        assert access.resume_session(conn, disabled) is None

@@ -356,3 +356,35 @@ def test_every_page_has_roles_and_guards_itself(page):
     assert path in access.PAGE_ROLES, f"give {path} its roles in core.access.PAGE_ROLES"
     source = (ROOT / path).read_text(encoding="utf-8")
     assert "session.require_page(" in source and f'"{path}"' in source
+
+
+def test_a_reloaded_browser_resumes_its_session_by_its_token(access_url, monkeypatch):
+    from ui import session
+
+    engine = store_engine.connect(access_url)
+    with engine.begin() as conn:
+        access.create_user(conn, access.SYSTEM, "wu.analyst", "analyst2024", "analyst")
+        token = access.start_session(conn, access.viewer_for(conn, "wu.analyst"))
+    engine.dispose()
+    monkeypatch.setenv("DATABASE_URL", access_url)
+    # A reload is a new Streamlit session: nothing in its state, the token in the browser.
+    monkeypatch.setattr(session, "browser_token", lambda: token)
+    at = AppTest.from_function(gate_script, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert at.session_state["viewer"].user_name == "wu.analyst"
+    assert audit(access_url, user_name="wu.analyst", action="session_resumed").shape[0] == 1
+
+    # Signing out ends the stored session: the same token resumes nothing in the next reload.
+    def sign_out_script():
+        import streamlit as st
+
+        from ui import session
+
+        session.gate()
+        session.sign_out()
+        st.write("signed out")
+
+    AppTest.from_function(sign_out_script, default_timeout=TIMEOUT).run()
+    again = AppTest.from_function(gate_script, default_timeout=TIMEOUT).run()
+    assert "viewer" not in again.session_state
+    assert again.markdown[0].value == "None"

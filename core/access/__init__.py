@@ -6,7 +6,8 @@ command line therefore obey the same rules without repeating them.
 
 The parts: :mod:`~core.access.roles` (roles, the viewer, pages), :mod:`~core.access.org` (the
 organisation tree), :mod:`~core.access.passwords` and :mod:`~core.access.accounts` (accounts and
-sign-in), :mod:`~core.access.masking`, :mod:`~core.access.scope` (scoped customer look-ups) and
+sign-in), :mod:`~core.access.sessions` (sessions found again after a reload),
+:mod:`~core.access.masking`, :mod:`~core.access.scope` (scoped customer look-ups) and
 :mod:`~core.access.audit`. Callers use the names below (``access.mask_frame``), not the parts.
 """
 
@@ -27,6 +28,7 @@ from core.access.accounts import (
     create_user,
     demo_accounts,
     demo_scopes,
+    end_sessions_of,
     has_users,
     is_demo_store,
     reset_password,
@@ -96,6 +98,14 @@ from core.access.scope import (
     scoped_customer_ids,
     visible_customers,
 )
+from core.access.sessions import (
+    SESSION_MAX_HOURS,
+    TOUCH_SECONDS,
+    end_session,
+    resume_session,
+    start_session,
+    touch_session,
+)
 
 __all__ = [
     "AREAS_PER_OFFICE",
@@ -116,7 +126,9 @@ __all__ = [
     "PERSONAL_SYSTEMS",
     "ROLES",
     "SESSION_IDLE_MINUTES",
+    "SESSION_MAX_HOURS",
     "SYSTEM",
+    "TOUCH_SECONDS",
     "UNLISTED_PAGE_ROLES",
     "USER_NAME_LENGTH",
     "AccessError",
@@ -138,6 +150,8 @@ __all__ = [
     "external_id_match",
     "demo_accounts",
     "demo_scopes",
+    "end_session",
+    "end_sessions_of",
     "has_users",
     "hash_password",
     "is_demo_store",
@@ -161,10 +175,13 @@ __all__ = [
     "record_export",
     "require_administrator",
     "reset_password",
+    "resume_session",
     "scoped_customer_ids",
     "search_match",
     "service_office_of",
     "session_expired",
+    "start_session",
+    "touch_session",
     "update_user",
     "users",
     "viewer_for",

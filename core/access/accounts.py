@@ -67,6 +67,18 @@ def _check_assignment(
     org_scope(conn, org_unit)
 
 
+def end_sessions_of(conn: sa.Connection, user_name: str, *, at: dt.datetime | None = None) -> int:
+    """Ends every open session of an account (disabled, password reset); returns how many."""
+    table = schema.sessions
+    ended = conn.execute(
+        table.update()
+        .where(table.c.user_name == user_name, table.c.ended_at.is_(None))
+        .values(ended_at=at or now())
+        .returning(table.c.token_hash)
+    ).all()
+    return len(ended)
+
+
 def has_users(conn: sa.Connection) -> bool:
     """Whether the store has at least one account."""
     return conn.execute(sa.select(schema.users.c.user_name).limit(1)).first() is not None
@@ -194,6 +206,8 @@ def update_user(
     conn.execute(
         schema.users.update().where(schema.users.c.user_name == user_name).values(**changes)
     )
+    if changes.get("active") is False:
+        end_sessions_of(conn, user_name)
     detail = {name: {"from": getattr(row, name), "to": value} for name, value in changes.items()}
     action = "role_changed" if "role" in changes else "user_changed"
     record(conn, actor, action, user_name, detail)
@@ -214,6 +228,7 @@ def reset_password(conn: sa.Connection, actor: Viewer, user_name: str, new_passw
         .where(schema.users.c.user_name == user_name)
         .values(password_hash=hash_password(new_password), failed_logins=0, locked_until=None)
     )
+    end_sessions_of(conn, user_name)
     record(conn, actor, "password_reset", user_name)
 
 

@@ -29,6 +29,7 @@ AUDIT_ACTIONS = (
     "logout",
     "session_expired",
     "session_ended",
+    "session_resumed",
     "password_changed",
     "password_reset",
     "user_created",
