@@ -39,6 +39,9 @@ AUDIT_ACTIONS = (
     "customer_refused",
     "export",
     "import",
+    "target_list_saved",
+    "segment_run",
+    "segment_rule_saved",
 )
 
 

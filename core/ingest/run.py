@@ -24,7 +24,7 @@ from core.errors import UserError
 from core.ingest import check_frame, check_sql, headers, land, reasons, sources
 from core.ingest.rejected import Batch, Progress, frame_to_store
 from core.store import engine as store_engine
-from core.store import schema
+from core.store import queries, schema
 
 # Rows per chunk on the DuckDB route: each chunk is a few tens of MB of Arrow data, and fewer,
 # larger chunks keep the per-statement overhead small.
@@ -424,6 +424,10 @@ def _context(
     provided = request.mapping.provided()
     if "region" in provided:
         context.vocabularies["districts"] = known_districts(conn)
+    if table is schema.campaign_members and "arm" in provided:
+        context.vocabularies["campaign_arms"] = pd.Index(
+            queries.campaign_arm_names(conn), dtype="str"
+        )
     if table is customers and "tariff_code" in provided:
         # Imported when used: the tariff engine reads its load files through this package.
         from core import tariffs

@@ -12,7 +12,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from core import access, calendars, service_area, tariffs
-from core.store import functions, rules, schema
+from core.store import functions, queries, rules, schema
 
 Dimension = Literal["completeness", "consistency", "timeliness", "validity"]
 DIMENSIONS: tuple[Dimension, ...] = ("completeness", "consistency", "timeliness", "validity")
@@ -498,12 +498,13 @@ RULE_TABLES = tuple(table for table in schema.ENTITY_TABLES if rules.for_table(t
 
 
 def vocabularies(conn: sa.Connection) -> dict[str, list[str]]:
-    """The lists the rule table's Known rules check against: districts and tariff codes."""
+    """The lists the rule table's Known rules check against: districts, tariff codes, arms."""
     region = schema.customers.c.region
     districts = conn.execute(sa.select(region).distinct().where(region.is_not(None)))
     return {
         "districts": [str(name) for (name,) in districts],
         "tariff_codes": list(tariffs.load_catalog()),
+        "campaign_arms": queries.campaign_arm_names(conn),
     }
 
 
