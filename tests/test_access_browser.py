@@ -5,6 +5,7 @@ import sqlalchemy as sa
 from conftest import demo_store_with_accounts, new_page, serve_app, wait_until_idle
 
 from core import access, i18n
+from core.demo import accounts as demo_accounts
 from core.store import engine as store_engine
 from core.store import schema
 
@@ -21,7 +22,7 @@ def customers_of_the_demo_manager(demo_url):
     engine = store_engine.connect(demo_url)
     customers = schema.customers
     with engine.connect() as conn:
-        _, manager_id = access.demo_scopes(conn)
+        _, manager_id = demo_accounts.demo_scopes(conn)
         own = conn.execute(
             sa.select(customers.c.customer_id)
             .where(customers.c.manager_id == manager_id)
@@ -39,9 +40,9 @@ def customers_of_the_demo_manager(demo_url):
 def test_the_login_page_explains_the_demo_accounts(running_app, page):
     page.goto(running_app.url)
     page.get_by_text(en("access.login_title")).wait_for()
-    page.get_by_text(access.DEMO_PASSWORD).first.wait_for()
+    page.get_by_text(demo_accounts.DEMO_PASSWORD).first.wait_for()
     table = page.locator('[data-testid="stTable"]')
-    for user_name, _ in access.DEMO_ACCOUNTS:
+    for user_name, _ in demo_accounts.DEMO_ACCOUNTS:
         table.get_by_text(user_name, exact=True).wait_for()
     # Nothing but the sign-in page is listed before signing in.
     assert page.get_by_role("link", name=en("nav.overview")).count() == 0
@@ -159,7 +160,7 @@ def sign_in_here(page, user_name: str) -> None:
     """Signs in through the form the page shows, wherever the browser is."""
     wait_until_idle(page)
     page.get_by_label(en("access.user_name")).fill(user_name)
-    page.get_by_label(en("access.password"), exact=True).fill(access.DEMO_PASSWORD)
+    page.get_by_label(en("access.password"), exact=True).fill(demo_accounts.DEMO_PASSWORD)
     page.get_by_role("button", name=en("access.sign_in"), exact=True).click()
     page.get_by_text(f"Signed in as {user_name}").wait_for()
     wait_until_idle(page)

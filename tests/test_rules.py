@@ -41,6 +41,7 @@ def _base(table: str, index: int) -> dict:
         },
         "readings": {"customer_id": HOUSEHOLD, "ts": day, "kwh": 1.0, "kvarh": 0.1},
         "weather": {"region": "黄石港区", "ts": day, "temperature_c": 5.0},
+        "org_units": {"path": f"区{index}", "name": f"区{index}", "level": "district"},
         "bills": {
             "customer_id": HOUSEHOLD,
             "period": f"{2000 + index}-01",

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from core import access
+from core.demo import accounts as demo
 from ui import session
 
 
@@ -20,7 +21,7 @@ def show() -> None:
 
     with session.engine().connect() as conn:
         has_users = access.has_users(conn)
-        demo_accounts = access.demo_accounts(conn) if has_users else []
+        demo_accounts = demo.demo_accounts(conn) if has_users else []
 
     if not has_users:
         st.info(t("access.no_users"))
@@ -46,7 +47,7 @@ def show() -> None:
             st.rerun()
 
     if demo_accounts:
-        st.info(t("access.demo_hint", password=access.DEMO_PASSWORD))
+        st.info(t("access.demo_hint", password=demo.DEMO_PASSWORD))
         st.table(
             {
                 t("access.column_user_name"): [account.user_name for account in demo_accounts],

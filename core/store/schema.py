@@ -577,6 +577,7 @@ sessions = sa.Table(
 # The utility's organisation: the city, its districts, their service offices (供电所) and the
 # transformer areas (台区) each office serves. A unit's path is its parents' names and its own,
 # joined by "/" ("" for the city); scopes of accounts are paths.
+ORG_LEVELS = ("city", "district", "service_office", "transformer_area")
 org_units = sa.Table(
     "org_units",
     metadata,
@@ -585,3 +586,6 @@ org_units = sa.Table(
     sa.Column("level", sa.String(20), nullable=False),
     sa.Column("parent", sa.String(200)),
 )
+
+# The organisation tree is imported like the other tables.
+ENTITY_TABLES = (*ENTITY_TABLES, org_units)
