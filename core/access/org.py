@@ -1,8 +1,8 @@
 """The organisation tree (city → district → service office → transformer areas) and its scopes.
 
-The tree is data: the ``org_units`` table, imported like any other table (``python -m core
-import org_units FILE``; the demo writes its own). A store without one still scopes accounts to
-its districts, the ``region`` of its customers.
+The tree is data: the ``org_units`` table, imported like any other table
+(``python -m core import --table org_units FILE``; the demo writes its own). A store without one
+still scopes accounts to its districts, the ``region`` of its customers.
 """
 
 from dataclasses import dataclass
