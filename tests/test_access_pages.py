@@ -99,7 +99,7 @@ def test_admin_page_lists_accounts_audit_and_organisation(access_url, monkeypatc
     signed_in(at, "administrator")
     at.run()
     assert not at.exception
-    accounts, entries, tree, roles = (frame.value for frame in at.dataframe)
+    accounts, entries, tree, contacts, roles = (frame.value for frame in at.dataframe)
     assert {name for name, _ in access.DEMO_ACCOUNTS} <= set(accounts[en("admin.column.user_name")])
     assert len(accounts.columns) == len(schema.users.columns) - 1, "no password hash shown"
     assert list(entries.columns) == [
@@ -110,6 +110,19 @@ def test_admin_page_lists_accounts_audit_and_organisation(access_url, monkeypatc
     assert len(entries) >= len(access.DEMO_ACCOUNTS)
     assert tree.iloc[0, 2] == "" and len(tree) > 7
     assert len(roles) == len(access.PAGE_ROLES)
+    # What each role really gets: the customer manager sees their customers' contacts although
+    # the demo account's grant is not stored, the analyst never does.
+    names, grants = (
+        accounts[en("admin.column.user_name")],
+        accounts[en("admin.column.contact_grant")],
+    )
+    granted = dict(zip(names, grants, strict=True))
+    assert granted["customer_manager"] and granted["admin"]
+    assert not granted["analyst"] and not granted["manager"]
+    rules = dict(zip(contacts.iloc[:, 0], contacts.iloc[:, 1], strict=True))
+    assert rules[en("access.role_customer_manager")] == en("admin.contact_always")
+    assert rules[en("access.role_analyst")] == en("admin.contact_never")
+    assert rules[en("access.role_manager")] == en("admin.contact_granted")
 
 
 def test_admin_creates_an_account(access_url, monkeypatch):

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from core.access.audit import now, record
 from core.access.org import org_scope
 from core.access.passwords import (
+    MAX_PASSWORD_LENGTH,
     check_password_rules,
     hash_password,
     needs_rehash,
@@ -38,6 +39,17 @@ LOCKOUT_MINUTES = 15
 SESSION_IDLE_MINUTES = 30
 
 
+# Every text an account is given fits its column; longer input is refused in words.
+USER_NAME_LENGTH = schema.users.c.user_name.type.length
+DISPLAY_NAME_LENGTH = schema.users.c.display_name.type.length
+MANAGER_ID_LENGTH = schema.users.c.manager_id.type.length
+
+
+def _bounded(value: str | None, length: int, key: str) -> None:
+    if value is not None and len(value) > length:
+        raise AccessError(key, length=length)
+
+
 def _user_row(conn: sa.Connection, user_name: str) -> sa.Row | None:
     return conn.execute(
         sa.select(schema.users).where(schema.users.c.user_name == user_name)
@@ -51,6 +63,7 @@ def _check_assignment(
         raise AccessError("access.unknown_role", role=role, roles=", ".join(ROLES))
     if role == "customer_manager" and not manager_id:
         raise AccessError("access.manager_id_required")
+    _bounded(manager_id, MANAGER_ID_LENGTH, "access.manager_id_too_long")
     org_scope(conn, org_unit)
 
 
@@ -90,8 +103,10 @@ def create_user(
     """
     require_administrator(actor)
     user_name = user_name.strip()
-    if not re.fullmatch(r"[A-Za-z0-9._@-]{2,60}", user_name):
+    _bounded(user_name, USER_NAME_LENGTH, "access.user_name_too_long")
+    if not re.fullmatch(rf"[A-Za-z0-9._@-]{{2,{USER_NAME_LENGTH}}}", user_name):
         raise AccessError("access.bad_user_name", user_name=user_name)
+    _bounded(display_name, DISPLAY_NAME_LENGTH, "access.display_name_too_long")
     if _user_row(conn, user_name) is not None:
         raise AccessError("access.user_exists", user_name=user_name)
     check_password_rules(password)
@@ -287,9 +302,14 @@ def authenticate(
     """
     at = at or now()
     user_name = user_name.strip()
-    if len(user_name) > schema.users.c.user_name.type.length:
-        # Longer than any account's name: refused as unknown, recorded by its first characters.
-        user_name = user_name[: schema.users.c.user_name.type.length + 1]
+    if len(user_name) > USER_NAME_LENGTH:
+        # Longer than any account's name can be: said so, and recorded by its first characters.
+        with engine.begin() as conn:
+            record(conn, user_name, "login_failed", user_name)
+        raise AccessError("access.user_name_too_long", length=USER_NAME_LENGTH)
+    if len(password) > MAX_PASSWORD_LENGTH:
+        # No stored password is that long; not worth hashing.
+        password = ""
     with engine.connect() as conn:
         row = _user_row(conn, user_name)
     locked = row is not None and row.locked_until is not None and row.locked_until > at
@@ -392,6 +412,9 @@ def session_expired(last_seen: dt.datetime | None, at: dt.datetime | None = None
 def users(conn: sa.Connection, viewer: Viewer) -> pd.DataFrame:
     """Every account without its password hash, for the administrators.
 
+    ``contact_grant`` is what the account really gets (:func:`contact_grant_for`): ticked for a
+    customer manager, who always sees their customers' contacts, unticked for an analyst.
+
     Raises:
         AccessError: the viewer is no administrator.
     """
@@ -399,7 +422,12 @@ def users(conn: sa.Connection, viewer: Viewer) -> pd.DataFrame:
     table = schema.users
     columns = [column for column in table.c if column.name != "password_hash"]
     rows = conn.execute(sa.select(*columns).order_by(table.c.user_name)).all()
-    return pd.DataFrame(rows, columns=[column.name for column in columns])
+    frame = pd.DataFrame(rows, columns=[column.name for column in columns])
+    frame["contact_grant"] = [
+        contact_grant_for(role, bool(granted))
+        for role, granted in zip(frame["role"], frame["contact_grant"], strict=True)
+    ]
+    return frame.astype({"contact_grant": bool})
 
 
 def create_administrator(conn: sa.Connection, user_name: str, password: str) -> None:

@@ -7,6 +7,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from core import access
+from core.kpis import collection
 from core.kpis.periods import month_bounds, shift_period
 from core.store import schema
 
@@ -66,15 +67,8 @@ def _month_figures(conn: sa.Connection, viewer: access.Viewer, period: str) -> d
             bills.c.period == period, bills.c.customer_id.in_(access.scoped_customer_ids(viewer))
         )
     ).one()
-    # As of the month's end: a bill paid later was still wholly unpaid then; one paid by then
-    # owes only what the payment fell short of.
-    unpaid_then = sa.or_(bills.c.paid_date.is_(None), bills.c.paid_date > month_end)
-    outstanding = sa.case(
-        (unpaid_then, bills.c.amount_cny),
-        else_=bills.c.amount_cny - sa.func.coalesce(bills.c.paid_cny, bills.c.amount_cny),
-    )
     arrears = conn.execute(
-        sa.select(sa.func.coalesce(sa.func.sum(outstanding), 0)).where(
+        sa.select(sa.func.coalesce(sa.func.sum(collection.outstanding(bills, month_end)), 0)).where(
             bills.c.due_date <= month_end,
             bills.c.customer_id.in_(access.scoped_customer_ids(viewer)),
         )

@@ -435,3 +435,127 @@ applications = sa.Table(
 )
 
 ENTITY_TABLES = (*ENTITY_TABLES, applications)
+# Campaign plans (core.campaigns): how a campaign's members were drawn, and its arms. The
+# members themselves are campaign_members rows; the outcomes come back by import.
+CAMPAIGN_CHANNELS = ("sms", "app_push", "wechat", "phone", "visit")
+
+campaign_plans = sa.Table(
+    "campaign_plans",
+    metadata,
+    sa.Column("campaign_id", sa.String(40), primary_key=True),
+    # The holdout's share of the members, and the seed that reproduces the draw.
+    sa.Column("holdout_share", sa.Float, nullable=False),
+    sa.Column("seed", sa.BigInteger, nullable=False),
+    # The strata the draw was balanced within, comma-separated (segment, usage_decile).
+    sa.Column("strata", sa.String(100)),
+    # Where the members came from: a target list, a segment or a list of customer ids.
+    sa.Column("source_kind", sa.String(20), nullable=False),
+    sa.Column("source_ref", sa.String(200)),
+    # Online non-responders become an offline follow-up list after this many days.
+    sa.Column("follow_up_days", sa.Integer),
+    sa.Column("created_by", sa.String(60)),
+    sa.Column("created_at", sa.DateTime),
+)
+
+campaign_arms = sa.Table(
+    "campaign_arms",
+    metadata,
+    sa.Column("campaign_id", sa.String(40), primary_key=True),
+    sa.Column("arm", sa.String(20), primary_key=True),
+    sa.Column("offer", sa.String(200)),
+    sa.Column("channel", sa.String(40)),
+    sa.Column("cost_per_contact_cny", sa.Numeric(10, 2)),
+    sa.Column("planned_share", sa.Float, nullable=False),
+)
+
+# Abnormal use and inspection (反窃查违 / 稽查): transformer-area supply-meter energy, the risk
+# scores of each customer, the models behind them, and the inspection orders with their history.
+area_readings = sa.Table(
+    "area_readings",
+    metadata,
+    # The energy through a transformer area's supply meter (台区总表): what its customers' meters
+    # should add up to, less the technical line loss.
+    sa.Column("transformer_area", sa.String(40), primary_key=True),
+    sa.Column("ts", sa.DateTime, primary_key=True),
+    sa.Column("kwh", sa.Double, nullable=False),
+)
+ENTITY_TABLES = (*ENTITY_TABLES, area_readings)
+
+RISK_KINDS = ("abnormal", "arrears", "churn", "complaint")
+
+risk_scores = sa.Table(
+    "risk_scores",
+    metadata,
+    _customer_id(primary_key=True),
+    sa.Column("kind", sa.String(20), primary_key=True),
+    # A probability (0-1) for the models; the combined likelihood for abnormal use.
+    sa.Column("score", sa.Double, nullable=False),
+    sa.Column("model_version", sa.String(40), nullable=False),
+    # The last day of data the score was computed from.
+    sa.Column("scored_on", sa.Date, nullable=False),
+    sa.Column("computed_at", sa.DateTime, nullable=False),
+    sa.Column("revenue_at_risk_cny", sa.Double),
+    # Arrears: "assistance" (can't pay) or "collection" (won't pay).
+    sa.Column("triage", sa.String(20)),
+    # The reasons as catalog keys and their values (JSON), rendered in the reader's language.
+    sa.Column("factors", sa.Text),
+)
+
+risk_models = sa.Table(
+    "risk_models",
+    metadata,
+    sa.Column("model_version", sa.String(40), primary_key=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("trained_at", sa.DateTime, nullable=False),
+    sa.Column("trained_by", sa.String(60)),
+    # Training rows come from snapshots before this day, the holdout from the snapshot on it.
+    sa.Column("holdout_cutoff", sa.Date),
+    sa.Column("holdout_auc", sa.Double),
+    sa.Column("brier", sa.Double),
+    sa.Column("rows", sa.Integer, nullable=False),
+    sa.Column("positives", sa.Integer, nullable=False),
+    # Predicted against observed rate per bin, and the model's weights, as JSON.
+    sa.Column("calibration", sa.Text),
+    sa.Column("details", sa.Text),
+)
+
+INSPECTION_STATES = ("created", "dispatched", "on_site", "resolved")
+INSPECTION_OUTCOMES = ("confirmed_theft", "meter_fault", "vacancy", "no_issue")
+
+inspection_orders = sa.Table(
+    "inspection_orders",
+    metadata,
+    _identity("inspection_orders"),
+    _customer_id(),
+    sa.Column("state", sa.String(20), nullable=False),
+    sa.Column("assignee", sa.String(60), nullable=False),
+    sa.Column("due_date", sa.Date, nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("created_by", sa.String(60), nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("outcome", sa.String(20)),
+    sa.Column("recovered_cny", sa.Numeric(14, 2)),
+    sa.Column("resolved_at", sa.DateTime),
+    # What the list said when the order was made: the evidence the outcome is judged against.
+    sa.Column("score", sa.Double),
+    sa.Column("revenue_at_risk_cny", sa.Double),
+    sa.Column("reasons", sa.Text),
+    sa.Column("model_version", sa.String(40)),
+    # The chance that this customer was picked for inspection at all, for weighting its outcome
+    # as a label (the inspected are a biased sample of all customers).
+    sa.Column("selection_propensity", sa.Double),
+)
+
+inspection_events = sa.Table(
+    "inspection_events",
+    metadata,
+    _identity("inspection_events"),
+    sa.Column("order_id", sa.Integer, nullable=False),
+    sa.Column("changed_at", sa.DateTime, nullable=False),
+    sa.Column("user_name", sa.String(60), nullable=False),
+    sa.Column("from_state", sa.String(20)),
+    sa.Column("to_state", sa.String(20), nullable=False),
+    sa.Column("outcome", sa.String(20)),
+    sa.Column("recovered_cny", sa.Numeric(14, 2)),
+    sa.Column("note", sa.Text),
+)
