@@ -1,5 +1,6 @@
-"""Segments: fit and assignment time on the default demo store and on a million feature rows, and
-how well the load-shape lens recovers the planted archetypes (adjusted Rand index).
+"""Segments: fit and assignment time, on the default demo store and a million rows, and the ARI.
+
+The adjusted Rand index tells how well the load-shape lens recovers the planted archetypes.
 
 The default store is segmented end to end (features read from the store, k chosen, the fit, the
 load shapes aggregated by the store and clustered, the run stored). The million rows are

@@ -128,9 +128,12 @@ def _pick_from(key: str, ids_key: str) -> None:
         ids = st.session_state.get(ids_key, [])
         chosen = [ids[row] for row in selection["rows"] if row < len(ids)]
     elif "points" in selection:
-        chosen = [
-            int(point["customdata"]) for point in selection["points"] if "customdata" in point
-        ]
+        for point in selection["points"]:
+            data = point.get("customdata")
+            # A point's custom data is its segment id, or a list that starts with it.
+            data = data[0] if isinstance(data, list | tuple) and data else data
+            if data is not None:
+                chosen.append(int(data))
     elif "objects" in selection:
         chosen = [
             int(item["segment_id"]) for items in selection["objects"].values() for item in items

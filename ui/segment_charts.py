@@ -55,6 +55,7 @@ def sizes_figure(table: pd.DataFrame, names: dict[int, str]) -> go.Figure:
         yaxis="y2",
         mode="markers",
         marker={"color": "#1f2a2e", "size": 11, "symbol": "diamond"},
+        customdata=table["segment_id"],
     )
     figure.update_layout(
         height=340,
