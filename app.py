@@ -36,6 +36,7 @@ pages = [
         default=signed is not None,
     ),
     st.Page("pages/customer_360.py", title=t("nav.customer_360"), icon=":material/person_search:"),
+    st.Page("pages/segments.py", title=t("nav.segments"), icon=":material/groups:"),
     st.Page("pages/tariffs.py", title=t("nav.tariffs"), icon=":material/savings:"),
     st.Page("pages/forecast.py", title=t("nav.forecast"), icon=":material/insights:"),
     st.Page("pages/account.py", title=t("nav.account"), icon=":material/account_circle:"),
