@@ -377,6 +377,7 @@ EXPECTED_PAGES = {
         "pages/account.py",
         "pages/customer_360.py",
         "pages/tariffs.py",
+        "pages/campaigns.py",
     },
 }
 

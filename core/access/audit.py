@@ -42,6 +42,7 @@ AUDIT_ACTIONS = (
     "target_list_saved",
     "segment_run",
     "segment_rule_saved",
+    "campaign_planned",
 )
 
 
