@@ -99,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     briefs.set_defaults(handler=_command_visit_briefs)
 
     forecast_commands.add_commands(commands, _add_database_url)
+    from core.risk import cli as risk_cli
+
+    risk_cli.add_commands(commands, _add_database_url, _current_store, _language)
     return parser
 
 
