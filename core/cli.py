@@ -106,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     segment_commands.add_commands(commands, _add_database_url)
     campaign_commands.add_commands(commands)
     spark_cli.add_commands(commands, _add_database_url)
+    from core.risk import cli as risk_cli
+
+    risk_cli.add_commands(commands, _add_database_url, _current_store, _language)
     return parser
 
 
