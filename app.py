@@ -39,6 +39,7 @@ pages = [
         "pages/overview.py", title=t("nav.overview"), icon=":material/dashboard:", default=True
     ),
     st.Page("pages/customer_360.py", title=t("nav.customer_360"), icon=":material/person_search:"),
+    st.Page("pages/topic_windows.py", title=t("nav.topic_windows"), icon=":material/monitoring:"),
     st.Page("pages/tariffs.py", title=t("nav.tariffs"), icon=":material/savings:"),
     st.Page("pages/forecast.py", title=t("nav.forecast"), icon=":material/insights:"),
     st.Page("pages/account.py", title=t("nav.account"), icon=":material/account_circle:"),
