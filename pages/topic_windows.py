@@ -47,7 +47,10 @@ with top:
         on_change=_month_changed,
     )
 with link:
-    st.markdown(t("topic_windows.big_screen_link", url=f"?{state.SCREEN_KEY}={state.BIG_SCREEN}"))
+    # The same session, so the display stays signed in; the URL it gets can be bookmarked.
+    if st.button(t("topic_windows.big_screen"), icon=":material/tv:", key="open_big_screen"):
+        state.open_big_screen()
+        st.rerun()
 
 labels = {code: t(f"topic_windows.window.{code}") for code in shown}
 opened = state.chosen(shown, current.window)

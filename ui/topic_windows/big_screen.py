@@ -93,3 +93,6 @@ def render(viewer: access.Viewer, shown_windows: list[str], current: state.State
         st.caption(t("topic_windows.big_footer", seconds=seconds, turn=turn + 1))
 
     board()
+    if st.button(t("topic_windows.leave_big_screen"), key="leave_big_screen", type="tertiary"):
+        state.leave_big_screen()
+        st.rerun()

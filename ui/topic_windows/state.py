@@ -111,6 +111,19 @@ def set_month(month: str) -> None:
     st.query_params[MONTH_KEY] = month
 
 
+def open_big_screen() -> None:
+    """Turns the page into the wall display, the windows taking turns."""
+    st.query_params.clear()
+    st.query_params[SCREEN_KEY] = BIG_SCREEN
+
+
+def leave_big_screen() -> None:
+    """Turns the wall display back into the page."""
+    for key in (SCREEN_KEY, REFRESH_KEY):
+        if key in st.query_params:
+            del st.query_params[key]
+
+
 def chosen(options: Sequence[str], wanted: str | None) -> str:
     """The option the URL asks for, or the first when it asks for none or an unknown one."""
     return wanted if wanted in options else options[0]
