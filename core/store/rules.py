@@ -124,7 +124,7 @@ def _negative(table: str, *columns: str) -> list[Rule]:
 
 
 # Lists a Known rule draws on, named for the reason's words.
-VOCABULARIES = ("districts", "tariff_codes")
+VOCABULARIES = ("districts", "tariff_codes", "campaign_arms")
 
 RULES: tuple[Rule, ...] = (
     *_negative("readings", "kwh", "kvarh"),
@@ -138,6 +138,16 @@ RULES: tuple[Rule, ...] = (
     WithinCapacity("readings", "kwh", "over_capacity", {"margin": f"{CAPACITY_MARGIN:g}"}),
     NotFuture("readings", "ts", "future"),
     OnGrid("readings", "ts", "off_grid", {"minutes": str(READING_GRID_MINUTES)}),
+    *_negative("area_readings", "kwh"),
+    Range(
+        "area_readings",
+        "kwh",
+        "too_much_energy",
+        {"limit": _limit(MAX_READING_KWH)},
+        maximum=MAX_READING_KWH,
+    ),
+    NotFuture("area_readings", "ts", "future"),
+    OnGrid("area_readings", "ts", "off_grid", {"minutes": str(READING_GRID_MINUTES)}),
     Range(
         "customers",
         "contract_capacity_kva",
@@ -203,13 +213,8 @@ RULES: tuple[Rule, ...] = (
     ),
     *_negative("campaigns", "cost_per_contact_cny"),
     Order("campaigns", "end_date", "before", {"earlier": "start_date"}, earlier="start_date"),
-    Allowed(
-        "campaign_members",
-        "arm",
-        "not_allowed",
-        {"allowed": ", ".join(schema.CAMPAIGN_ARMS)},
-        allowed=schema.CAMPAIGN_ARMS,
-    ),
+    # Control or a treatment arm a campaign's plan names (or the plain "treatment").
+    Known("campaign_members", "arm", "unknown_arm", vocabulary="campaign_arms"),
     *_negative("campaign_members", "value_cny"),
     NotFuture("campaign_members", "contacted_at", "future"),
     NotFuture("campaign_members", "responded_at", "future"),

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_applications"
-down_revision = "0002_import_scope"
+down_revision = "0006_risk_inspection"
 branch_labels = None
 depends_on = None
 

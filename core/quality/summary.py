@@ -11,8 +11,8 @@ from typing import Literal
 import pandas as pd
 import sqlalchemy as sa
 
-from core import access, service_area, tariffs
-from core.store import functions, rules, schema
+from core import access, calendars, service_area, tariffs
+from core.store import functions, queries, rules, schema
 
 Dimension = Literal["completeness", "consistency", "timeliness", "validity"]
 DIMENSIONS: tuple[Dimension, ...] = ("completeness", "consistency", "timeliness", "validity")
@@ -434,7 +434,10 @@ def imports_history(conn: sa.Connection, limit: int | None = None) -> pd.DataFra
         )
     read = frame["rows_read"].astype("float64")
     frame["accepted_share"] = ((read - frame["rows_rejected"]) / read).where(read > 0)
-    lag = pd.to_datetime(frame["finished_at"]) - pd.to_datetime(frame["data_end"])
+    # Imports are stamped in UTC, the data in the utility's wall time.
+    frame["finished_at"] = calendars.stored_as_local(frame["finished_at"])
+    arrived = frame["finished_at"].dt.tz_localize(None)
+    lag = arrived - pd.to_datetime(frame["data_end"])
     frame["lag_hours"] = lag.dt.total_seconds() / 3600
     return frame
 
@@ -495,12 +498,13 @@ RULE_TABLES = tuple(table for table in schema.ENTITY_TABLES if rules.for_table(t
 
 
 def vocabularies(conn: sa.Connection) -> dict[str, list[str]]:
-    """The lists the rule table's Known rules check against: districts and tariff codes."""
+    """The lists the rule table's Known rules check against: districts, tariff codes, arms."""
     region = schema.customers.c.region
     districts = conn.execute(sa.select(region).distinct().where(region.is_not(None)))
     return {
         "districts": [str(name) for (name,) in districts],
         "tariff_codes": list(tariffs.load_catalog()),
+        "campaign_arms": queries.campaign_arm_names(conn),
     }
 
 
@@ -705,7 +709,7 @@ def drill_down(
         limit: at most this many rows.
 
     Returns:
-        The offending rows, worst first.
+        The offending rows, worst first, personal fields masked for the viewer.
 
     Raises:
         ValueError: the metric is unknown.
@@ -716,7 +720,7 @@ def drill_down(
         )
     with engine.connect() as conn:
         frame = _drill_down(conn, viewer, metric, table_name, source_system, limit)
-    return frame.head(limit).reset_index(drop=True)
+    return access.mask_frame(viewer, frame.head(limit).reset_index(drop=True))
 
 
 def _drill_down(
@@ -893,10 +897,11 @@ def id_conflicts(engine: sa.Engine, viewer: access.Viewer) -> dict[str, pd.DataF
 
     Returns:
         ``shared_external_ids`` (one external id mapped to several customers) and
-        ``multiple_contracts`` (a customer with several active contract numbers).
+        ``multiple_contracts`` (a customer with several active contract numbers), personal
+        fields masked for the viewer.
     """
     with engine.connect() as conn:
         return {
-            "shared_external_ids": shared_external_ids(conn, viewer),
-            "multiple_contracts": multiple_contracts(conn, viewer),
+            "shared_external_ids": access.mask_frame(viewer, shared_external_ids(conn, viewer)),
+            "multiple_contracts": access.mask_frame(viewer, multiple_contracts(conn, viewer)),
         }

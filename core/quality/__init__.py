@@ -1,0 +1,66 @@
+"""Data-quality figures: completeness, consistency, timeliness and validity, measured in the store.
+
+Every figure is a share (1.0 = all good) or a lag, per table and where it applies per source
+system, computed by SQL inside the store; each has a drill-down to the offending customers or
+rows. A snapshot of the figures is recorded after every import, which gives the trend.
+"""
+
+from core.quality.summary import (
+    BILL_TOLERANCE,
+    BILL_TOLERANCE_KWH,
+    CLASS_FIELDS,
+    CONTRACT_SYSTEM,
+    CUSTOMER_ID_TABLES,
+    DIMENSIONS,
+    DRILL_DOWN_LIMIT,
+    EXPECTED_FIELDS,
+    METRIC_COLUMNS,
+    METRICS,
+    READINGS_PER_DAY,
+    RULE_TABLES,
+    STALE_DAYS,
+    Dimension,
+    drill_down,
+    id_conflicts,
+    imports_history,
+    last_readings,
+    multiple_contracts,
+    readings_coverage,
+    recent_imports,
+    record_snapshot,
+    report,
+    shared_external_ids,
+    trend,
+    unknown_mapped_customers,
+    vocabularies,
+)
+
+__all__ = [
+    "BILL_TOLERANCE",
+    "BILL_TOLERANCE_KWH",
+    "CLASS_FIELDS",
+    "CONTRACT_SYSTEM",
+    "CUSTOMER_ID_TABLES",
+    "DIMENSIONS",
+    "DRILL_DOWN_LIMIT",
+    "Dimension",
+    "EXPECTED_FIELDS",
+    "METRICS",
+    "METRIC_COLUMNS",
+    "READINGS_PER_DAY",
+    "RULE_TABLES",
+    "STALE_DAYS",
+    "drill_down",
+    "id_conflicts",
+    "imports_history",
+    "last_readings",
+    "multiple_contracts",
+    "readings_coverage",
+    "recent_imports",
+    "record_snapshot",
+    "report",
+    "shared_external_ids",
+    "trend",
+    "unknown_mapped_customers",
+    "vocabularies",
+]
