@@ -37,6 +37,7 @@ pages = [
     ),
     st.Page("pages/customer_360.py", title=t("nav.customer_360"), icon=":material/person_search:"),
     st.Page("pages/segments.py", title=t("nav.segments"), icon=":material/groups:"),
+    st.Page("pages/topic_windows.py", title=t("nav.topic_windows"), icon=":material/monitoring:"),
     st.Page("pages/tariffs.py", title=t("nav.tariffs"), icon=":material/savings:"),
     st.Page("pages/forecast.py", title=t("nav.forecast"), icon=":material/insights:"),
     st.Page("pages/campaigns.py", title=t("nav.campaigns"), icon=":material/campaign:"),
