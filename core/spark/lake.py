@@ -43,6 +43,8 @@ DEFAULT_BUCKETS = 16
 ROW_GROUP_ROWS = 131_072
 MANIFEST = "lake.json"
 READINGS = "readings"
+# What the jobs write back into the lake: <lake>/results/<job>/.
+RESULTS = "results"
 # The tables the Spark jobs read besides the readings: the archive, bills, service records,
 # weather. The readings are the big one; these are exported whole.
 TABLES = ("customers", "bills", "work_orders", "channel_activity", "outages", "weather")
@@ -284,3 +286,8 @@ def manifest(lake: str | Path) -> dict:
     if not path.exists():
         raise UserError("spark.error.no_lake", lake=str(lake))
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def results_folder(lake: str | Path, job: str) -> Path:
+    """Where a job's rows are written in the lake: ``<lake>/results/<job>``."""
+    return Path(lake) / RESULTS / job
