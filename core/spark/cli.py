@@ -91,11 +91,8 @@ def _command_spark(args: argparse.Namespace) -> int:
     lake.manifest(args.lake)
     engine = store_engine.connect(args.database_url or config.database_url())
     store_engine.check_schema(engine)
-    spark = session.build(args.master)
-    try:
-        options = {"horizon": args.horizon} if args.job == "forecasts" else {}
+    options = {"horizon": args.horizon} if args.job == "forecasts" else {}
+    with session.running(args.master) as spark:
         result = jobs.RUNNERS[args.job](spark, engine, args.lake, _progress, **options)
-    finally:
-        spark.stop()
     print(i18n.translate(result.key, _language(), **result.values))
     return 0

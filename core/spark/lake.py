@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from core import access
@@ -197,6 +198,10 @@ def _write(
         max_rows_per_group=ROW_GROUP_ROWS * 8,
         existing_data_behavior="error",
     )
+    if not any(folder.rglob("*.parquet")):
+        # An empty table still has its columns: Spark reads the schema from the file.
+        folder.mkdir(parents=True, exist_ok=True)
+        pq.write_table(target.empty_table(), folder / "part-0.parquet")
 
 
 def _replace(folder: Path, written: Path) -> None:
