@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from core import i18n
 from core.store import engine as store_engine
 from core.store import schema
+from tests.conftest import wait_until_idle
 
 pytestmark = pytest.mark.browser
 
@@ -22,6 +23,8 @@ def _to_chinese(page) -> None:
     sidebar.get_by_test_id("stSelectbox").first.click()
     page.get_by_role("option", name="中文").click()
     page.get_by_text(i18n.translate("app.language", "zh"), exact=True).wait_for(timeout=WAIT_MS)
+    # The sidebar changes language first; the page's charts are redrawn by the end of the run.
+    wait_until_idle(page)
 
 
 def _tick_texts(page, selector: str) -> list[str]:
