@@ -4,11 +4,11 @@ import re
 
 import pytest
 import sqlalchemy as sa
+from conftest import wait_until_idle
 
 from core import i18n
 from core.store import engine as store_engine
 from core.store import schema
-from tests.conftest import wait_until_idle
 
 pytestmark = pytest.mark.browser
 
