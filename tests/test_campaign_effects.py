@@ -157,3 +157,53 @@ def test_the_moved_energy_keeps_every_days_total(effect_store):
     for period, kwh_total in totals:
         assert monthly[period] == pytest.approx(kwh_total, abs=0.01)
     assert shares[True] < shares[False] - 0.05
+
+
+def test_uplift_models_rank_the_planted_responsive_segment_first(effect_store):
+    from core.campaigns import uplift
+
+    with effect_store.connect() as conn:
+        planted = _frame(conn, truth.customers).set_index("customer_id")
+        direct_debit = conn.execute(
+            sa.select(schema.campaigns.c.campaign_id).where(
+                schema.campaigns.c.offer == "direct_debit"
+            )
+        ).scalar_one()
+        result = uplift.fit(conn, access.SYSTEM, direct_debit)
+        proposal = uplift.propose(conn, access.SYSTEM, direct_debit)
+    scores = result.scores.join(planted["late_payer"])
+    assert result.customers == len(scores) == EFFECT_CUSTOMERS
+    base_share = scores["late_payer"].mean()
+    for model in uplift.MODELS:
+        by_segment = scores.groupby("late_payer")[model].mean()
+        assert by_segment[True] > by_segment[False], model
+        top = scores.sort_values(model, ascending=False).head(len(scores) // 10)
+        assert top["late_payer"].mean() > 2 * base_share, model
+        curve = result.curves[model]
+        assert curve.auuc_ci[0] <= curve.auuc <= curve.auuc_ci[1]
+        assert curve.targeted[0] == 0 and curve.targeted[-1] == 1
+    assert max(curve.auuc for curve in result.curves.values()) > 0
+    # The proposal pays for its contacts, best first, and reaches late payers first.
+    assert (proposal["net_value_cny"] > 0).all()
+    assert proposal["net_value_cny"].is_monotonic_decreasing
+    head = planted.loc[proposal["customer_id"].head(50), "late_payer"].mean()
+    assert head > 2 * base_share
+
+
+def test_the_auuc_of_a_perfect_ranking_excludes_zero_and_a_random_one_does_not():
+    from core.campaigns import uplift
+
+    rng = np.random.default_rng(5)
+    count = 6000
+    responsive = rng.random(count) < 0.2
+    treated = (rng.random(count) < 0.5).astype(float)
+    rate = 0.03 + np.where(responsive & (treated == 1), 0.2, 0.0)
+    converted = (rng.random(count) < rate).astype(float)
+    perfect = uplift.qini_curve("oracle", responsive + rng.random(count) * 1e-6, treated, converted)
+    shuffled = np.random.default_rng(2).random(count)
+    random = uplift.qini_curve("random", shuffled, treated, converted)
+    assert perfect.beats_random
+    assert perfect.auuc > random.auuc
+    assert random.auuc_ci[0] < 0 < random.auuc_ci[1]
+    # The curve ends at the campaign's incremental conversions, whatever the order.
+    assert perfect.incremental[-1] == pytest.approx(random.incremental[-1])

@@ -150,3 +150,22 @@ def test_a_district_manager_reads_results_over_their_own_customers(page, writabl
     assert not at.exception
     members = at.dataframe[0].value[en("campaigns.col.members")].tolist()
     assert members == scoped["members"].tolist()
+
+
+def test_the_uplift_tab_learns_from_a_past_campaign_or_says_why_not(page):
+    at = page
+    at.session_state["campaign_tab"] = en("campaigns.tab_uplift")
+    at.run()
+    assert not at.exception
+    campaign_ids = at.selectbox(key="uplift_pick").options
+    assert campaign_ids
+    for campaign_id in campaign_ids:
+        picked = campaign_id.split(" · ")[0]
+        at.selectbox(key="uplift_pick").set_value(picked).run()
+        assert not at.exception
+        # Either the models and their Qini curve, or why a campaign this small teaches nothing.
+        learnt = any(metric.label.startswith("AUUC") for metric in at.metric)
+        refused = any("too few to learn" in element.value for element in at.error)
+        assert learnt or refused
+        if learnt:
+            assert at.get("plotly_chart")

@@ -41,3 +41,40 @@ def arm_name(arm: str) -> str:
     if arm == "treatment":
         return session.t("campaigns.treatment")
     return arm
+
+
+MODEL_COLOURS = {"t_learner": "#1f77b4", "class_transformation": "#ff7f0e"}
+
+
+def qini(curves: dict) -> go.Figure:
+    """The Qini curve of each uplift model and the line of random targeting."""
+    t = session.t
+    figure = go.Figure()
+    for model, curve in curves.items():
+        figure.add_trace(
+            go.Scatter(
+                x=curve.targeted * 100,
+                y=curve.incremental,
+                mode="lines",
+                name=t(f"campaigns.model.{model}"),
+                line={"color": MODEL_COLOURS.get(model)},
+            )
+        )
+    last = next(iter(curves.values()))
+    figure.add_trace(
+        go.Scatter(
+            x=[0, 100],
+            y=[0, float(last.incremental[-1])],
+            mode="lines",
+            name=t("campaigns.model.random"),
+            line={"color": "#7f7f7f", "dash": "dash"},
+        )
+    )
+    figure.update_layout(
+        title=t("campaigns.qini_title"),
+        xaxis_title=t("campaigns.qini_x"),
+        yaxis_title=t("campaigns.qini_y"),
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        height=380,
+    )
+    return figure

@@ -6,8 +6,9 @@ The parts: :mod:`~core.campaigns.stats` (the statistics, from statsmodels and sc
 store), :mod:`~core.campaigns.energy` (CUPED and difference-in-differences),
 :mod:`~core.campaigns.balance` (pre-campaign balance), :mod:`~core.campaigns.report` (all of it
 for a campaign), :mod:`~core.campaigns.plan` (targets, the stratified draw, writing a plan) and
-:mod:`~core.campaigns.power` (what a plan can detect). Callers use the names below
-(``campaigns.evaluate``), not the parts.
+:mod:`~core.campaigns.power` (what a plan can detect), :mod:`~core.campaigns.handover`
+(contact lists, follow-ups, outcomes) and :mod:`~core.campaigns.uplift` (who to target next).
+Callers use the names below (``campaigns.evaluate``), not the parts.
 """
 
 from core.campaigns.evaluate import (

@@ -1,6 +1,6 @@
 """The demo utility's past campaigns: randomized holdouts, planted effects, an energy effect.
 
-Three campaigns with an 80/20 randomized holdout and a conversion effect that differs by segment
+Three campaigns with a 70/30 randomized holdout and a conversion effect that differs by segment
 (the planted truth of ``demo_truth_campaign_effects``). Contacted members respond and convert
 after their contact; the holdout is never contacted and converts at the base rate. Each campaign
 has its plan (shares, seed) and arms in ``campaign_plans`` and ``campaign_arms``.
@@ -23,7 +23,7 @@ from core.demo import truth
 from core.store import engine as store_engine
 from core.store import frames, schema
 
-HOLDOUT_SHARE = 0.2
+HOLDOUT_SHARE = 0.3
 # The share of a day's peak energy a converted customer moves into the valley.
 PEAK_SHIFT_SHARE = {"peak_shiftable": 0.35, "other": 0.15}
 # Contacts go out over the campaign's first week, between 09:00 and 18:00.
