@@ -37,6 +37,8 @@ AUDIT_ACTIONS = (
     "customer_refused",
     "export",
     "import",
+    "inspection_order_created",
+    "inspection_order_changed",
 )
 
 
