@@ -41,6 +41,7 @@ pages = [
     st.Page("pages/tariffs.py", title=t("nav.tariffs"), icon=":material/savings:"),
     st.Page("pages/forecast.py", title=t("nav.forecast"), icon=":material/insights:"),
     st.Page("pages/campaigns.py", title=t("nav.campaigns"), icon=":material/campaign:"),
+    st.Page("pages/risk.py", title=t("nav.risk"), icon=":material/policy:"),
     st.Page("pages/account.py", title=t("nav.account"), icon=":material/account_circle:"),
     st.Page("pages/data_quality.py", title=t("nav.data_quality"), icon=":material/fact_check:"),
     st.Page("pages/admin.py", title=t("nav.admin"), icon=":material/admin_panel_settings:"),

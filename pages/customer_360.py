@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import access, customer360, errors, tags, visit_brief
-from ui import charts, formatting, session, tables
+from ui import charts, formatting, risk_panel, session, tables
 
 PAGE = "pages/customer_360.py"
 FAMILY_COLOURS = {
@@ -435,6 +435,7 @@ with top_left:
 with top_right:
     _actions(data.actions)
     _brief(data)
+risk_panel.show(viewer, customer_id)
 _load(data.load, data.features)
 _bills(data.bills, data.standing)
 left, right = st.columns(2)

@@ -362,6 +362,7 @@ EXPECTED_PAGES = {
         "pages/campaigns.py",
         "pages/topic_windows.py",
         "pages/data_quality.py",
+        "pages/risk.py",
     },
     "analyst": {
         "pages/overview.py",
@@ -371,6 +372,7 @@ EXPECTED_PAGES = {
         "pages/forecast.py",
         "pages/tariffs.py",
         "pages/campaigns.py",
+        "pages/risk.py",
     },
     "customer_manager": {
         "pages/overview.py",
@@ -378,7 +380,9 @@ EXPECTED_PAGES = {
         "pages/customer_360.py",
         "pages/tariffs.py",
         "pages/campaigns.py",
+        "pages/risk.py",
     },
+    "inspector": {"pages/overview.py", "pages/account.py", "pages/risk.py"},
 }
 
 
@@ -390,7 +394,7 @@ def test_each_role_sees_exactly_its_pages(role):
 
 def test_a_page_without_roles_is_for_administrators_only():
     assert access.may_open(access.Viewer("a", "administrator"), "pages/new_window.py")
-    for role in ("manager", "analyst", "customer_manager"):
+    for role in ("manager", "analyst", "customer_manager", "inspector"):
         assert not access.may_open(access.Viewer("x", role), "pages/new_window.py")
 
 

@@ -43,6 +43,8 @@ AUDIT_ACTIONS = (
     "segment_run",
     "segment_rule_saved",
     "campaign_planned",
+    "inspection_order_created",
+    "inspection_order_changed",
 )
 
 

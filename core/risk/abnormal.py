@@ -585,3 +585,34 @@ def ranked(
         frame = pd.read_sql(query, conn)
     frame["reasons"] = [json.loads(text) if text else [] for text in frame.pop("factors")]
     return access.mask_frame(viewer, frame)
+
+
+def area_losses(
+    engine: sa.Engine, viewer: access.Viewer, settings: Settings | None = None
+) -> pd.DataFrame:
+    """The line loss of the transformer areas the viewer's customers are in, lossiest first.
+
+    Returns:
+        ``transformer_area``, ``supplied_kwh``, ``metered_kwh``, ``loss_kwh``, ``loss_rate`` of
+        the recent weeks, ``reference_rate`` (the same weeks a year before, else the weeks
+        before), ``increase`` and ``lossy`` (above the settings' rate or increase).
+    """
+    settings = settings or risk_settings.load()
+    customers = schema.customers
+    with engine.connect() as conn:
+        windows = measures.store_windows(conn, settings)
+        areas = conn.execute(
+            sa.select(customers.c.transformer_area)
+            .where(access.customer_scope(viewer), customers.c.transformer_area.is_not(None))
+            .distinct()
+        ).scalars()
+        frame = pd.DataFrame({"transformer_area": sorted(areas)})
+        if windows is None or frame.empty:
+            return pd.DataFrame(columns=[*line_loss.COLUMNS, "reference_rate", "increase", "lossy"])
+        losses = _area_loss(conn, frame, windows)
+    options = settings.line_loss
+    losses["lossy"] = (losses["loss_rate"] >= options["max_rate"]) | (
+        losses["increase"] >= options["min_increase"]
+    )
+    columns = [*line_loss.COLUMNS, "reference_rate", "increase", "lossy"]
+    return losses[columns].sort_values("loss_rate", ascending=False).reset_index(drop=True)

@@ -1,11 +1,11 @@
-"""``python -m core abnormal``: the ranked abnormal-use list, recomputed from the readings."""
+"""``python -m core abnormal`` (the ranked inspection list) and ``python -m core risk-models``."""
 
 import argparse
 import json
 from collections.abc import Callable
 
 from core import access
-from core.risk import abnormal, reasons
+from core.risk import abnormal, models, reasons
 from core.risk import settings as risk_settings
 
 
@@ -33,6 +33,18 @@ def add_commands(
         return _command_abnormal(args, current_store(args), language())
 
     parser.set_defaults(handler=run)
+
+    train = commands.add_parser(
+        "risk-models",
+        help="train the arrears, churn and complaint models, judge them on their holdout and "
+        "score every customer",
+    )
+    add_database_url(train)
+
+    def run_training(args: argparse.Namespace) -> int:
+        return _command_models(current_store(args))
+
+    train.set_defaults(handler=run_training)
 
 
 def _command_abnormal(args: argparse.Namespace, engine, language: str) -> int:
@@ -63,5 +75,15 @@ def _command_abnormal(args: argparse.Namespace, engine, language: str) -> int:
         print(
             f"{rank:>4}  {row['customer_id']}  {row['score']:.2f}  "
             f"{row['revenue_at_risk_cny']:>12,.2f} CNY/month  {first}"
+        )
+    return 0
+
+
+def _command_models(engine) -> int:
+    for summary in models.train_and_score(engine, models.KINDS, access.SYSTEM):
+        print(
+            f"{summary.kind:<10} {summary.model_version}  holdout AUC {summary.auc:.3f}  "
+            f"Brier {summary.brier:.3f}  {summary.customers:,} customers scored "
+            f"in {summary.seconds:.1f} s"
         )
     return 0

@@ -48,3 +48,38 @@ def text(reason: dict, language: str) -> str:
 def texts(reasons: list[dict], language: str) -> list[str]:
     """Every reason in words, in their order."""
     return [text(reason, language) for reason in reasons]
+
+
+# How a model factor's value is shown.
+FACTOR_UNITS = {
+    "late_share_12m": "percent",
+    "arrears_share_of_bill": "percent",
+    "bill_change": "percent",
+    "usage_change_3m": "percent",
+    "usage_yoy_3m": "percent",
+    "usage_yoy_12m": "percent",
+    "usage_yoy_vs_peers_3m": "percent",
+    "online_share_365d": "percent",
+    "arrears_cny": "cny",
+    "bill_cny": "cny",
+    "outage_hours_365d": "count",
+    "tenure_years": "count",
+    "days_since_activity": "count",
+}
+
+
+def factor_text(factor: dict, language: str) -> str:
+    """One model factor in words, e.g. "3 late payments in 12 months", "Arrears ¥1,240"."""
+    name = factor["key"]
+    value = factor.get("values", {}).get("value")
+    shown = (
+        "—"
+        if value is None
+        else tags.format_value(float(value), FACTOR_UNITS.get(name, "count"), language)
+    )
+    return i18n.translate(f"risk.factor.{name}", language, value=shown)
+
+
+def factor_texts(factors: list[dict], language: str) -> list[str]:
+    """Every factor in words, in their order."""
+    return [factor_text(factor, language) for factor in factors]

@@ -36,6 +36,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "isolation_forest": ("weight", "top_share", "trees", "seed"),
     "ranking": ("orders_per_week", "case_value_cny", "days_per_month"),
     "labels": ("min_labels", "min_each_outcome", "full_weight_at"),
+    "models": ("churn_drop", "triage_min_probability", "falling_usage", "first_arrears_max_late"),
 }
 
 
@@ -67,7 +68,8 @@ class Settings:
 
     Attributes:
         rules: the rules by name, in file order.
-        windows, peers, line_loss, isolation_forest, ranking, labels: the sections, by key.
+        capacity_bands_kva: where each capacity band of the peer groups starts.
+        windows, line_loss, isolation_forest, ranking, labels, models: the sections, by key.
     """
 
     rules: dict[str, Rule]
@@ -77,6 +79,7 @@ class Settings:
     isolation_forest: dict[str, float]
     ranking: dict[str, float]
     labels: dict[str, float]
+    models: dict[str, float]
 
     def __hash__(self) -> int:
         return hash(tuple(self.rules.values()))
@@ -139,6 +142,7 @@ def _load_cached(path: str, _mtime_ns: int) -> Settings:
         isolation_forest=sections["isolation_forest"],
         ranking=sections["ranking"],
         labels=sections["labels"],
+        models=sections["models"],
     )
 
 
