@@ -1,4 +1,4 @@
-"""Topic windows (主题视窗): business and 业扩报装, collection, 95598 service; the big screen."""
+"""Topic windows (主题视窗): business and 业扩报装, collection, 95598, campaigns; the big screen."""
 
 import streamlit as st
 

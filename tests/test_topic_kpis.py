@@ -674,3 +674,63 @@ def test_a_limits_file_missing_an_entry_is_refused_with_its_name(tmp_path):
     with pytest.raises(errors.UserError) as refused:
         time_limits.load(unknown)
     assert refused.value.key == "kpis.error.limits_unknown"
+
+
+def test_campaign_returns_are_the_campaign_evaluation_on_every_backend(store):
+    from core import campaigns
+
+    customers = [
+        _customer(f"C{index:03d}", "North" if index % 2 else "South") for index in range(160)
+    ]
+    start = dt.datetime(2025, 3, 1, 9)
+    members = []
+    for index, customer in enumerate(customers):
+        treated = index < 120
+        # 30 of 120 contacted customers convert, 4 of 40 in control: 21 incremental conversions.
+        converted = (index < 30) if treated else (index < 124)
+        members.append(
+            {
+                "campaign_id": "CMP1",
+                "customer_id": customer["customer_id"],
+                "arm": "treatment" if treated else "control",
+                "contacted_at": start if treated else None,
+                "responded_at": start + dt.timedelta(days=1) if treated and converted else None,
+                "converted_at": start + dt.timedelta(days=3) if converted else None,
+                "value_cny": 50.0 if converted else None,
+            }
+        )
+    campaign = {
+        "campaign_id": "CMP1",
+        "name": "代扣签约",
+        "goal": "retain",
+        "start_date": dt.date(2025, 3, 1),
+        "end_date": dt.date(2025, 4, 30),
+        "cost_per_contact_cny": 2.0,
+    }
+    with store.begin() as conn:
+        _insert(conn, schema.customers, customers)
+        _insert(conn, schema.campaigns, [campaign])
+        _insert(conn, schema.campaign_members, members)
+    with store.connect() as conn:
+        returns = kpis.campaign_returns.campaign_returns(conn, access.SYSTEM)
+        behind = kpis.campaign_returns.campaign_customers(
+            conn, access.SYSTEM, "CMP1", {"arm": "treatment", "converted": "1"}
+        )
+        north = kpis.campaign_returns.campaign_returns(
+            conn, access.Viewer("n", "manager", regions=("North",))
+        )
+        stored = campaigns.members.stored_members(conn, access.SYSTEM)
+        designs = campaigns.members.designs(conn)
+    (evaluation,) = campaigns.evaluate(stored, designs)
+    headline = evaluation.headline
+    row = returns.iloc[0]
+    assert row["incremental_conversions"] == pytest.approx(headline.conversion.incremental)
+    assert row["incremental_conversions"] == pytest.approx(30 - 120 * 4 / 40)
+    assert row["cost_cny"] == pytest.approx(240.0)
+    assert row["cost_per_incremental_conversion"] == pytest.approx(240.0 / 18)
+    assert row["roi"] == pytest.approx(headline.roi)
+    assert row["treatment_rate"] == pytest.approx(0.25) and row["control_rate"] == pytest.approx(
+        0.1
+    )
+    assert behind.total_rows == 30 and behind.totals["value_cny"] == pytest.approx(1500.0)
+    assert north.iloc[0]["members"] == 80

@@ -14,10 +14,12 @@ from core import access, i18n, kpis
 from core.store import engine as store_engine
 from core.store import schema
 from ui import formatting
+from ui.topic_windows import data as window_data
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "pages" / "topic_windows.py")
 PERIOD = "2025-12"
+WINDOWS = ("business", "collection", "service", "campaigns")
 TIMEOUT = 120
 
 
@@ -65,7 +67,7 @@ def test_business_window_shows_the_store_figures(page, demo_store):
     assert cards[en("topic_windows.card.applications")] == f"{int(volume['applications'].sum()):,}"
     assert page.tabs[0].label == en("topic_windows.window.business")
     assert [tab.label for tab in page.tabs] == [
-        en(f"topic_windows.window.{code}") for code in ("business", "collection", "service")
+        en(f"topic_windows.window.{code}") for code in WINDOWS
     ]
     # Freshness: the newest readings, bills and applications, each marked stale against today.
     freshness = next(c.value for c in page.caption if en("topic_windows.source.bills") in c.value)
@@ -246,7 +248,7 @@ def _all_text(at: AppTest) -> str:
     return "\n".join(str(part) for part in parts)
 
 
-@pytest.mark.parametrize("window", ["business", "collection", "service"])
+@pytest.mark.parametrize("window", WINDOWS)
 def test_the_big_screen_shows_no_name_or_phone_whatever_the_role(
     demo_url, monkeypatch, signed_in, window
 ):
@@ -284,17 +286,17 @@ def test_the_big_screen_takes_turns_through_the_windows(page):
     page.run()
     assert not page.exception
     seen = [page.title[0].value]
-    for _ in range(3):
+    for _ in range(len(WINDOWS)):
         page.run()
         assert not page.exception
         seen.append(page.title[0].value)
-    windows = [en(f"topic_windows.window.{code}") for code in ("business", "collection", "service")]
+    windows = [en(f"topic_windows.window.{code}") for code in WINDOWS]
     assert [next(name for name in windows if title.startswith(name)) for title in seen] == [
         *windows,
         windows[0],
     ]
     footer = next(c.value for c in page.caption if "30 s" in c.value)
-    assert footer == en("topic_windows.big_footer", seconds=30, turn=4)
+    assert footer == en("topic_windows.big_footer", seconds=30, turn=len(WINDOWS) + 1)
 
 
 def test_every_key_the_windows_ask_for_exists():
@@ -304,20 +306,11 @@ def test_every_key_the_windows_ask_for_exists():
     used = {key for path in sources for key in pattern.findall(path.read_text(encoding="utf-8"))}
     assert used and used <= known, sorted(used - known)
     for group, codes in {
-        "window": ("business", "collection", "service"),
+        "window": WINDOWS,
         "bucket": kpis.collection.BUCKETS,
         "source": kpis.limits.FRESHNESS_SOURCES,
         "group": kpis.limits.APPLICANT_GROUPS,
-        "drill": (
-            "sales",
-            "applications",
-            "stages",
-            "overdue",
-            "debtors",
-            "recovery",
-            "orders",
-            "repeat",
-        ),
+        "drill": tuple(window_data.FIGURES),
     }.items():
         for code in codes:
             assert f"topic_windows.{group}.{code}" in known, (group, code)
@@ -344,3 +337,32 @@ def test_a_selected_row_leads_to_customer_360_inside_the_app(access_url, monkeyp
     assert link.label == en("topic_windows.open_customer", customer=customer)
     assert "customer_360" in link.page
     assert f"customer={customer}" in link.query_string
+
+
+def test_the_campaigns_window_reads_the_campaign_evaluation(page, demo_store):
+    page.query_params["window"] = "campaigns"
+    page.run()
+    assert not page.exception
+    with demo_store.connect() as conn:
+        returns = kpis.campaign_returns.campaign_returns(conn, access.SYSTEM)
+    latest = returns.iloc[0]
+    cards = _cards(page)
+    members = en("topic_windows.card.campaign_members")
+    assert cards[members] == f"{int(latest['members']):,}"
+    table = page.dataframe[0].value
+    assert len(table) == len(returns)
+    # A click on a campaign's bar lists its converted members, as many as the campaign has.
+    clicked = json.dumps({"campaign_id": latest["campaign_id"], "converted": "1"})
+    _click(page, "campaigns_incremental", clicked)
+    page.run()
+    assert not page.exception
+    assert page.query_params["drill"] == "campaign"
+    rows = page.dataframe[-1].value
+    with demo_store.connect() as conn:
+        converted = conn.execute(
+            sa.select(sa.func.count()).where(
+                schema.campaign_members.c.campaign_id == latest["campaign_id"],
+                schema.campaign_members.c.converted_at.is_not(None),
+            )
+        ).scalar_one()
+    assert len(rows) == converted > 0

@@ -17,10 +17,16 @@ WINDOW_SOURCES: dict[str, tuple[str, ...]] = {
     "business": ("readings", "bills", "applications"),
     "collection": ("bills",),
     "service": ("work_orders",),
+    "campaigns": ("campaigns",),
 }
 
 # The source without which a window has nothing to show.
-WINDOW_DATA = {"business": "bills", "collection": "bills", "service": "work_orders"}
+WINDOW_DATA = {
+    "business": "bills",
+    "collection": "bills",
+    "service": "work_orders",
+    "campaigns": "campaigns",
+}
 
 
 @dataclass(frozen=True)
@@ -50,17 +56,22 @@ def _restricted(viewer: access.Viewer) -> bool:
     return bool(viewer.regions or viewer.transformer_areas or viewer.manager_id is not None)
 
 
+def _newest(conn: sa.Connection, columns: list[sa.ColumnElement], scope: sa.ColumnElement):
+    found = conn.execute(sa.select(*(sa.func.max(column) for column in columns)).where(scope)).one()
+    known = [_moment(value) for value in found if value is not None]
+    return max(known) if known else None
+
+
 def _latest(conn: sa.Connection, viewer: access.Viewer, source: str) -> dt.datetime | None:
     if source == "applications":
         applications = schema.applications
         dates = [applications.c[f"{stage}_date"] for stage in schema.APPLICATION_STAGES]
-        found = conn.execute(
-            sa.select(*(sa.func.max(column) for column in dates)).where(
-                application_scope(viewer, applications)
-            )
-        ).one()
-        known = [value for value in found if value is not None]
-        return _moment(max(known)) if known else None
+        return _newest(conn, dates, application_scope(viewer, applications))
+    if source == "campaigns":
+        members = schema.campaign_members
+        events = [members.c.contacted_at, members.c.responded_at, members.c.converted_at]
+        scope = members.c.customer_id.in_(access.scoped_customer_ids(viewer))
+        return _newest(conn, events, scope if _restricted(viewer) else sa.true())
     table, column = {
         "readings": (schema.readings, schema.readings.c.ts),
         "bills": (schema.bills, schema.bills.c.period),

@@ -36,6 +36,7 @@ def code_text(column: str, value: object, *, orders: bool = False) -> str:
         "status": "topic_windows.status",
         "applicant_group": "topic_windows.group",
         "source": "topic_windows.source",
+        "arm": "topic_windows.arm",
     }
     if column in keys:
         key = f"{keys[column]}.{text}"
@@ -145,21 +146,25 @@ def bar_trace(x: list, y: list, selections: list[Mapping[str, object]], **option
     return go.Bar(x=x, y=y, customdata=[[point_data(chosen)] for chosen in selections], **options)
 
 
+CODE_COLUMNS = (
+    "customer_class",
+    "type",
+    "stage",
+    "bucket",
+    "channel",
+    "status",
+    "applicant_group",
+    "industry",
+    "region",
+    "arm",
+)
+
+
 def _labelled(frame: pd.DataFrame) -> pd.DataFrame:
     orders = "order_id" in frame.columns
     shown = frame.copy()
     for column in shown.columns:
-        if column in (
-            "customer_class",
-            "type",
-            "stage",
-            "bucket",
-            "channel",
-            "status",
-            "applicant_group",
-            "industry",
-            "region",
-        ):
+        if column in CODE_COLUMNS:
             shown[column] = [code_text(column, value, orders=orders) for value in shown[column]]
     return shown
 
@@ -205,7 +210,7 @@ def _selection_text(drill: state.Drill) -> str:
             parts.append(month_text(value))
         elif name == "late":
             parts.append(t(f"topic_windows.late_{value}"))
-        elif name in ("complaint", "after_outage", "on_time"):
+        elif name in ("complaint", "after_outage", "on_time", "converted"):
             parts.append(t(f"topic_windows.flag.{name}_{value}"))
         elif value == kpis.drill.NONE_VALUE:
             parts.append(f"{column_label(name)}: {tables.EMPTY}")

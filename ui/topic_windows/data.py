@@ -84,11 +84,11 @@ def service(viewer: access.Viewer, period: str) -> dict[str, pd.DataFrame]:
         }
 
 
-WINDOW_FIGURES: dict[str, Callable[[access.Viewer, str], dict[str, pd.DataFrame]]] = {
-    "business": business,
-    "collection": collection,
-    "service": service,
-}
+@session.cached
+def campaigns(viewer: access.Viewer) -> pd.DataFrame:
+    """The Campaigns window's figures: the latest campaigns evaluated over the viewer's members."""
+    with session.engine().connect() as conn:
+        return kpis.campaign_returns.campaign_returns(conn, viewer)
 
 
 @dataclass(frozen=True)
@@ -136,6 +136,11 @@ def _orders(conn, viewer, period, selection):
     return kpis.service.order_list(conn, viewer, period, TREND_MONTHS, selection)
 
 
+def _campaign(conn, viewer, period, selection):
+    campaign_id = selection.pop("campaign_id", "")
+    return kpis.campaign_returns.campaign_customers(conn, viewer, campaign_id, selection)
+
+
 def _repeat(conn, viewer, period, selection):
     return kpis.service.repeat_complainants(conn, viewer, period, selection)
 
@@ -153,6 +158,7 @@ FIGURES: dict[str, Figure] = {
         _orders,
     ),
     "repeat": Figure("service", ("region", "customer_class"), _repeat),
+    "campaign": Figure("campaigns", ("campaign_id", "arm", "converted"), _campaign),
 }
 
 
@@ -176,7 +182,7 @@ def freshness(viewer: access.Viewer, window: str) -> list[kpis.freshness.Freshne
 
 
 # The windows in the order the page shows them, with the sources their figures need.
-WINDOWS = ("business", "collection", "service")
+WINDOWS = ("business", "collection", "service", "campaigns")
 
 
 @session.cached
