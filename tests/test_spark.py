@@ -185,24 +185,6 @@ def test_spark_features_equal_the_store_refresh(spark, demo_lake, demo_copy, fea
         assert in_store[name].notna().sum() > 10, name
 
 
-def test_the_spark_command_writes_features_to_the_store(spark, demo_lake, demo_copy, capsys):
-    engine = store_engine.connect(demo_copy)
-    with engine.begin() as conn:
-        conn.execute(schema.features.delete())
-    code = cli.main(
-        ["spark", "features", "--lake", str(demo_lake), "--database-url", demo_copy]
-        + ["--master", "local[2]"]
-    )
-    assert code == 0
-    assert "Features of 120 customers computed on Spark" in capsys.readouterr().out
-    with engine.connect() as conn:
-        count = conn.execute(sa.select(sa.func.count()).select_from(schema.features)).scalar()
-    engine.dispose()
-    assert count == 120
-    # The command borrowed the running session and left it running.
-    assert spark.sql("SELECT 1").collect()[0][0] == 1
-
-
 def test_the_spark_command_names_a_missing_lake(tmp_path, demo_copy, capsys):
     code = cli.main(["spark", "features", "--lake", str(tmp_path), "--database-url", demo_copy])
     assert code == 2
@@ -368,11 +350,17 @@ def _customer_360(url: str, customer_id: str, monkeypatch) -> list[tuple[str, ob
 
 
 def test_the_app_on_postgresql_shows_the_same_customer_360_with_spark_features(
-    spark, postgres_demo_url, tmp_path, monkeypatch
+    spark, postgres_demo_url, tmp_path, monkeypatch, capsys
 ):
     engine = store_engine.connect(postgres_demo_url)
-    lake.export(engine, tmp_path / "lake", buckets=BUCKETS)
-    spark_features.refresh(spark, engine, tmp_path / "lake")
+    lake_dir = str(tmp_path / "lake")
+    export = ["export-lake", "--lake", lake_dir, "--buckets", str(BUCKETS)]
+    assert cli.main([*export, "--database-url", postgres_demo_url]) == 0
+    job = ["spark", "features", "--lake", lake_dir, "--master", "local[2]"]
+    assert cli.main([*job, "--database-url", postgres_demo_url]) == 0
+    assert "Features of 120 customers computed on Spark" in capsys.readouterr().out
+    # The command borrowed the running session and left it running.
+    assert spark.sql("SELECT 1").collect()[0][0] == 1
     with engine.connect() as conn:
         chosen = (
             conn.execute(
