@@ -6,6 +6,7 @@ the lake is exported once from the session's demo store.
 
 import datetime as dt
 import shutil
+import uuid
 import zlib
 from pathlib import Path
 
@@ -184,24 +185,6 @@ def test_spark_features_equal_the_store_refresh(spark, demo_lake, demo_copy, fea
         assert in_store[name].notna().sum() > 10, name
 
 
-def test_the_spark_command_writes_features_to_the_store(spark, demo_lake, demo_copy, capsys):
-    engine = store_engine.connect(demo_copy)
-    with engine.begin() as conn:
-        conn.execute(schema.features.delete())
-    code = cli.main(
-        ["spark", "features", "--lake", str(demo_lake), "--database-url", demo_copy]
-        + ["--master", "local[2]"]
-    )
-    assert code == 0
-    assert "Features of 120 customers computed on Spark" in capsys.readouterr().out
-    with engine.connect() as conn:
-        count = conn.execute(sa.select(sa.func.count()).select_from(schema.features)).scalar()
-    engine.dispose()
-    assert count == 120
-    # The command borrowed the running session and left it running.
-    assert spark.sql("SELECT 1").collect()[0][0] == 1
-
-
 def test_the_spark_command_names_a_missing_lake(tmp_path, demo_copy, capsys):
     code = cli.main(["spark", "features", "--lake", str(tmp_path), "--database-url", demo_copy])
     assert code == 2
@@ -318,3 +301,97 @@ def test_a_series_too_short_to_forecast_comes_back_with_its_reason():
     rows = spark_forecasts.series_forecast(load, weather, "day_ahead", {"folds": 0})
     assert rows["key"].tolist() == ["T1"]
     assert rows["error"].iloc[0]
+
+
+# The app on PostgreSQL ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def postgres_demo_url(postgres_server_url) -> str:
+    """The demo store on a PostgreSQL database of its own (other tests reset the shared one)."""
+    from core import demo
+    from tests.conftest import DEMO_TEST_CUSTOMERS, DEMO_TEST_SEED
+
+    admin = sa.create_engine(postgres_server_url, isolation_level="AUTOCOMMIT")
+    name = f"workbench_spark_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.make_url(postgres_server_url).set(database=name).render_as_string(hide_password=False)
+    engine = store_engine.connect(url)
+    demo.generate(engine, customers=DEMO_TEST_CUSTOMERS, seed=DEMO_TEST_SEED)
+    engine.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(
+            sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"),
+            {"name": name},
+        )
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()
+
+
+def _customer_360(url: str, customer_id: str, monkeypatch) -> list[tuple[str, object]]:
+    """What the Customer 360 page shows of a customer: every text, figure and table."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("WORKBENCH_LANGUAGE", "en")
+    at = AppTest.from_file(str(ROOT / "pages" / "customer_360.py"), default_timeout=120).run()
+    at.text_input(key="c360_search").input(customer_id).run()
+    assert not at.exception
+    assert not at.error
+    shown = []
+    for kind in ("subheader", "markdown", "caption", "info", "warning", "metric"):
+        for element in getattr(at, kind):
+            shown.append((kind, getattr(element, "label", None), element.value))
+    for frame in at.dataframe:
+        shown.append(("dataframe", None, frame.value.to_json(date_format="iso")))
+    return shown
+
+
+def test_the_app_on_postgresql_shows_the_same_customer_360_with_spark_features(
+    spark, postgres_demo_url, tmp_path, monkeypatch, capsys
+):
+    engine = store_engine.connect(postgres_demo_url)
+    lake_dir = str(tmp_path / "lake")
+    export = ["export-lake", "--lake", lake_dir, "--buckets", str(BUCKETS)]
+    assert cli.main([*export, "--database-url", postgres_demo_url]) == 0
+    job = ["spark", "features", "--lake", lake_dir, "--master", "local[2]"]
+    assert cli.main([*job, "--database-url", postgres_demo_url]) == 0
+    assert "Features of 120 customers computed on Spark" in capsys.readouterr().out
+    # The command borrowed the running session and left it running.
+    assert spark.sql("SELECT 1").collect()[0][0] == 1
+    with engine.connect() as conn:
+        chosen = (
+            conn.execute(
+                sa.select(schema.features.c.customer_id)
+                .where(schema.features.c.annual_kwh > 0)
+                .order_by(schema.features.c.arrears_cny.desc(), schema.features.c.customer_id)
+                .limit(1)
+            )
+            .scalars()
+            .all()
+        )
+
+    def shown() -> dict:
+        return {
+            customer: _customer_360(postgres_demo_url, customer, monkeypatch) for customer in chosen
+        }
+
+    from_spark = shown()
+    features.refresh(engine)
+    from_store = shown()
+    for customer in chosen:
+        assert any(kind == "metric" for kind, _, _ in from_spark[customer])
+        assert from_spark[customer] == from_store[customer]
+    # The page does show the features: other figures, another page.
+    table = schema.features
+    with engine.begin() as conn:
+        conn.execute(
+            table.update()
+            .where(table.c.customer_id == chosen[0])
+            .values(annual_kwh=table.c.annual_kwh * 2, peak_share=table.c.peak_share / 2)
+        )
+        store_engine.bump_data_version(conn)
+    engine.dispose()
+    assert _customer_360(postgres_demo_url, chosen[0], monkeypatch) != from_store[chosen[0]]

@@ -66,10 +66,13 @@ def _command_export_lake(args: argparse.Namespace) -> int:
     from core.store import engine as store_engine
 
     engine = store_engine.connect(args.database_url or config.database_url())
-    store_engine.check_schema(engine)
-    summary = lake.export(
-        engine, args.lake, buckets=args.buckets, chunk_rows=args.chunk_rows, progress=_progress
-    )
+    try:
+        store_engine.check_schema(engine)
+        summary = lake.export(
+            engine, args.lake, buckets=args.buckets, chunk_rows=args.chunk_rows, progress=_progress
+        )
+    finally:
+        engine.dispose()
     print(
         i18n.translate(
             "spark.lake_written",
@@ -90,9 +93,12 @@ def _command_spark(args: argparse.Namespace) -> int:
 
     lake.manifest(args.lake)
     engine = store_engine.connect(args.database_url or config.database_url())
-    store_engine.check_schema(engine)
     options = {"horizon": args.horizon} if args.job == "forecasts" else {}
-    with session.running(args.master) as spark:
-        result = jobs.RUNNERS[args.job](spark, engine, args.lake, _progress, **options)
+    try:
+        store_engine.check_schema(engine)
+        with session.running(args.master) as spark:
+            result = jobs.RUNNERS[args.job](spark, engine, args.lake, _progress, **options)
+    finally:
+        engine.dispose()
     print(i18n.translate(result.key, _language(), **result.values))
     return 0
