@@ -9,8 +9,9 @@ import sys
 
 import sqlalchemy as sa
 
-from core import config
+from core import campaign_commands, config
 from core.forecast import cli as forecast_cli
+from core.spark import cli as spark_cli
 
 
 def _add_database_url(parser: argparse.ArgumentParser) -> None:
@@ -100,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
     briefs.set_defaults(handler=_command_visit_briefs)
 
     forecast_cli.add_commands(commands, _add_database_url)
+    from core.segments import cli as segment_commands
+
+    segment_commands.add_commands(commands, _add_database_url)
+    campaign_commands.add_commands(commands)
+    spark_cli.add_commands(commands, _add_database_url)
     return parser
 
 

@@ -8,6 +8,8 @@ t = session.t
 st.title(t("access.login_title"))
 if st.session_state.pop(session.EXPIRED_KEY, False):
     st.warning(t("access.session_expired", minutes=access.SESSION_IDLE_MINUTES))
+if st.session_state.pop(session.ENDED_KEY, False):
+    st.warning(t("access.session_ended"))
 sso_error = st.session_state.get(session.SSO_ERROR_KEY)
 if sso_error:
     st.error(sso_error)

@@ -1,7 +1,9 @@
 """Accounts, roles, row scope, masking and the audit log (core.access)."""
 
+import concurrent.futures
 import datetime as dt
 import json
+import threading
 
 import pandas as pd
 import pytest
@@ -78,36 +80,128 @@ def test_sign_in_checks_password_and_audits(store):
     assert list(entries["user_name"][:2]) == ["nobody", "root"]
 
 
+def refusal(engine, user_name, password, **when) -> access.AccessError:
+    with pytest.raises(access.AccessError) as refused:
+        access.authenticate(engine, user_name, password, **when)
+    return refused.value
+
+
+def stored_user(engine, user_name):
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(schema.users).where(schema.users.c.user_name == user_name)
+        ).one()
+
+
 def test_lockout_after_repeated_failures(store):
     with store.begin() as conn:
         access.create_administrator(conn, "root", PASSWORD)
     start = dt.datetime(2024, 5, 6, 9, 0)
     for attempt in range(access.MAX_FAILED_LOGINS):
-        with pytest.raises(access.AccessError) as refused:
-            access.authenticate(
-                store, "root", "wrong1234", at=start + dt.timedelta(seconds=attempt)
-            )
-    assert refused.value.key == "access.locked"
-
-    # Locked: even the right password is refused until the lock runs out.
-    with pytest.raises(access.AccessError) as refused:
-        access.authenticate(store, "root", PASSWORD, at=start + dt.timedelta(minutes=1))
-    assert refused.value.key == "access.locked"
-    expiry = start + dt.timedelta(
+        refused = refusal(store, "root", "wrong1234", at=start + dt.timedelta(seconds=attempt))
+    assert stored_user(store, "root").locked_until == start + dt.timedelta(
         seconds=access.MAX_FAILED_LOGINS - 1, minutes=access.LOCKOUT_MINUTES
     )
-    assert refused.value.values == {"until": f"{expiry:%H:%M}"}
+
+    # Locked: even the right password is refused until the lock runs out, and the answer is the
+    # one a wrong password or an unknown name gets.
+    locked = refusal(store, "root", PASSWORD, at=start + dt.timedelta(minutes=1))
+    unknown = refusal(store, "nobody", PASSWORD, at=start + dt.timedelta(minutes=1))
+    assert (locked.key, locked.values) == (unknown.key, unknown.values)
+    assert (locked.key, locked.values) == (refused.key, refused.values)
+    assert locked.key == "access.login_failed"
+    assert locked.text("en") == unknown.text("en")
 
     after = start + dt.timedelta(minutes=access.LOCKOUT_MINUTES + 1)
     assert access.authenticate(store, "root", PASSWORD, at=after).user_name == "root"
-    with store.connect() as conn:
-        row = conn.execute(sa.select(schema.users).where(schema.users.c.user_name == "root")).one()
+    row = stored_user(store, "root")
     assert row.failed_logins == 0 and row.locked_until is None
 
     actions = audit(store)["action"].value_counts()
-    assert actions["login_failed"] == access.MAX_FAILED_LOGINS
+    assert actions["login_failed"] == access.MAX_FAILED_LOGINS + 1
     assert actions["account_locked"] == 1
     assert actions["login_refused_locked"] == 1
+
+
+def test_every_account_input_is_bounded_to_its_column(store):
+    # PostgreSQL refuses an over-long value outright (StringDataRightTruncation): each one is
+    # refused in words before it reaches the store.
+    long_name = "a" * 10_000
+    with pytest.raises(access.AccessError) as refused:
+        access.authenticate(store, long_name, PASSWORD)
+    assert refused.value.key == "access.user_name_too_long"
+    assert refused.value.values == {"length": access.USER_NAME_LENGTH}
+    entry = audit(store, action="login_failed").iloc[0]
+    assert entry["target"] == long_name[: schema.audit_log.c.target.type.length]
+    assert entry["user_name"] == long_name[: access.USER_NAME_LENGTH]
+
+    cases = [
+        ({"user_name": "b" * 61}, "access.user_name_too_long"),
+        ({"display_name": "名" * 101}, "access.display_name_too_long"),
+        ({"role": "customer_manager", "manager_id": "C" * 41}, "access.manager_id_too_long"),
+        ({"password": "a1" * 65}, "access.password_too_long"),
+    ]
+    for changed, key in cases:
+        values = {"user_name": "li.si", "password": PASSWORD, "role": "manager", **changed}
+        user_name, password, role = (
+            values.pop("user_name"),
+            values.pop("password"),
+            values.pop("role"),
+        )
+        with store.begin() as conn, pytest.raises(access.AccessError) as refused:
+            access.create_user(conn, access.SYSTEM, user_name, password, role, **values)
+        assert refused.value.key == key
+    with store.begin() as conn:
+        access.create_administrator(conn, "root", PASSWORD)
+        with pytest.raises(access.AccessError) as refused:
+            access.update_user(
+                conn, access.SYSTEM, "root", role="customer_manager", manager_id="C" * 41
+            )
+        assert refused.value.key == "access.manager_id_too_long"
+    # A very long password at sign-in is refused like any wrong one.
+    assert refusal(store, "root", "x1" * 50_000).key == "access.login_failed"
+
+
+PARALLEL_ATTEMPTS = 8
+
+
+def at_once(count: int, attempt) -> list:
+    """Runs ``attempt()`` in ``count`` threads released together; their results or errors."""
+    barrier = threading.Barrier(count)
+
+    def run():
+        barrier.wait()
+        try:
+            return attempt()
+        except Exception as error:  # noqa: BLE001 - every outcome is compared by the test
+            return error
+
+    with concurrent.futures.ThreadPoolExecutor(count) as pool:
+        return list(pool.map(lambda _: run(), range(count)))
+
+
+def test_parallel_wrong_passwords_all_count_and_lock(store):
+    with store.begin() as conn:
+        access.create_administrator(conn, "root", PASSWORD)
+    outcomes = at_once(PARALLEL_ATTEMPTS, lambda: access.authenticate(store, "root", "wrong1234"))
+    assert all(isinstance(outcome, access.AccessError) for outcome in outcomes), outcomes
+    assert {outcome.key for outcome in outcomes} == {"access.login_failed"}
+    row = stored_user(store, "root")
+    assert row.failed_logins == PARALLEL_ATTEMPTS
+    assert row.locked_until is not None
+    actions = audit(store)["action"].value_counts()
+    assert actions["login_failed"] + actions.get("login_refused_locked", 0) == PARALLEL_ATTEMPTS
+    assert actions["account_locked"] == 1
+    assert refusal(store, "root", PASSWORD).key == "access.login_failed"
+
+
+def test_parallel_sign_ins_of_one_account_all_succeed(store):
+    with store.begin() as conn:
+        access.create_administrator(conn, "root", PASSWORD)
+    outcomes = at_once(PARALLEL_ATTEMPTS, lambda: access.authenticate(store, "root", PASSWORD))
+    assert all(isinstance(outcome, access.Viewer) for outcome in outcomes), outcomes
+    assert audit(store, action="login").shape[0] == PARALLEL_ATTEMPTS
+    assert stored_user(store, "root").failed_logins == 0
 
 
 def test_a_success_resets_the_failure_count(small_store):
@@ -468,6 +562,49 @@ def test_an_import_is_audited(small_store, tmp_path):
     detail = json.loads(entry["detail"])
     assert (detail["rows_landed"], detail["rows_rejected"]) == (1, 1)
     assert detail["import_id"] == result.import_id
+
+
+def test_record_times_are_stored_in_utc_and_shown_in_local_time_with_the_zone(
+    small_store, tmp_path
+):
+    from core import calendars, ingest, quality
+    from core.ingest import rejected
+
+    path = tmp_path / "weather.csv"
+    path.write_text(
+        "region,ts,temperature_c\n大冶市,2024-05-06 09:00,21.5\n大冶市,2024-05-06 10:00,oops\n",
+        encoding="utf-8",
+    )
+    before = calendars.utc_now()
+    ingest.import_file(small_store, "weather", path, viewer=access.SYSTEM)
+    after = calendars.utc_now()
+    with small_store.connect() as conn:
+        stored = [
+            conn.execute(sa.select(sa.func.max(column))).scalar_one()
+            for column in (
+                schema.audit_log.c.at,
+                schema.imports.c.started_at,
+                schema.imports.c.finished_at,
+                schema.rejected_rows.c.rejected_at,
+            )
+        ]
+        history = quality.imports_history(conn)
+    # Stored naive in UTC, whatever the server's own zone.
+    for moment in stored:
+        assert before <= moment <= after, stored
+    shown = [
+        audit(small_store)["at"].iloc[0],
+        history["finished_at"].iloc[0],
+        rejected.rejected_rows(small_store, access.SYSTEM)["rejected_at"].iloc[0],
+    ]
+    for moment in shown:
+        assert moment.tzinfo is not None and moment.utcoffset() == dt.timedelta(hours=8)
+        assert before <= moment.tz_convert("UTC").tz_localize(None) <= after
+    # An audit filter in local time finds the entry; one starting an hour later does not.
+    local_start = pd.Timestamp(before).tz_localize("UTC").tz_convert(calendars.LOCAL_TIME)
+    assert not audit(small_store, start=local_start.to_pydatetime()).empty
+    later = (local_start + pd.Timedelta(hours=1)).to_pydatetime()
+    assert audit(small_store, start=later).empty
 
 
 def test_single_sign_on_maps_the_address_to_an_account(small_store):

@@ -53,7 +53,13 @@ def test_a_wrong_password_is_refused(running_app, page):
     page.get_by_label(en("access.user_name")).fill("customer_manager")
     page.get_by_label(en("access.password"), exact=True).fill("not-the-password-1")
     page.get_by_role("button", name=en("access.sign_in"), exact=True).click()
-    page.get_by_text(en("access.login_failed")).wait_for()
+    page.get_by_text(
+        en(
+            "access.login_failed",
+            attempts=access.MAX_FAILED_LOGINS,
+            minutes=access.LOCKOUT_MINUTES,
+        )
+    ).wait_for()
 
 
 def test_a_customer_manager_sees_their_pages_and_only_their_customers(

@@ -49,7 +49,9 @@ def test_a_wrong_password_keeps_the_gate_closed(access_url, monkeypatch):
     at.text_input(key="login_password").input("wrong-password-1")
     at.button[0].click().run()
     assert not at.exception
-    assert at.error[0].value == en("access.login_failed")
+    assert at.error[0].value == en(
+        "access.login_failed", attempts=access.MAX_FAILED_LOGINS, minutes=access.LOCKOUT_MINUTES
+    )
     assert "viewer" not in at.session_state
 
 
@@ -97,7 +99,7 @@ def test_admin_page_lists_accounts_audit_and_organisation(access_url, monkeypatc
     signed_in(at, "administrator")
     at.run()
     assert not at.exception
-    accounts, entries, tree, roles = (frame.value for frame in at.dataframe)
+    accounts, entries, tree, contacts, roles = (frame.value for frame in at.dataframe)
     assert {name for name, _ in access.DEMO_ACCOUNTS} <= set(accounts[en("admin.column.user_name")])
     assert len(accounts.columns) == len(schema.users.columns) - 1, "no password hash shown"
     assert list(entries.columns) == [
@@ -108,6 +110,19 @@ def test_admin_page_lists_accounts_audit_and_organisation(access_url, monkeypatc
     assert len(entries) >= len(access.DEMO_ACCOUNTS)
     assert tree.iloc[0, 2] == "" and len(tree) > 7
     assert len(roles) == len(access.PAGE_ROLES)
+    # What each role really gets: the customer manager sees their customers' contacts although
+    # the demo account's grant is not stored, the analyst never does.
+    names, grants = (
+        accounts[en("admin.column.user_name")],
+        accounts[en("admin.column.contact_grant")],
+    )
+    granted = dict(zip(names, grants, strict=True))
+    assert granted["customer_manager"] and granted["admin"]
+    assert not granted["analyst"] and not granted["manager"]
+    rules = dict(zip(contacts.iloc[:, 0], contacts.iloc[:, 1], strict=True))
+    assert rules[en("access.role_customer_manager")] == en("admin.contact_always")
+    assert rules[en("access.role_analyst")] == en("admin.contact_never")
+    assert rules[en("access.role_manager")] == en("admin.contact_granted")
 
 
 def test_admin_creates_an_account(access_url, monkeypatch):
@@ -201,16 +216,86 @@ def test_the_audit_log_has_no_way_to_change_it():
         assert "audit_log.update" not in source and "audit_log.delete" not in source, path
 
 
-def test_the_sidebar_says_who_is_signed_in_and_their_scope(access_url, monkeypatch, signed_in):
+def sign_in_as(at: AppTest, url: str, user_name: str) -> access.Viewer:
+    """Puts the stored account ``user_name`` into an AppTest session, as signing in does."""
+    engine = store_engine.connect(url)
+    with engine.connect() as conn:
+        viewer = access.viewer_for(conn, user_name)
+    engine.dispose()
+    at.session_state["viewer"] = viewer
+    at.session_state["last_seen"] = access.now()
+    return viewer
+
+
+def test_the_sidebar_says_who_is_signed_in_and_their_scope(access_url, monkeypatch):
     at = app_test("app.py", access_url, monkeypatch)
-    signed_in(at, "customer_manager", manager_id="CM101")
+    viewer = sign_in_as(at, access_url, "customer_manager")
     at.run()
     assert not at.exception
     assert at.sidebar.markdown[0].value == en(
-        "access.signed_in_as", user_name="test_customer_manager", role="Customer manager"
+        "access.signed_in_as", user_name="customer_manager", role="Customer manager"
     )
-    assert at.sidebar.caption[-1].value == en("access.scope_district", scope="CM101")
+    assert at.sidebar.caption[-1].value == en("access.scope_district", scope=viewer.manager_id)
     assert at.sidebar.button[0].label == en("access.sign_out")
+
+
+def gate_script():
+    import streamlit as st
+
+    from ui import session
+
+    signed = session.gate()
+    st.write(repr(signed))
+
+
+def test_disabling_an_account_ends_its_session_at_the_next_click(access_url, monkeypatch):
+    engine = store_engine.connect(access_url)
+    with engine.begin() as conn:
+        access.create_user(conn, access.SYSTEM, "zhou.manager", "manager2024", "manager")
+    monkeypatch.setenv("DATABASE_URL", access_url)
+    at = AppTest.from_function(gate_script, default_timeout=TIMEOUT)
+    signed = sign_in_as(at, access_url, "zhou.manager")
+    at.run()
+    assert not at.exception
+    assert at.markdown[0].value == repr(signed)
+
+    # A district scope given meanwhile applies at the next rerun, without signing in again.
+    with engine.begin() as conn:
+        district = next(unit for unit in access.org_units(conn) if unit.level == "district")
+        access.update_user(conn, access.SYSTEM, "zhou.manager", org_unit=district.path)
+    at.run()
+    assert at.session_state["viewer"].regions == (district.path,)
+
+    with engine.begin() as conn:
+        access.update_user(conn, access.SYSTEM, "zhou.manager", active=False)
+    engine.dispose()
+    at.run()
+    assert not at.exception
+    assert "viewer" not in at.session_state
+    assert at.markdown[0].value == "None"
+    assert audit(access_url, user_name="zhou.manager", action="session_ended").shape[0] == 1
+    # The sign-in page says why.
+    login = app_test("app.py", access_url, monkeypatch)
+    login.session_state[session_ended_key()] = True
+    login.run()
+    assert login.warning[0].value == en("access.session_ended")
+
+
+def session_ended_key() -> str:
+    from ui import session
+
+    return session.ENDED_KEY
+
+
+def test_a_session_of_an_account_that_is_not_stored_does_not_run(
+    access_url, monkeypatch, signed_in
+):
+    at = app_test("app.py", access_url, monkeypatch)
+    signed_in(at, "administrator", granted=True)
+    at.run()
+    assert not at.exception
+    assert "viewer" not in at.session_state
+    assert at.title[0].value == en("access.login_title")
 
 
 def audited_export_script():

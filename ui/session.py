@@ -137,6 +137,7 @@ DEFAULT_VIEWER = access.Viewer(user_name="demo", role="administrator", contact_g
 VIEWER_KEY = "viewer"
 LAST_SEEN_KEY = "last_seen"
 EXPIRED_KEY = "session_expired_notice"
+ENDED_KEY = "session_ended_notice"
 SSO_ERROR_KEY = "sso_error"
 
 
@@ -213,8 +214,26 @@ def gate() -> access.Viewer | None:
         if signed is None:
             return None
         sign_in(signed)
+    signed = _as_stored(signed)
+    if signed is None:
+        return None
     st.session_state[LAST_SEEN_KEY] = access.now()
     return signed
+
+
+def _as_stored(signed: access.Viewer) -> access.Viewer | None:
+    # Every rerun runs as the account is stored now: a disabled account's session ends at its
+    # next click, a changed role or scope applies at once.
+    try:
+        with engine().connect() as conn:
+            current = access.viewer_for(conn, signed.user_name)
+    except access.AccessError:
+        sign_out("session_ended")
+        st.session_state[ENDED_KEY] = True
+        return None
+    if current != signed:
+        st.session_state[VIEWER_KEY] = current
+    return current
 
 
 def page_path(page: StreamlitPage) -> str:

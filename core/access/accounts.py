@@ -1,7 +1,9 @@
 """Accounts: creation and changes by administrators, sign-in with lockout, session expiry."""
 
 import datetime as dt
+import random
 import re
+import time
 from dataclasses import dataclass
 
 import pandas as pd
@@ -10,6 +12,7 @@ import sqlalchemy as sa
 from core.access.audit import now, record
 from core.access.org import org_scope
 from core.access.passwords import (
+    MAX_PASSWORD_LENGTH,
     check_password_rules,
     hash_password,
     needs_rehash,
@@ -36,6 +39,17 @@ LOCKOUT_MINUTES = 15
 SESSION_IDLE_MINUTES = 30
 
 
+# Every text an account is given fits its column; longer input is refused in words.
+USER_NAME_LENGTH = schema.users.c.user_name.type.length
+DISPLAY_NAME_LENGTH = schema.users.c.display_name.type.length
+MANAGER_ID_LENGTH = schema.users.c.manager_id.type.length
+
+
+def _bounded(value: str | None, length: int, key: str) -> None:
+    if value is not None and len(value) > length:
+        raise AccessError(key, length=length)
+
+
 def _user_row(conn: sa.Connection, user_name: str) -> sa.Row | None:
     return conn.execute(
         sa.select(schema.users).where(schema.users.c.user_name == user_name)
@@ -49,6 +63,7 @@ def _check_assignment(
         raise AccessError("access.unknown_role", role=role, roles=", ".join(ROLES))
     if role == "customer_manager" and not manager_id:
         raise AccessError("access.manager_id_required")
+    _bounded(manager_id, MANAGER_ID_LENGTH, "access.manager_id_too_long")
     org_scope(conn, org_unit)
 
 
@@ -88,8 +103,10 @@ def create_user(
     """
     require_administrator(actor)
     user_name = user_name.strip()
-    if not re.fullmatch(r"[A-Za-z0-9._@-]{2,60}", user_name):
+    _bounded(user_name, USER_NAME_LENGTH, "access.user_name_too_long")
+    if not re.fullmatch(rf"[A-Za-z0-9._@-]{{2,{USER_NAME_LENGTH}}}", user_name):
         raise AccessError("access.bad_user_name", user_name=user_name)
+    _bounded(display_name, DISPLAY_NAME_LENGTH, "access.display_name_too_long")
     if _user_row(conn, user_name) is not None:
         raise AccessError("access.user_exists", user_name=user_name)
     check_password_rules(password)
@@ -264,7 +281,12 @@ def authenticate(
 ) -> Viewer:
     """Signs a person in: checks the password, counts failures and locks, audits the attempt.
 
-    The failure counter and the audit entries are committed even when the attempt fails.
+    The failure counter and the audit entries are committed even when the attempt fails. The
+    counter moves by one atomic ``UPDATE`` per attempt, so attempts made at the same time all
+    count and the lock holds under any number of them; on DuckDB, whose transactions conflict
+    instead of waiting, a conflicting attempt is tried again. A wrong name, a wrong password, a
+    disabled and a locked account get the same answer, in the same time: the answer does not
+    tell which accounts exist.
 
     Args:
         engine: the store.
@@ -276,48 +298,104 @@ def authenticate(
         The viewer to run the session as.
 
     Raises:
-        AccessError: wrong name or password (one message for both), or the account is locked.
+        AccessError: ``access.login_failed`` whatever the reason.
     """
     at = at or now()
     user_name = user_name.strip()
-    with engine.begin() as conn:
-        row = _user_row(conn, user_name)
-        if row is not None and row.locked_until is not None and row.locked_until > at:
-            record(conn, user_name, "login_refused_locked", user_name)
-            refusal = AccessError("access.locked", until=f"{row.locked_until:%H:%M}")
-        elif row is not None and row.active and password_matches(row.password_hash, password):
-            if needs_rehash(row.password_hash):
-                conn.execute(
-                    schema.users.update()
-                    .where(schema.users.c.user_name == user_name)
-                    .values(password_hash=hash_password(password))
-                )
-            conn.execute(
-                schema.users.update()
-                .where(schema.users.c.user_name == user_name)
-                .values(failed_logins=0, locked_until=None)
-            )
-            viewer = viewer_for(conn, user_name)
-            record(conn, viewer, "login", user_name)
-            return viewer
-        else:
-            if row is None:
-                password_matches(None, password)
-            refusal = AccessError("access.login_failed")
+    if len(user_name) > USER_NAME_LENGTH:
+        # Longer than any account's name can be: said so, and recorded by its first characters.
+        with engine.begin() as conn:
             record(conn, user_name, "login_failed", user_name)
-            if row is not None:
-                failures = row.failed_logins + 1
-                values: dict[str, object] = {"failed_logins": failures}
-                if failures >= MAX_FAILED_LOGINS:
-                    values = {"failed_logins": 0, "locked_until": at + _lockout()}
-                    record(conn, user_name, "account_locked", user_name, {"failures": failures})
-                    refusal = AccessError("access.locked", until=f"{values['locked_until']:%H:%M}")
-                conn.execute(
-                    schema.users.update()
-                    .where(schema.users.c.user_name == user_name)
-                    .values(**values)
-                )
-    raise refusal
+        raise AccessError("access.user_name_too_long", length=USER_NAME_LENGTH)
+    if len(password) > MAX_PASSWORD_LENGTH:
+        # No stored password is that long; not worth hashing.
+        password = ""
+    with engine.connect() as conn:
+        row = _user_row(conn, user_name)
+    locked = row is not None and row.locked_until is not None and row.locked_until > at
+    # The hash is checked in every case, outside any transaction: same time for every answer.
+    matches = password_matches(row.password_hash if row is not None else None, password)
+    if row is not None and row.active and matches and not locked:
+        viewer = _retrying(engine, lambda conn: _signed_in(conn, user_name, password, at))
+        if viewer is not None:
+            return viewer
+        locked = True
+    _retrying(engine, lambda conn: _failed(conn, user_name, row is not None, locked, at))
+    raise AccessError("access.login_failed", attempts=MAX_FAILED_LOGINS, minutes=LOCKOUT_MINUTES)
+
+
+# A sign-in whose transaction conflicts with another one on the same account (DuckDB) is tried
+# again this many times, after a short random pause.
+_CONFLICT_RETRIES = 20
+
+
+def _retrying(engine: sa.Engine, work):
+    for attempt in range(_CONFLICT_RETRIES + 1):
+        try:
+            with engine.begin() as conn:
+                return work(conn)
+        except sa.exc.DBAPIError as error:
+            if attempt == _CONFLICT_RETRIES or not _conflict(error):
+                raise
+            time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _conflict(error: sa.exc.DBAPIError) -> bool:
+    # DuckDB refuses the second of two transactions writing one row; SQLite may give up waiting
+    # for the write lock; PostgreSQL waits on the row and needs no retry.
+    text = str(error.orig)
+    return "Conflict on" in text or "database is locked" in text
+
+
+def _signed_in(conn: sa.Connection, user_name: str, password: str, at: dt.datetime):
+    users = schema.users
+    unlocked = sa.or_(users.c.locked_until.is_(None), users.c.locked_until <= at)
+    cleared = conn.execute(
+        users.update()
+        .where(users.c.user_name == user_name, users.c.active, unlocked)
+        .values(failed_logins=0, locked_until=None)
+        .returning(users.c.password_hash)
+    ).first()
+    if cleared is None:
+        # Locked (or disabled) by an attempt made meanwhile.
+        return None
+    if needs_rehash(cleared.password_hash):
+        conn.execute(
+            users.update()
+            .where(users.c.user_name == user_name)
+            .values(password_hash=hash_password(password))
+        )
+    viewer = viewer_for(conn, user_name)
+    record(conn, viewer, "login", user_name)
+    return viewer
+
+
+def _failed(
+    conn: sa.Connection, user_name: str, known: bool, locked: bool, at: dt.datetime
+) -> None:
+    record(conn, user_name, "login_refused_locked" if locked else "login_failed", user_name)
+    if not known:
+        return
+    users = schema.users
+    # A lock that ran out starts a new count; the attempt that reaches the limit sets the lock.
+    expired = sa.and_(users.c.locked_until.is_not(None), users.c.locked_until <= at)
+    failures = sa.case((expired, 1), else_=users.c.failed_logins + 1)
+    lock = sa.case((expired, None), else_=users.c.locked_until)
+    counted = conn.execute(
+        users.update()
+        .where(users.c.user_name == user_name)
+        .values(
+            failed_logins=failures,
+            locked_until=sa.case(
+                (sa.and_(failures >= MAX_FAILED_LOGINS, lock.is_(None)), at + _lockout()),
+                else_=lock,
+            ),
+        )
+        .returning(users.c.failed_logins)
+    ).first()
+    if counted is not None and counted.failed_logins == MAX_FAILED_LOGINS:
+        record(conn, user_name, "account_locked", user_name, {"failures": MAX_FAILED_LOGINS})
 
 
 def _lockout() -> dt.timedelta:
@@ -334,6 +412,9 @@ def session_expired(last_seen: dt.datetime | None, at: dt.datetime | None = None
 def users(conn: sa.Connection, viewer: Viewer) -> pd.DataFrame:
     """Every account without its password hash, for the administrators.
 
+    ``contact_grant`` is what the account really gets (:func:`contact_grant_for`): ticked for a
+    customer manager, who always sees their customers' contacts, unticked for an analyst.
+
     Raises:
         AccessError: the viewer is no administrator.
     """
@@ -341,7 +422,12 @@ def users(conn: sa.Connection, viewer: Viewer) -> pd.DataFrame:
     table = schema.users
     columns = [column for column in table.c if column.name != "password_hash"]
     rows = conn.execute(sa.select(*columns).order_by(table.c.user_name)).all()
-    return pd.DataFrame(rows, columns=[column.name for column in columns])
+    frame = pd.DataFrame(rows, columns=[column.name for column in columns])
+    frame["contact_grant"] = [
+        contact_grant_for(role, bool(granted))
+        for role, granted in zip(frame["role"], frame["contact_grant"], strict=True)
+    ]
+    return frame.astype({"contact_grant": bool})
 
 
 def create_administrator(conn: sa.Connection, user_name: str, password: str) -> None:

@@ -93,6 +93,15 @@ def pages_for(viewer: Viewer, page_paths: Iterable[str]) -> list[str]:
     return [path for path in page_paths if may_open(viewer, path)]
 
 
+def contact_rule(role: str) -> Literal["always", "never", "granted"]:
+    """Whether a role sees contact fields unmasked ``always``, ``never`` or when ``granted``."""
+    if contact_grant_for(role, False):
+        return "always"
+    if not contact_grant_for(role, True):
+        return "never"
+    return "granted"
+
+
 def contact_grant_for(role: str, granted: bool) -> bool:
     """Whether a role sees contact fields unmasked, given the account's grant.
 

@@ -70,6 +70,7 @@ class Context:
         vocabularies: the lists of the rule table's Known rules (districts, tariff codes).
         scope: the writer's scope (None: unscoped).
         in_scope: the writer's scope as a condition on a customers table (SQL checks).
+        recorded_at: the moment (UTC) the import's rejected rows are stamped with; None: ``now``.
     """
 
     table: sa.Table
@@ -81,6 +82,12 @@ class Context:
     vocabularies: dict[str, pd.Index] = field(default_factory=dict)
     scope: WriteScope | None = None
     in_scope: Callable[[sa.FromClause], sa.ColumnElement[bool]] | None = None
+    recorded_at: dt.datetime | None = None
+
+    @property
+    def recorded(self) -> dt.datetime:
+        """The stamp of the import's own records."""
+        return self.recorded_at or self.now
 
 
 def _typed(raw: pd.Series, column: sa.Column | None) -> bool:

@@ -387,7 +387,7 @@ def stage(
             per_check([sa.literal(item.reason, sa.String) for item in checks]),
             per_check([sa.literal(item.code, sa.String) for item in checks]),
             per_check([sa.literal(item.values, sa.String) for item in checks]),
-            sa.literal(context.now, sa.DateTime),
+            sa.literal(context.recorded, sa.DateTime),
         )
         .select_from(bad.join(check_list, sa.true()))
         .where(per_check([bad.c[f"problem_{index}"] for index in range(len(checks))])),

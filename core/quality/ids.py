@@ -149,10 +149,11 @@ def id_conflicts(engine: sa.Engine, viewer: access.Viewer) -> dict[str, pd.DataF
 
     Returns:
         ``shared_external_ids`` (one external id mapped to several customers) and
-        ``multiple_contracts`` (a customer with several active contract numbers).
+        ``multiple_contracts`` (a customer with several active contract numbers), personal
+        fields masked for the viewer.
     """
     with engine.connect() as conn:
         return {
-            "shared_external_ids": shared_external_ids(conn, viewer),
-            "multiple_contracts": multiple_contracts(conn, viewer),
+            "shared_external_ids": access.mask_frame(viewer, shared_external_ids(conn, viewer)),
+            "multiple_contracts": access.mask_frame(viewer, multiple_contracts(conn, viewer)),
         }

@@ -3,7 +3,7 @@
 import pandas as pd
 import sqlalchemy as sa
 
-from core import access
+from core import access, calendars
 from core.quality.metrics import DRILL_DOWN_LIMIT, _metric
 from core.store import schema
 
@@ -59,7 +59,10 @@ def imports_history(conn: sa.Connection, limit: int | None = None) -> pd.DataFra
         )
     read = frame["rows_read"].astype("float64")
     frame["accepted_share"] = ((read - frame["rows_rejected"]) / read).where(read > 0)
-    lag = pd.to_datetime(frame["finished_at"]) - pd.to_datetime(frame["data_end"])
+    # Imports are stamped in UTC, the data in the utility's wall time.
+    frame["finished_at"] = calendars.stored_as_local(frame["finished_at"])
+    arrived = frame["finished_at"].dt.tz_localize(None)
+    lag = arrived - pd.to_datetime(frame["data_end"])
     frame["lag_hours"] = lag.dt.total_seconds() / 3600
     return frame
 

@@ -200,7 +200,7 @@ def drill_down(
         limit: at most this many rows.
 
     Returns:
-        The offending rows, worst first.
+        The offending rows, worst first, personal fields masked for the viewer.
 
     Raises:
         ValueError: the metric is unknown.
@@ -211,7 +211,7 @@ def drill_down(
         )
     with engine.connect() as conn:
         frame = _drill_down(conn, viewer, metric, table_name, source_system, limit)
-    return frame.head(limit).reset_index(drop=True)
+    return access.mask_frame(viewer, frame.head(limit).reset_index(drop=True))
 
 
 def _drill_down(

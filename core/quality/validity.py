@@ -6,19 +6,20 @@ import sqlalchemy as sa
 
 from core import access, tariffs
 from core.quality.metrics import _count, _in_scope, _metric
-from core.store import rules, schema
+from core.store import queries, rules, schema
 
 # Tables whose stored rows are checked against the rule table, in the order they are shown.
 RULE_TABLES = tuple(table for table in schema.ENTITY_TABLES if rules.for_table(table.name))
 
 
 def vocabularies(conn: sa.Connection) -> dict[str, list[str]]:
-    """The lists the rule table's Known rules check against: districts and tariff codes."""
+    """The lists the rule table's Known rules check against: districts, tariff codes, arms."""
     region = schema.customers.c.region
     districts = conn.execute(sa.select(region).distinct().where(region.is_not(None)))
     return {
         "districts": [str(name) for (name,) in districts],
         "tariff_codes": list(tariffs.load_catalog()),
+        "campaign_arms": queries.campaign_arm_names(conn),
     }
 
 

@@ -65,8 +65,13 @@ def find_customers(
         .limit(limit)
     )
     if text.strip():
-        pattern = f"%{text.strip()}%"
-        query = query.where(sa.or_(c.c.customer_id.ilike(pattern), c.c.name.ilike(pattern)))
+        typed, personal = text.strip(), access.is_personal(c.c.customer_class)
+        query = query.where(
+            sa.or_(
+                c.c.customer_id.contains(typed, autoescape=True),
+                access.search_match(viewer, c.c.name, "name", typed, personal),
+            )
+        )
     with engine.connect() as conn:
         found = frames.read_frame(conn, query)
     return access.mask_frame(viewer, found)
