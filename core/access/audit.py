@@ -29,6 +29,7 @@ AUDIT_ACTIONS = (
     "logout",
     "session_expired",
     "session_ended",
+    "session_resumed",
     "password_changed",
     "password_reset",
     "user_created",
@@ -41,6 +42,7 @@ AUDIT_ACTIONS = (
     "target_list_saved",
     "segment_run",
     "segment_rule_saved",
+    "campaign_planned",
 )
 
 

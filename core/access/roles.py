@@ -61,7 +61,8 @@ PAGE_ROLES: dict[str, tuple[Role, ...]] = {
     "pages/segments.py": ("manager", "analyst"),
     "pages/forecast.py": ("manager", "analyst"),
     "pages/tariffs.py": ("manager", "analyst", "customer_manager"),
-    "pages/campaigns.py": ("manager", "analyst"),
+    # Customer managers follow up their own customers whom an online contact did not reach.
+    "pages/campaigns.py": ("manager", "analyst", "customer_manager"),
     "pages/topic_windows.py": ("manager",),
     "pages/data_quality.py": ("administrator", "manager"),
     "pages/admin.py": ("administrator",),

@@ -1,8 +1,13 @@
 """Campaigns (营销活动): plan with a randomized holdout, read results honestly, target by uplift.
 
-The parts: :mod:`~core.campaigns.stats` (the statistics, from statsmodels and scipy) and
-:mod:`~core.campaigns.evaluate` (each treatment arm against control). Callers use the names
-below (``campaigns.evaluate``), not the parts.
+The parts: :mod:`~core.campaigns.stats` (the statistics, from statsmodels and scipy),
+:mod:`~core.campaigns.evaluate` (each treatment arm against control), :mod:`~core.campaigns.members`
+(members files and stored members), :mod:`~core.campaigns.usage` (use before and after, in the
+store), :mod:`~core.campaigns.energy` (CUPED and difference-in-differences),
+:mod:`~core.campaigns.balance` (pre-campaign balance), :mod:`~core.campaigns.report` (all of it
+for a campaign), :mod:`~core.campaigns.plan` (targets, the stratified draw, writing a plan) and
+:mod:`~core.campaigns.power` (what a plan can detect). Callers use the names below
+(``campaigns.evaluate``), not the parts.
 """
 
 from core.campaigns.evaluate import (
@@ -19,6 +24,19 @@ from core.campaigns.evaluate import (
     evaluate,
     evaluate_campaign,
 )
+from core.campaigns.plan import (
+    CHANNELS,
+    GOALS,
+    SOURCE_KINDS,
+    STRATA,
+    Arm,
+    Created,
+    Plan,
+    assign,
+    create,
+    targets,
+)
+from core.campaigns.power import PowerCheck, UsageSpread, baseline_rate, check_power, usage_spread
 from core.campaigns.stats import (
     ALPHA,
     MIN_ARM_CUSTOMERS,
@@ -32,9 +50,26 @@ from core.campaigns.stats import (
     standardized_mean_difference,
     wilson,
 )
+from core.campaigns.usage import is_energy_offer
 
 __all__ = [
     "ALPHA",
+    "CHANNELS",
+    "GOALS",
+    "is_energy_offer",
+    "SOURCE_KINDS",
+    "STRATA",
+    "Arm",
+    "Created",
+    "Plan",
+    "PowerCheck",
+    "UsageSpread",
+    "assign",
+    "baseline_rate",
+    "check_power",
+    "create",
+    "targets",
+    "usage_spread",
     "CONTROL_ARM",
     "MEMBER_COLUMNS",
     "MIN_ARM_CUSTOMERS",

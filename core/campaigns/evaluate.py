@@ -207,7 +207,7 @@ def _present(values: pd.Series) -> np.ndarray:
     """Whether each cell holds something (a time, a non-blank text)."""
     present = values.notna().to_numpy()
     if values.dtype == object or pd.api.types.is_string_dtype(values):
-        present &= values.astype(str).str.strip().ne("").to_numpy()
+        present = present & values.astype(str).str.strip().ne("").to_numpy()
     return present
 
 

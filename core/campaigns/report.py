@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 import pandas as pd
 import sqlalchemy as sa
 
-from core import tariffs
-from core.campaigns import balance, energy, usage
+from core import access, tariffs
+from core.campaigns import balance, energy, members, usage
 from core.campaigns.balance import BalanceRow
 from core.campaigns.energy import EnergyEffect
-from core.campaigns.evaluate import CampaignEvaluation, Design, evaluate_campaign
+from core.campaigns.evaluate import CampaignEvaluation, Design, evaluate, evaluate_campaign
 from core.store import schema
 
 
@@ -138,3 +138,89 @@ def report(
                 effects = energy.effects(use, arms)
         reports.append(CampaignReport(evaluation, campaign, balance_rows, effects))
     return reports
+
+
+STATUSES = ("planned", "running", "finished")
+
+
+def status(start_date: dt.date | None, end_date: dt.date | None, today: dt.date) -> str:
+    """``planned`` before the start, ``running`` until the end, ``finished`` after it."""
+    if start_date is not None and today < start_date:
+        return "planned"
+    if end_date is None or today <= end_date:
+        return "running"
+    return "finished"
+
+
+OVERVIEW_COLUMNS = (
+    "campaign_id",
+    "name",
+    "goal",
+    "offer",
+    "start_date",
+    "end_date",
+    "status",
+    "members",
+    "treatment_rate",
+    "control_rate",
+    "abs_lift",
+    "abs_lift_low",
+    "abs_lift_high",
+    "p_value_adjusted",
+    "incremental_conversions",
+)
+
+
+def overview(
+    conn: sa.Connection, viewer: access.Viewer, today: dt.date | None = None
+) -> pd.DataFrame:
+    """Every campaign with its status and headline lift over the members in the viewer's scope.
+
+    The headline is the treatment arm with the most incremental conversions; a campaign whose
+    arms are too small shows no lift.
+
+    Returns:
+        :data:`OVERVIEW_COLUMNS`, newest campaign first.
+    """
+    today = today or access.now().date()
+    stored = stored_campaigns(conn)
+    everyone = members.stored_members(conn, viewer)
+    designs = members.designs(conn)
+    evaluations = {item.campaign_id: item for item in evaluate(everyone, designs)}
+    rows = []
+    for campaign in stored.to_dict("records"):
+        evaluation = evaluations.get(campaign["campaign_id"])
+        headline = evaluation.headline if evaluation is not None else None
+        conversion = headline.conversion if headline is not None else None
+        interval = conversion.abs_lift_ci if conversion is not None else None
+        rows.append(
+            {
+                **{key: campaign[key] for key in ("campaign_id", "name", "goal", "offer")},
+                "start_date": campaign["start_date"],
+                "end_date": campaign["end_date"],
+                "status": status(campaign["start_date"], campaign["end_date"], today),
+                "members": sum(arm.members for arm in evaluation.arms) if evaluation else 0,
+                "treatment_rate": conversion.treatment_rate if conversion else None,
+                "control_rate": conversion.control_rate if conversion else None,
+                "abs_lift": conversion.abs_lift if conversion else None,
+                "abs_lift_low": interval[0] if interval else None,
+                "abs_lift_high": interval[1] if interval else None,
+                "p_value_adjusted": conversion.p_value_adjusted if conversion else None,
+                "incremental_conversions": conversion.incremental if conversion else None,
+            }
+        )
+    frame = pd.DataFrame(rows, columns=list(OVERVIEW_COLUMNS))
+    # Campaigns none of whose members the viewer may see are not theirs to read.
+    return frame[frame["members"] > 0].reset_index(drop=True)
+
+
+def campaign_report(
+    conn: sa.Connection, viewer: access.Viewer, campaign_id: str
+) -> CampaignReport | None:
+    """One stored campaign read in full over the members in the viewer's scope (None: none)."""
+    stored = members.stored_members(conn, viewer, campaign_id)
+    if stored.empty:
+        return None
+    designs = members.designs(conn, [campaign_id])
+    [result] = report(stored, designs, conn)
+    return result

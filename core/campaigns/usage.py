@@ -73,6 +73,26 @@ def windows(start_date: dt.date, end_date: dt.date, last_reading: dt.datetime | 
     )
 
 
+def recent_windows(last_reading: dt.datetime) -> Windows:
+    """The last two quarters of readings: the one before the last, and the last one."""
+    end = last_reading.date() + dt.timedelta(days=1)
+    middle = end - dt.timedelta(days=POST_DAYS)
+    return Windows(
+        pre_start=middle - dt.timedelta(days=PRE_DAYS),
+        pre_end=middle,
+        post_start=middle,
+        post_end=end,
+    )
+
+
+def recent_usage(conn: sa.Connection, customer_ids: Iterable[str]) -> pd.DataFrame:
+    """:func:`usage` over the last two quarters of readings (empty in a store without any)."""
+    last = last_reading(conn)
+    if last is None:
+        return pd.DataFrame(columns=list(USAGE_COLUMNS))
+    return usage(conn, customer_ids, recent_windows(last))
+
+
 def is_energy_offer(offer: str | None, catalog: dict | None = None) -> bool:
     """Whether an offer changes electricity use: a time-of-use tariff, demand response, advice."""
     if not offer:

@@ -511,6 +511,8 @@ def _check_scope(
     scope = context.scope
     assert scope is not None
     ids = parsed.get("customer_id")
+    if context.table is schema.applications:
+        _check_applicant_scope(ids, parsed, texts, problems, scope)
     if ids is None:
         return
     known = context.known_customers if context.known_customers is not None else pd.Index([])
@@ -542,6 +544,32 @@ def _check_scope(
         outside = values.notna() & ~values.isin(allowed)
         outside |= values.isna() & ~stored
         problems.add(outside, column, texts[column], reasons.OUT_OF_SCOPE)
+
+
+def _check_applicant_scope(
+    ids: pd.Series | None,
+    parsed: dict[str, pd.Series],
+    texts: dict[str, pd.Series],
+    problems: Problems,
+    scope: WriteScope,
+) -> None:
+    """Rejects applicants who are no customer yet outside the writer's districts.
+
+    Such an applicant belongs to a district only, as the windows scope them
+    (:func:`core.kpis.business.application_scope`): a writer of some transformer areas or of
+    their own customers may not add one, a district writer only in their districts.
+    """
+    regions = parsed.get("region")
+    if regions is None:
+        return
+    applicant = ids.isna() if ids is not None else pd.Series(True, index=regions.index)
+    if scope.transformer_areas or scope.manager_id is not None:
+        outside = applicant
+    elif scope.regions:
+        outside = applicant & regions.notna() & ~regions.isin(scope.regions)
+    else:
+        return
+    problems.add(outside, "region", texts["region"], reasons.OUT_OF_SCOPE)
 
 
 def _wide_records(

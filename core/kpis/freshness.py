@@ -19,6 +19,9 @@ WINDOW_SOURCES: dict[str, tuple[str, ...]] = {
     "service": ("work_orders",),
 }
 
+# The source without which a window has nothing to show.
+WINDOW_DATA = {"business": "bills", "collection": "bills", "service": "work_orders"}
+
 
 @dataclass(frozen=True)
 class Freshness:
@@ -110,3 +113,14 @@ def freshness(
         age = None if latest is None else (now - latest).total_seconds() / 86400.0
         found.append(Freshness(source, latest, age, limits.stale_after_days[source]))
     return found
+
+
+def windows_with_data(
+    conn: sa.Connection, viewer: access.Viewer, windows: Sequence[str]
+) -> list[str]:
+    """The windows of ``windows`` whose data the viewer has, in their order.
+
+    A window without the records its figures come from (:data:`WINDOW_DATA`) is not listed.
+    """
+    latest = {source: _latest(conn, viewer, source) for source in set(WINDOW_DATA.values())}
+    return [window for window in windows if latest.get(WINDOW_DATA.get(window, "")) is not None]

@@ -12,6 +12,7 @@ def add_commands(
 ) -> None:
     """Adds ``export-lake`` to the command line's subcommands."""
     from core.spark import lake
+    from core.spark.jobs import JOBS
 
     export = commands.add_parser(
         "export-lake",
@@ -32,6 +33,23 @@ def add_commands(
     )
     add_database_url(export)
     export.set_defaults(handler=_command_export_lake)
+
+    job = commands.add_parser("spark", help="run a batch job on Apache Spark over a readings lake")
+    job.add_argument("job", choices=JOBS, help="the job")
+    job.add_argument(
+        "--master",
+        default=None,
+        help="local[2], spark://host:7077, ... (default: SPARK_MASTER, else local[2])",
+    )
+    job.add_argument("--lake", required=True, help="the lake folder (python -m core export-lake)")
+    job.add_argument(
+        "--horizon",
+        choices=("day_ahead", "two_weeks", "three_months"),
+        default="day_ahead",
+        help="forecasts: the horizon (default %(default)s)",
+    )
+    add_database_url(job)
+    job.set_defaults(handler=_command_spark)
 
 
 def _language() -> str:
@@ -63,4 +81,18 @@ def _command_export_lake(args: argparse.Namespace) -> int:
             seconds=f"{summary.seconds:.1f}",
         )
     )
+    return 0
+
+
+def _command_spark(args: argparse.Namespace) -> int:
+    from core.spark import jobs, lake, session
+    from core.store import engine as store_engine
+
+    lake.manifest(args.lake)
+    engine = store_engine.connect(args.database_url or config.database_url())
+    store_engine.check_schema(engine)
+    options = {"horizon": args.horizon} if args.job == "forecasts" else {}
+    with session.running(args.master) as spark:
+        result = jobs.RUNNERS[args.job](spark, engine, args.lake, _progress, **options)
+    print(i18n.translate(result.key, _language(), **result.values))
     return 0
