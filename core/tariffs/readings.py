@@ -149,22 +149,24 @@ def _customer_blocks(customer: pd.Series) -> tuple[np.ndarray, np.ndarray] | Non
     return codes, np.asarray(ids, dtype=object)
 
 
-def _interval_minutes(readings: _ReadingArrays, source: str) -> np.ndarray:
-    """Each customer's reading interval: the most frequent step between its readings, in minutes.
+def _interval_minutes(readings: _ReadingArrays, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """Each customer's reading interval and shortest step between its readings, in minutes.
 
-    The same rule as :func:`core.ingest.interval_minutes` (ties go to the shorter step), worked
-    on arrays already in customer and time order.
+    The interval is the most frequent step, the same rule as :func:`core.ingest.interval_minutes`
+    (ties go to the shorter step), worked on arrays already in customer and time order.
     """
     codes, ids = readings.codes, readings.ids
     same = codes[1:] == codes[:-1]
     steps = np.diff(readings.ts)[same] / _MINUTE_NS
     owners = codes[1:][same]
     minutes = np.full(len(ids), np.nan)
+    shortest_steps = np.full(len(ids), np.nan)
     if len(steps):
         starts = _block_starts(owners)
         shortest = np.minimum.reduceat(steps, starts)
         longest = np.maximum.reduceat(steps, starts)
         minutes[owners[starts]] = shortest
+        shortest_steps[owners[starts]] = shortest
         # Regular readings have one step; only customers with gaps need counting.
         ends = np.append(starts[1:], len(steps))
         for block in np.flatnonzero(shortest != longest):
@@ -181,7 +183,7 @@ def _interval_minutes(readings: _ReadingArrays, source: str) -> np.ndarray:
             customer=ids[coarse[0]],
             minutes=f"{minutes[coarse[0]]:g}",
         )
-    return minutes
+    return minutes, shortest_steps
 
 
 def _block_starts(*keys: np.ndarray) -> np.ndarray:
@@ -221,7 +223,7 @@ def monthly_usage(
     """
     arrays = _reading_arrays(readings, source)
     codes, ids, ts, kwh, kvarh = arrays.codes, arrays.ids, arrays.ts, arrays.kwh, arrays.kvarh
-    minutes = _interval_minutes(arrays, source)
+    minutes, shortest = _interval_minutes(arrays, source)
 
     coarse = minutes > DEMAND_HOURLY_MAX_MINUTES
     if coarse.any():
@@ -255,8 +257,15 @@ def monthly_usage(
     for customers, width in ((fine, DEMAND_15MIN_MAX_MINUTES), (hourly, 60)):
         if not customers.any():
             continue
-        rows = slice(None) if customers.all() else customers[codes]
-        owners = group[rows]
+        every = customers.all()
+        rows = slice(None) if every else customers[codes]
+        owners = group if every else group[rows]
+        if (shortest[customers] >= width).all():
+            # No two readings share a window: each reading is its own window's energy.
+            owner_starts = starts if every else _block_starts(owners)
+            window_kw = np.maximum.reduceat(kwh[rows], owner_starts) * (60 / width)
+            demand[owners[owner_starts]] = window_kw
+            continue
         # Energy per demand window (15 minutes or an hour) as average power over the window.
         bucket_starts = _block_starts(owners, ts[rows] // (width * _MINUTE_NS))
         bucket_kw = np.add.reduceat(kwh[rows], bucket_starts) * (60 / width)
