@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 
+from core import calendars
 from core.ingest import headers, reasons
 from core.ingest.sources import Chunk
 from core.store import rules, schema
@@ -153,13 +154,13 @@ def parse_number(raw: pd.Series, text: pd.Series) -> pd.Series:
 def parse_datetime(raw: pd.Series, text: pd.Series) -> pd.Series:
     """Moments of a column in local time; text that is no date or time is missing."""
     if isinstance(raw.dtype, pd.DatetimeTZDtype):
-        return raw.dt.tz_convert("Asia/Shanghai").dt.tz_localize(None).astype("datetime64[us]")
+        return raw.dt.tz_convert(calendars.LOCAL_TIME).dt.tz_localize(None).astype("datetime64[us]")
     if pd.api.types.is_datetime64_any_dtype(raw.dtype):
         return raw.astype("datetime64[us]")
     if raw.dtype == object:
         parsed = pd.to_datetime(raw.where(text.notna()), errors="coerce", format="mixed")
         if isinstance(parsed.dtype, pd.DatetimeTZDtype):
-            parsed = parsed.dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
+            parsed = parsed.dt.tz_convert(calendars.LOCAL_TIME).dt.tz_localize(None)
         return parsed.astype("datetime64[us]")
     strings = _arrow_strings(text)
     result = pa.nulls(len(strings), pa.timestamp("us"))

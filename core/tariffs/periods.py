@@ -22,12 +22,16 @@ def _period_index_ns(tariff: Tariff, ts: np.ndarray, months: np.ndarray) -> np.n
     """:func:`period_index` of interval starts given as nanoseconds and months since 1970."""
     if tariff.kind in ("flat", "tiered"):
         return np.full(len(ts), PERIODS.index("flat"), dtype=np.int8)
-    hours = (ts // _HOUR_NS) % HOURS_PER_DAY
-    slots = (months % 12) * 2
+    hours = ts // _HOUR_NS
+    hours %= HOURS_PER_DAY
+    slots = months % 12
+    slots *= 2
     if tariff.has_day_types:
         off = ~calendars.workdays(pd.DatetimeIndex(ts.astype("datetime64[ns]")))
-        slots = slots + off.astype(np.int64)
-    return _lookup(tariff)[slots * HOURS_PER_DAY + hours]
+        slots += off
+    slots *= HOURS_PER_DAY
+    slots += hours
+    return _lookup(tariff)[slots]
 
 
 def period_index(tariff: Tariff, timestamps: pd.DatetimeIndex | pd.Series) -> np.ndarray:
@@ -45,7 +49,8 @@ def _months_since_1970(ts: np.ndarray) -> np.ndarray:
     first = int(days.min()) if len(days) else 0
     span = np.arange(first, int(days.max()) + 1 if len(days) else first)
     months = span.astype("datetime64[D]").astype("datetime64[M]").view(np.int64)
-    return months[days - first]
+    days -= first
+    return months[days]
 
 
 def period_labels(tariff: Tariff, timestamps: pd.DatetimeIndex | pd.Series) -> np.ndarray:

@@ -43,6 +43,8 @@ class _ReadingArrays:
         ts: interval starts in nanoseconds since 1970 (naive local time).
         kwh: active energy.
         kvarh: reactive energy, NaN where not metered.
+        same: for each step between neighbouring readings, whether both are the same customer's.
+        steps: the steps within a customer, in nanoseconds (``diff(ts)[same]``).
     """
 
     codes: np.ndarray
@@ -50,6 +52,8 @@ class _ReadingArrays:
     ts: np.ndarray
     kwh: np.ndarray
     kvarh: np.ndarray
+    same: np.ndarray
+    steps: np.ndarray
 
 
 def clean_readings(readings: pd.DataFrame, source: str = "readings") -> pd.DataFrame:
@@ -123,9 +127,10 @@ def _arrays_if_clean(readings: pd.DataFrame) -> _ReadingArrays | None:
         codes, ids = np.zeros(len(kwh), dtype=np.int64), np.array([SINGLE_CUSTOMER], dtype=object)
     # Each customer's readings in one block, in strictly increasing time: no reading repeats.
     same = codes[1:] == codes[:-1]
-    if not (np.diff(ts)[same] > 0).all():
+    steps = np.diff(ts)[same]
+    if not (steps > 0).all():
         return None
-    return _ReadingArrays(codes, ids, ts, kwh, kvarh)
+    return _ReadingArrays(codes, ids, ts, kwh, kvarh, same, steps)
 
 
 def _customer_blocks(customer: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
@@ -142,29 +147,33 @@ def _customer_blocks(customer: pd.Series) -> tuple[np.ndarray, np.ndarray] | Non
         ids = np.asarray(values.take(starts).to_pylist(), dtype=object)
         if len(set(ids.tolist())) != len(ids):
             return None
-        return np.cumsum(change) - 1, ids
+        codes = np.cumsum(change, dtype=np.int64)
+        codes -= 1
+        return codes, ids
     codes, ids = pd.factorize(customer)
     if (np.diff(codes) < 0).any():
         return None
     return codes, np.asarray(ids, dtype=object)
 
 
-def _interval_minutes(readings: _ReadingArrays, source: str) -> np.ndarray:
-    """Each customer's reading interval: the most frequent step between its readings, in minutes.
+def _interval_minutes(readings: _ReadingArrays, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """Each customer's reading interval and shortest step between its readings, in minutes.
 
-    The same rule as :func:`core.ingest.interval_minutes` (ties go to the shorter step), worked
-    on arrays already in customer and time order.
+    The interval is the most frequent step, the same rule as :func:`core.ingest.interval_minutes`
+    (ties go to the shorter step), worked on arrays already in customer and time order.
     """
     codes, ids = readings.codes, readings.ids
-    same = codes[1:] == codes[:-1]
-    steps = np.diff(readings.ts)[same] / _MINUTE_NS
+    same = readings.same
+    steps = readings.steps / _MINUTE_NS
     owners = codes[1:][same]
     minutes = np.full(len(ids), np.nan)
+    shortest_steps = np.full(len(ids), np.nan)
     if len(steps):
         starts = _block_starts(owners)
         shortest = np.minimum.reduceat(steps, starts)
         longest = np.maximum.reduceat(steps, starts)
         minutes[owners[starts]] = shortest
+        shortest_steps[owners[starts]] = shortest
         # Regular readings have one step; only customers with gaps need counting.
         ends = np.append(starts[1:], len(steps))
         for block in np.flatnonzero(shortest != longest):
@@ -181,7 +190,7 @@ def _interval_minutes(readings: _ReadingArrays, source: str) -> np.ndarray:
             customer=ids[coarse[0]],
             minutes=f"{minutes[coarse[0]]:g}",
         )
-    return minutes
+    return minutes, shortest_steps
 
 
 def _block_starts(*keys: np.ndarray) -> np.ndarray:
@@ -221,7 +230,7 @@ def monthly_usage(
     """
     arrays = _reading_arrays(readings, source)
     codes, ids, ts, kwh, kvarh = arrays.codes, arrays.ids, arrays.ts, arrays.kwh, arrays.kvarh
-    minutes = _interval_minutes(arrays, source)
+    minutes, shortest = _interval_minutes(arrays, source)
 
     coarse = minutes > DEMAND_HOURLY_MAX_MINUTES
     if coarse.any():
@@ -236,18 +245,27 @@ def monthly_usage(
     months = _months_since_1970(ts)
     labels = _period_index_ns(tariff, ts, months)
     starts = _block_starts(codes, months)
-    opens = np.zeros(len(ts), dtype=np.int64)
-    opens[starts] = 1
-    group = np.cumsum(opens) - 1
+    group = np.zeros(len(ts), dtype=np.int64)
+    group[starts] = 1
+    np.cumsum(group, out=group)
+    group -= 1
     count = len(starts)
-    energy = np.bincount(
-        group * len(PERIODS) + labels, weights=kwh, minlength=count * len(PERIODS)
-    ).reshape(count, len(PERIODS))
-    metered = ~np.isnan(kvarh)
-    reactive = np.bincount(group, weights=np.where(metered, kvarh, 0.0), minlength=count)
-    complete = np.bincount(group, weights=metered, minlength=count) == np.diff(
-        np.append(starts, len(ts))
+    # Customer-month × period as one integer key: one bincount sums every period of every month.
+    key = group * len(PERIODS)
+    key += labels
+    energy = np.bincount(key, weights=kwh, minlength=count * len(PERIODS)).reshape(
+        count, len(PERIODS)
     )
+    del key
+    metered = ~np.isnan(kvarh)
+    if metered.any():
+        reactive = np.bincount(group, weights=np.where(metered, kvarh, 0.0), minlength=count)
+        complete = np.bincount(group, weights=metered, minlength=count) == np.diff(
+            np.append(starts, len(ts))
+        )
+    else:
+        reactive = np.zeros(count)
+        complete = np.zeros(count, dtype=bool)
 
     demand = np.full(count, np.nan)
     fine = minutes <= DEMAND_15MIN_MAX_MINUTES
@@ -255,8 +273,15 @@ def monthly_usage(
     for customers, width in ((fine, DEMAND_15MIN_MAX_MINUTES), (hourly, 60)):
         if not customers.any():
             continue
-        rows = slice(None) if customers.all() else customers[codes]
-        owners = group[rows]
+        every = customers.all()
+        rows = slice(None) if every else customers[codes]
+        owners = group if every else group[rows]
+        if (shortest[customers] >= width).all():
+            # No two readings share a window: each reading is its own window's energy.
+            owner_starts = starts if every else _block_starts(owners)
+            window_kw = np.maximum.reduceat(kwh[rows], owner_starts) * (60 / width)
+            demand[owners[owner_starts]] = window_kw
+            continue
         # Energy per demand window (15 minutes or an hour) as average power over the window.
         bucket_starts = _block_starts(owners, ts[rows] // (width * _MINUTE_NS))
         bucket_kw = np.add.reduceat(kwh[rows], bucket_starts) * (60 / width)
