@@ -26,9 +26,14 @@ def _period_index_ns(tariff: Tariff, ts: np.ndarray, months: np.ndarray) -> np.n
     hours %= HOURS_PER_DAY
     slots = months % 12
     slots *= 2
-    if tariff.has_day_types:
-        off = ~calendars.workdays(pd.DatetimeIndex(ts.astype("datetime64[ns]")))
-        slots += off
+    if tariff.has_day_types and len(ts):
+        # Working days looked up once per calendar day of the span, not once per reading.
+        days = ts // _DAY_NS
+        first = int(days.min())
+        span = np.arange(first, int(days.max()) + 1) * _DAY_NS
+        off = ~calendars.workdays(pd.DatetimeIndex(span.astype("datetime64[ns]")))
+        days -= first
+        slots += off[days]
     slots *= HOURS_PER_DAY
     slots += hours
     return _lookup(tariff)[slots]
