@@ -22,7 +22,7 @@ from core.tariffs.model import (
     BasicBasis,
     Tariff,
 )
-from core.tariffs.periods import _months_since_1970, _period_index_ns
+from core.tariffs.periods import _calendar_ns
 
 # Longest interval that still measures demand: 15-minute average demand is the billing standard;
 # hourly readings give an hourly average instead, and anything coarser gives none.
@@ -236,8 +236,7 @@ def monthly_usage(
         kwh = kwh[positions] / spread[positions]
         kvarh = kvarh[positions] / spread[positions]
 
-    months = _months_since_1970(ts)
-    labels = _period_index_ns(tariff, ts, months)
+    months, labels = _calendar_ns(tariff, ts)
     starts = _block_starts(codes, months)
     group = np.zeros(len(ts), dtype=np.int64)
     group[starts] = 1
