@@ -22,7 +22,7 @@ from core.tariffs.model import (
     BasicBasis,
     Tariff,
 )
-from core.tariffs.periods import _months_since_1970, _period_index_ns
+from core.tariffs.periods import _calendar_ns
 
 # Longest interval that still measures demand: 15-minute average demand is the billing standard;
 # hourly readings give an hourly average instead, and anything coarser gives none.
@@ -43,8 +43,7 @@ class _ReadingArrays:
         ts: interval starts in nanoseconds since 1970 (naive local time).
         kwh: active energy.
         kvarh: reactive energy, NaN where not metered.
-        same: for each step between neighbouring readings, whether both are the same customer's.
-        steps: the steps within a customer, in nanoseconds (``diff(ts)[same]``).
+        steps: the steps between a customer's neighbouring readings, in nanoseconds.
     """
 
     codes: np.ndarray
@@ -52,7 +51,6 @@ class _ReadingArrays:
     ts: np.ndarray
     kwh: np.ndarray
     kvarh: np.ndarray
-    same: np.ndarray
     steps: np.ndarray
 
 
@@ -130,7 +128,7 @@ def _arrays_if_clean(readings: pd.DataFrame) -> _ReadingArrays | None:
     steps = np.diff(ts)[same]
     if not (steps > 0).all():
         return None
-    return _ReadingArrays(codes, ids, ts, kwh, kvarh, same, steps)
+    return _ReadingArrays(codes, ids, ts, kwh, kvarh, steps)
 
 
 def _customer_blocks(customer: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
@@ -163,25 +161,21 @@ def _interval_minutes(readings: _ReadingArrays, source: str) -> tuple[np.ndarray
     (ties go to the shorter step), worked on arrays already in customer and time order.
     """
     codes, ids = readings.codes, readings.ids
-    same = readings.same
-    steps = readings.steps / _MINUTE_NS
-    owners = codes[1:][same]
-    minutes = np.full(len(ids), np.nan)
-    shortest_steps = np.full(len(ids), np.nan)
-    if len(steps):
-        starts = _block_starts(owners)
-        shortest = np.minimum.reduceat(steps, starts)
-        longest = np.maximum.reduceat(steps, starts)
-        minutes[owners[starts]] = shortest
-        shortest_steps[owners[starts]] = shortest
-        # Regular readings have one step; only customers with gaps need counting.
-        ends = np.append(starts[1:], len(steps))
-        for block in np.flatnonzero(shortest != longest):
-            values, counts = np.unique(steps[starts[block] : ends[block]], return_counts=True)
-            minutes[owners[starts[block]]] = values[np.argmax(counts)]
-    unknown = np.flatnonzero(np.isnan(minutes))
-    if len(unknown):
-        raise errors.UserError("tariffs.error.one_reading", source=source, customer=ids[unknown[0]])
+    # Block k of the readings is customer k; its steps start k places earlier than its readings.
+    reading_starts = _block_starts(codes)
+    single = np.flatnonzero(np.diff(np.append(reading_starts, len(codes))) == 1)
+    if len(single):
+        raise errors.UserError("tariffs.error.one_reading", source=source, customer=ids[single[0]])
+    steps = readings.steps
+    starts = reading_starts - np.arange(len(ids))
+    shortest = np.minimum.reduceat(steps, starts) / _MINUTE_NS
+    longest = np.maximum.reduceat(steps, starts) / _MINUTE_NS
+    minutes = shortest.copy()
+    # Regular readings have one step; only customers with gaps need counting.
+    ends = np.append(starts[1:], len(steps))
+    for block in np.flatnonzero(shortest != longest):
+        values, counts = np.unique(steps[starts[block] : ends[block]], return_counts=True)
+        minutes[block] = values[np.argmax(counts)] / _MINUTE_NS
     coarse = np.flatnonzero((minutes > DEMAND_HOURLY_MAX_MINUTES) & (minutes % 60 != 0))
     if len(coarse):
         raise errors.UserError(
@@ -190,7 +184,7 @@ def _interval_minutes(readings: _ReadingArrays, source: str) -> tuple[np.ndarray
             customer=ids[coarse[0]],
             minutes=f"{minutes[coarse[0]]:g}",
         )
-    return minutes, shortest_steps
+    return minutes, shortest
 
 
 def _block_starts(*keys: np.ndarray) -> np.ndarray:
@@ -242,8 +236,7 @@ def monthly_usage(
         kwh = kwh[positions] / spread[positions]
         kvarh = kvarh[positions] / spread[positions]
 
-    months = _months_since_1970(ts)
-    labels = _period_index_ns(tariff, ts, months)
+    months, labels = _calendar_ns(tariff, ts)
     starts = _block_starts(codes, months)
     group = np.zeros(len(ts), dtype=np.int64)
     group[starts] = 1
