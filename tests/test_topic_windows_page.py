@@ -19,6 +19,7 @@ from ui.topic_windows import data as window_data
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = str(ROOT / "pages" / "topic_windows.py")
 PERIOD = "2025-12"
+# The windows the demo store has data for: no abnormal-use list is scored in it yet.
 WINDOWS = ("business", "collection", "service", "campaigns")
 TIMEOUT = 120
 
@@ -366,3 +367,77 @@ def test_the_campaigns_window_reads_the_campaign_evaluation(page, demo_store):
             )
         ).scalar_one()
     assert len(rows) == converted > 0
+
+
+@pytest.fixture(scope="module")
+def scored_url(demo_url, tmp_path_factory) -> str:
+    """A copy of the demo store with its abnormal-use list scored and a few inspections."""
+    import shutil
+
+    from core.risk import abnormal
+
+    path = tmp_path_factory.mktemp("scored") / "demo.duckdb"
+    shutil.copyfile(sa.make_url(demo_url).database, path)
+    url = f"duckdb:///{path}"
+    engine = store_engine.connect(url)
+    abnormal.refresh(engine, access.SYSTEM)
+    listed = abnormal.ranked(engine, access.SYSTEM, top=3)["customer_id"].tolist()
+    made = dt.datetime(2025, 12, 1, 9)
+    orders = [
+        {
+            "customer_id": customer,
+            "state": state,
+            "assignee": "inspector",
+            "due_date": dt.date(2025, 12, 15),
+            "created_at": made,
+            "created_by": "manager",
+            "updated_at": made,
+            "outcome": outcome,
+            "recovered_cny": recovered,
+            "resolved_at": made + dt.timedelta(days=5) if state == "resolved" else None,
+        }
+        for customer, state, outcome, recovered in zip(
+            listed,
+            ("resolved", "resolved", "dispatched"),
+            ("confirmed_theft", "no_issue", None),
+            (2400.0, None, None),
+            strict=True,
+        )
+    ]
+    with engine.begin() as conn:
+        conn.execute(schema.inspection_orders.insert(), orders)
+        store_engine.bump_data_version(conn)
+    engine.dispose()
+    return url
+
+
+def test_the_abnormal_use_window_appears_once_its_list_is_scored(
+    scored_url, monkeypatch, signed_in
+):
+    monkeypatch.setenv("DATABASE_URL", scored_url)
+    monkeypatch.setenv("WORKBENCH_LANGUAGE", "en")
+    at = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    at.query_params["window"] = "abnormal"
+    at.run()
+    assert not at.exception
+    assert en("topic_windows.window.abnormal") in [tab.label for tab in at.tabs]
+    cards = _cards(at)
+    assert cards[en("topic_windows.card.open_orders")] == "1"
+    assert cards[en("topic_windows.card.hit_rate")] == "50.0%"
+    ranked = at.dataframe[-1].value
+    # The reasons of the top of the list are in words.
+    assert ranked[en("topic_windows.column.reasons")].iloc[0].strip()
+    clicked = json.dumps({"month": "2025-12", "outcome": "confirmed_theft"})
+    _click(at, "abnormal_outcomes", clicked)
+    at.run()
+    assert not at.exception
+    rows = at.dataframe[-1].value
+    assert len(rows) == 1
+    assert rows[en("topic_windows.column.recovered_revenue_cny")].iloc[0] == pytest.approx(2400.0)
+    big = AppTest.from_file(PAGE, default_timeout=TIMEOUT)
+    signed_in(big, "manager", granted=True)
+    big.query_params.update({"screen": "big", "window": "abnormal"})
+    big.run()
+    assert not big.exception
+    text = _all_text(big)
+    assert not {value for value in _names_and_phones(scored_url) if value in text}

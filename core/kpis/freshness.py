@@ -18,6 +18,7 @@ WINDOW_SOURCES: dict[str, tuple[str, ...]] = {
     "collection": ("bills",),
     "service": ("work_orders",),
     "campaigns": ("campaigns",),
+    "abnormal": ("abnormal",),
 }
 
 # The source without which a window has nothing to show.
@@ -26,6 +27,7 @@ WINDOW_DATA = {
     "collection": "bills",
     "service": "work_orders",
     "campaigns": "campaigns",
+    "abnormal": "abnormal",
 }
 
 
@@ -67,6 +69,17 @@ def _latest(conn: sa.Connection, viewer: access.Viewer, source: str) -> dt.datet
         applications = schema.applications
         dates = [applications.c[f"{stage}_date"] for stage in schema.APPLICATION_STAGES]
         return _newest(conn, dates, application_scope(viewer, applications))
+    if source == "abnormal":
+        scores, orders = schema.risk_scores, schema.inspection_orders
+        in_scope = access.scoped_customer_ids(viewer)
+        scored = _newest(
+            conn,
+            [scores.c.computed_at],
+            sa.and_(scores.c.kind == "abnormal", scores.c.customer_id.in_(in_scope)),
+        )
+        ordered = _newest(conn, [orders.c.updated_at], orders.c.customer_id.in_(in_scope))
+        known = [moment for moment in (scored, ordered) if moment is not None]
+        return max(known) if known else None
     if source == "campaigns":
         members = schema.campaign_members
         events = [members.c.contacted_at, members.c.responded_at, members.c.converted_at]

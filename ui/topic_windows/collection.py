@@ -134,4 +134,19 @@ def render(viewer: access.Viewer, period: str, current: state.State, *, big: boo
             title=t("topic_windows.top_debtors"),
             stem=f"debtors_{period}",
         )
+    risky = figures["arrears_risk"]
+    if not risky.empty:
+        st.subheader(t("topic_windows.arrears_risk"))
+        if big:
+            common.public_table(
+                risky, ["customer_id", "customer_class", "region", "score", "triage"]
+            )
+        else:
+            common.rows_table(
+                risky,
+                key="collection_arrears_risk",
+                title=t("topic_windows.arrears_risk"),
+                stem=f"arrears_risk_{period}",
+            )
+    if not big:
         common.drill_panel(viewer, period, WINDOW, current)

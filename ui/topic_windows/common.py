@@ -37,6 +37,9 @@ def code_text(column: str, value: object, *, orders: bool = False) -> str:
         "applicant_group": "topic_windows.group",
         "source": "topic_windows.source",
         "arm": "topic_windows.arm",
+        "state": "topic_windows.state",
+        "outcome": "topic_windows.outcome",
+        "triage": "topic_windows.triage",
     }
     if column in keys:
         key = f"{keys[column]}.{text}"
@@ -157,6 +160,9 @@ CODE_COLUMNS = (
     "industry",
     "region",
     "arm",
+    "outcome",
+    "state",
+    "triage",
 )
 
 
@@ -210,7 +216,7 @@ def _selection_text(drill: state.Drill) -> str:
             parts.append(month_text(value))
         elif name == "late":
             parts.append(t(f"topic_windows.late_{value}"))
-        elif name in ("complaint", "after_outage", "on_time", "converted"):
+        elif name in ("complaint", "after_outage", "on_time", "converted", "overdue"):
             parts.append(t(f"topic_windows.flag.{name}_{value}"))
         elif value == kpis.drill.NONE_VALUE:
             parts.append(f"{column_label(name)}: {tables.EMPTY}")

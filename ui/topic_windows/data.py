@@ -8,6 +8,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from core import access, kpis
+from core.risk import abnormal as risk_abnormal
 from ui import session
 
 # Months the trends and the yearly figures cover.
@@ -61,6 +62,7 @@ def collection(viewer: access.Viewer, period: str) -> dict[str, pd.DataFrame]:
             "top_debtors": kpis.collection.debtors(
                 conn, viewer, as_of, limit=kpis.collection.TOP_DEBTORS
             ).rows,
+            "arrears_risk": kpis.collection.arrears_risk(conn, viewer),
         }
 
 
@@ -82,6 +84,22 @@ def service(viewer: access.Viewer, period: str) -> dict[str, pd.DataFrame]:
             "area_rate": kpis.service.complaint_rate(conn, viewer, period, 1, by=()),
             "repeat": kpis.service.repeat_complainants(conn, viewer, period).rows,
         }
+
+
+@session.cached
+def abnormal(viewer: access.Viewer, period: str, today: dt.date) -> dict[str, pd.DataFrame]:
+    """The Abnormal-use window's figures: the ranked list now, inspections up to ``period``."""
+    engine = session.engine()
+    with engine.connect() as conn:
+        figures = {
+            "open": kpis.abnormal_use.open_orders(conn, viewer, today),
+            "outcomes": kpis.abnormal_use.inspection_figures(conn, viewer, period, TREND_MONTHS),
+            "by_outcome": kpis.abnormal_use.inspection_figures(
+                conn, viewer, period, TREND_MONTHS, by=("month", "outcome")
+            ),
+        }
+    figures["ranked"] = risk_abnormal.ranked(engine, viewer)
+    return figures
 
 
 @session.cached
@@ -141,6 +159,10 @@ def _campaign(conn, viewer, period, selection):
     return kpis.campaign_returns.campaign_customers(conn, viewer, campaign_id, selection)
 
 
+def _inspections(conn, viewer, period, selection):
+    return kpis.abnormal_use.order_list(conn, viewer, dt.date.today(), selection)
+
+
 def _repeat(conn, viewer, period, selection):
     return kpis.service.repeat_complainants(conn, viewer, period, selection)
 
@@ -159,6 +181,7 @@ FIGURES: dict[str, Figure] = {
     ),
     "repeat": Figure("service", ("region", "customer_class"), _repeat),
     "campaign": Figure("campaigns", ("campaign_id", "arm", "converted"), _campaign),
+    "inspections": Figure("abnormal", kpis.abnormal_use.ORDER_DIMENSIONS, _inspections),
 }
 
 
@@ -182,7 +205,7 @@ def freshness(viewer: access.Viewer, window: str) -> list[kpis.freshness.Freshne
 
 
 # The windows in the order the page shows them, with the sources their figures need.
-WINDOWS = ("business", "collection", "service", "campaigns")
+WINDOWS = ("business", "collection", "service", "abnormal", "campaigns")
 
 
 @session.cached
