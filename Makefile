@@ -46,8 +46,9 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# Two workers: the browser tests mostly wait for their app, the store tests for their database.
 test: $(STAMP) browser-deps spark-deps pdf-fonts lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2
 
 # Every benchmark in turn; each prints its figures (they go into the README). The reference
 # implementations some of them compare against are benchmark-only requirements.

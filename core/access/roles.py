@@ -6,7 +6,7 @@ from typing import Literal, get_args
 
 from core import errors
 
-Role = Literal["administrator", "manager", "analyst", "customer_manager"]
+Role = Literal["administrator", "manager", "analyst", "customer_manager", "inspector"]
 ROLES: tuple[Role, ...] = get_args(Role)
 
 
@@ -61,9 +61,12 @@ PAGE_ROLES: dict[str, tuple[Role, ...]] = {
     "pages/segments.py": ("manager", "analyst"),
     "pages/forecast.py": ("manager", "analyst"),
     "pages/tariffs.py": ("manager", "analyst", "customer_manager"),
-    "pages/campaigns.py": ("manager", "analyst"),
+    # Customer managers follow up their own customers whom an online contact did not reach.
+    "pages/campaigns.py": ("manager", "analyst", "customer_manager"),
     "pages/topic_windows.py": ("manager",),
     "pages/data_quality.py": ("administrator", "manager"),
+    # Inspectors (稽查人员) see their own inspection orders only (core.inspection).
+    "pages/risk.py": ("manager", "analyst", "customer_manager", "inspector"),
     "pages/admin.py": ("administrator",),
 }
 # A page nobody has given roles yet stays with the administrators: new windows on customer data
@@ -91,6 +94,15 @@ def may_open(viewer: Viewer, page_path: str) -> bool:
 def pages_for(viewer: Viewer, page_paths: Iterable[str]) -> list[str]:
     """The pages of ``page_paths`` that ``viewer`` may open, in their order."""
     return [path for path in page_paths if may_open(viewer, path)]
+
+
+def contact_rule(role: str) -> Literal["always", "never", "granted"]:
+    """Whether a role sees contact fields unmasked ``always``, ``never`` or when ``granted``."""
+    if contact_grant_for(role, False):
+        return "always"
+    if not contact_grant_for(role, True):
+        return "never"
+    return "granted"
 
 
 def contact_grant_for(role: str, granted: bool) -> bool:

@@ -25,11 +25,16 @@ from core.ingest.rejected import REJECTED_INSERT_COLUMNS, Batch
 from core.store import rules, schema
 
 # Time-series tables: "replace this range" works on each series' time range.
-SERIES_COLUMN = {"readings": "customer_id", "weather": "region"}
+SERIES_COLUMN = {
+    "readings": "customer_id",
+    "weather": "region",
+    "area_readings": "transformer_area",
+}
 # The column whose range says which period a file's rows cover.
 PERIOD_COLUMN = {
     "readings": "ts",
     "weather": "ts",
+    "area_readings": "ts",
     "work_orders": "created_at",
     "channel_activity": "date",
     "outages": "start",

@@ -1,0 +1,67 @@
+"""The time-of-use period of every timestamp under a tariff's schedule."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pandas as pd
+
+from core import calendars, errors
+from core.tariffs.model import _DAY_NS, _HOUR_NS, HOURS_PER_DAY, PERIODS, Tariff
+
+
+@functools.lru_cache(maxsize=64)
+def _lookup(tariff: Tariff) -> np.ndarray:
+    letters = "".join(tariff.schedule)
+    index = {period[0]: number for number, period in enumerate(PERIODS)}
+    return np.array([index[letter] for letter in letters], dtype=np.int8)
+
+
+def _period_index_ns(tariff: Tariff, ts: np.ndarray, months: np.ndarray) -> np.ndarray:
+    """:func:`period_index` of interval starts given as nanoseconds and months since 1970."""
+    if tariff.kind in ("flat", "tiered"):
+        return np.full(len(ts), PERIODS.index("flat"), dtype=np.int8)
+    hours = ts // _HOUR_NS
+    hours %= HOURS_PER_DAY
+    slots = months % 12
+    slots *= 2
+    if tariff.has_day_types:
+        off = ~calendars.workdays(pd.DatetimeIndex(ts.astype("datetime64[ns]")))
+        slots += off
+    slots *= HOURS_PER_DAY
+    slots += hours
+    return _lookup(tariff)[slots]
+
+
+def period_index(tariff: Tariff, timestamps: pd.DatetimeIndex | pd.Series) -> np.ndarray:
+    """The index into :data:`PERIODS` of each interval start (see :func:`period_labels`)."""
+    stamps = pd.DatetimeIndex(timestamps)
+    if stamps.hasnans:
+        raise errors.UserError("tariffs.error.missing_time")
+    ts = stamps.as_unit("ns").asi8
+    return _period_index_ns(tariff, ts, _months_since_1970(ts))
+
+
+def _months_since_1970(ts: np.ndarray) -> np.ndarray:
+    # Converted once per distinct day: readings span a few hundred days, not a million.
+    days = ts // _DAY_NS
+    first = int(days.min()) if len(days) else 0
+    span = np.arange(first, int(days.max()) + 1 if len(days) else first)
+    months = span.astype("datetime64[D]").astype("datetime64[M]").view(np.int64)
+    days -= first
+    return months[days]
+
+
+def period_labels(tariff: Tariff, timestamps: pd.DatetimeIndex | pd.Series) -> np.ndarray:
+    """The time-of-use period of each interval start.
+
+    Args:
+        tariff: the tariff whose schedule applies.
+        timestamps: interval starts, naive local time.
+
+    Returns:
+        An array of period names from :data:`PERIODS`; ``flat`` throughout for a tariff without
+        time-of-use periods.
+    """
+    return np.asarray(PERIODS, dtype=object)[period_index(tariff, timestamps)]
