@@ -195,7 +195,6 @@ def test_the_spark_command_names_a_missing_lake(tmp_path, demo_copy, capsys):
 
 
 def test_spark_bills_equal_the_tariff_pages_to_the_fen(spark, demo_lake, demo_store):
-    spark_features.register_lake(spark, demo_lake)
     catalog = tariffs.load_catalog()
     rows, start, end = spark_bills.run(spark, str(demo_lake), catalog)
     on_spark = rows.toPandas()

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from core import errors, savings
+from core.spark import features as spark_features
+from core.spark import lake
 from core.store import schema
 from core.tariffs import Tariff
 
@@ -108,21 +110,23 @@ def customer_plans(
 
 
 def run(spark, lake_dir: str, catalog: Mapping[str, Tariff], months: int = savings.MONTHS_RANKED):
-    """The bills of every customer of the registered lake views, as a Spark DataFrame.
+    """The bills of every customer of the lake, as a Spark DataFrame.
 
     Args:
-        spark: the session, with :func:`core.spark.features.register_lake` done.
-        lake_dir: the lake (for the month partitions of the priced window).
+        spark: the session.
+        lake_dir: the lake; its views are registered with the priced months only.
         catalog: the tariff catalog, shipped to the executors with the function.
         months: calendar months priced (the app's default).
 
     Returns:
         ``(rows, start, end)``: the DataFrame of :data:`BILL_COLUMNS` and the window priced.
     """
-    last = spark.sql(f"SELECT max(ts) FROM {schema.readings.name}").collect()[0][0]
+    last = lake.manifest(lake_dir).get("last_reading")
     if last is None:
         raise errors.UserError("spark.error.lake_without_readings")
-    start, end = savings.window_ending(last, months)
+    start, end = savings.window_ending(dt.datetime.fromisoformat(last), months)
+    last_month = end - dt.timedelta(days=1)
+    spark_features.register_lake(spark, lake_dir, (f"{start:%Y-%m}", f"{last_month:%Y-%m}"))
     readings = spark.table(schema.readings.name).where(
         f"ts >= TIMESTAMP_NTZ '{start:%Y-%m-%d %H:%M:%S}' "
         f"AND ts < TIMESTAMP_NTZ '{end:%Y-%m-%d %H:%M:%S}'"

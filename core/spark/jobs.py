@@ -70,7 +70,6 @@ def bills_job(spark, engine: sa.Engine, lake_dir: str, progress: Progress | None
     started = dt.datetime.now()
     report = progress or (lambda _label, _fraction: None)
     report("lake", 0.0)
-    spark_features.register_lake(spark, lake_dir)
     rows, start, end = bills.run(spark, lake_dir, tariffs.load_catalog())
     folder = lake.results_folder(lake_dir, "bills")
     report("bills", 0.1)

@@ -57,7 +57,6 @@ def build(requested_master: str | None = None, *, app_name: str = APP_NAME):
         SparkSession.builder.master(chosen)
         .appName(app_name)
         .config("spark.sql.shuffle.partitions", partitions)
-        .config("spark.default.parallelism", partitions)
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.session.timeZone", "UTC")
