@@ -10,6 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from core import access, cli
+from core.demo import accounts as demo_accounts
+from core.demo import org as demo_org
 from core.store import engine as store_engine
 from core.store import schema
 
@@ -360,6 +362,7 @@ EXPECTED_PAGES = {
         "pages/campaigns.py",
         "pages/topic_windows.py",
         "pages/data_quality.py",
+        "pages/risk.py",
     },
     "analyst": {
         "pages/overview.py",
@@ -369,6 +372,7 @@ EXPECTED_PAGES = {
         "pages/forecast.py",
         "pages/tariffs.py",
         "pages/campaigns.py",
+        "pages/risk.py",
     },
     "customer_manager": {
         "pages/overview.py",
@@ -376,7 +380,9 @@ EXPECTED_PAGES = {
         "pages/customer_360.py",
         "pages/tariffs.py",
         "pages/campaigns.py",
+        "pages/risk.py",
     },
+    "inspector": {"pages/overview.py", "pages/account.py", "pages/risk.py"},
 }
 
 
@@ -388,7 +394,7 @@ def test_each_role_sees_exactly_its_pages(role):
 
 def test_a_page_without_roles_is_for_administrators_only():
     assert access.may_open(access.Viewer("a", "administrator"), "pages/new_window.py")
-    for role in ("manager", "analyst", "customer_manager"):
+    for role in ("manager", "analyst", "customer_manager", "inspector"):
         assert not access.may_open(access.Viewer("x", role), "pages/new_window.py")
 
 
@@ -407,11 +413,11 @@ def test_org_tree_is_city_districts_service_offices(access_store):
 
 
 def test_service_offices_from_transformer_area_numbers():
-    assert access.service_office_of("大冶市", "大冶001号台区") == "大冶市第1供电所"
-    assert access.service_office_of("大冶市", "大冶008号台区") == "大冶市第1供电所"
-    assert access.service_office_of("大冶市", "大冶009号台区") == "大冶市第2供电所"
-    assert access.service_office_of("大冶市", "东风路台区") == "大冶市供电所"
-    assert access.service_office_of("大冶市", None) is None
+    assert demo_org.service_office_of("大冶市", "大冶001号台区") == "大冶市第1供电所"
+    assert demo_org.service_office_of("大冶市", "大冶008号台区") == "大冶市第1供电所"
+    assert demo_org.service_office_of("大冶市", "大冶009号台区") == "大冶市第2供电所"
+    assert demo_org.service_office_of("大冶市", "东风路台区") == "大冶市供电所"
+    assert demo_org.service_office_of("大冶市", None) is None
 
 
 def customer_ids(engine: sa.Engine, condition: sa.ColumnElement) -> set[str]:
@@ -421,12 +427,12 @@ def customer_ids(engine: sa.Engine, condition: sa.ColumnElement) -> set[str]:
         )
 
 
-@pytest.mark.parametrize("user_name", [name for name, _ in access.DEMO_ACCOUNTS])
+@pytest.mark.parametrize("user_name", [name for name, _ in demo_accounts.DEMO_ACCOUNTS])
 def test_each_demo_account_sees_exactly_its_rows(access_store, user_name):
-    viewer = access.authenticate(access_store, user_name, access.DEMO_PASSWORD)
+    viewer = access.authenticate(access_store, user_name, demo_accounts.DEMO_PASSWORD)
     with access_store.connect() as conn:
         visible = access.visible_customers(conn, viewer, limit=10_000)
-        accounts = {account.user_name: account for account in access.demo_accounts(conn)}
+        accounts = {account.user_name: account for account in demo_accounts.demo_accounts(conn)}
     customers = schema.customers
     scope = accounts[user_name].scope
     if user_name == "district_manager":
@@ -443,18 +449,22 @@ def test_each_demo_account_sees_exactly_its_rows(access_store, user_name):
 
 def test_demo_accounts_have_the_roles_and_scopes_the_login_page_lists(access_store):
     with access_store.connect() as conn:
-        accounts = access.demo_accounts(conn)
-    assert [(account.user_name, account.role) for account in accounts] == list(access.DEMO_ACCOUNTS)
+        accounts = demo_accounts.demo_accounts(conn)
+    assert [(account.user_name, account.role) for account in accounts] == list(
+        demo_accounts.DEMO_ACCOUNTS
+    )
     assert {account.user_name for account in accounts if account.scope} == {
         "district_manager",
         "customer_manager",
     }
-    assert access.authenticate(access_store, "admin", access.DEMO_PASSWORD).contact_grant
-    assert not access.authenticate(access_store, "manager", access.DEMO_PASSWORD).contact_grant
+    assert access.authenticate(access_store, "admin", demo_accounts.DEMO_PASSWORD).contact_grant
+    assert not access.authenticate(
+        access_store, "manager", demo_accounts.DEMO_PASSWORD
+    ).contact_grant
 
 
 def test_search_obeys_the_scope(access_store):
-    viewer = access.authenticate(access_store, "customer_manager", access.DEMO_PASSWORD)
+    viewer = access.authenticate(access_store, "customer_manager", demo_accounts.DEMO_PASSWORD)
     with access_store.connect() as conn:
         other = conn.execute(
             sa.select(schema.customers.c.customer_id, schema.customers.c.phone)
@@ -480,7 +490,7 @@ def test_a_service_office_sees_its_transformer_areas(access_store):
     assert viewer.regions == (office.parent,)
     served = every[
         [
-            access.service_office_of(region, area) == office.name
+            demo_org.service_office_of(region, area) == office.name
             for region, area in zip(every["region"], every["transformer_area"], strict=True)
         ]
     ]
@@ -495,7 +505,7 @@ def test_unknown_org_unit_is_refused(access_store):
 
 
 def test_opening_another_managers_customer_is_refused_and_audited(access_store):
-    viewer = access.authenticate(access_store, "customer_manager", access.DEMO_PASSWORD)
+    viewer = access.authenticate(access_store, "customer_manager", demo_accounts.DEMO_PASSWORD)
     customers = schema.customers
     own = sorted(customer_ids(access_store, customers.c.manager_id == viewer.manager_id))[0]
     other = sorted(customer_ids(access_store, customers.c.manager_id != viewer.manager_id))[0]
@@ -645,3 +655,161 @@ def test_rejected_rows_are_masked_by_the_column_they_came_from():
     ]
     granted = access.Viewer("a", "administrator", contact_grant=True)
     assert access.mask_frame(granted, rejected).equals(rejected)
+
+
+# Sessions a reload finds again (every backend)
+
+
+def test_a_session_token_resumes_its_session_until_it_ends(store):
+    with store.begin() as conn:
+        access.create_user(conn, access.SYSTEM, "li.manager", PASSWORD, "manager")
+        viewer = access.viewer_for(conn, "li.manager")
+    start = dt.datetime(2024, 5, 6, 9, 0)
+    with store.begin() as conn:
+        token = access.start_session(conn, viewer, at=start)
+        stored = conn.execute(sa.select(schema.sessions)).one()
+    assert token not in stored and stored.token_hash != token, "only the token's hash is kept"
+    assert len(token) >= 40
+
+    def resume(at, value=token):
+        with store.begin() as conn:
+            return access.resume_session(conn, value, at=at)
+
+    used = start + dt.timedelta(minutes=access.SESSION_IDLE_MINUTES - 1)
+    assert resume(used) == viewer
+    # Used again within the idle time: still open, however long after the start.
+    later = used + dt.timedelta(minutes=access.SESSION_IDLE_MINUTES - 1)
+    assert resume(later) == viewer
+    assert resume(later, "not-a-token") is None
+    assert resume(later, token[:-1] + ("A" if token[-1] != "A" else "B")) is None
+    # Idle too long: ended, for good.
+    idle = later + dt.timedelta(minutes=access.SESSION_IDLE_MINUTES + 1)
+    assert resume(idle) is None
+    assert resume(later) is None
+
+
+def test_a_session_ends_with_its_account_or_its_age(store):
+    with store.begin() as conn:
+        access.create_user(conn, access.SYSTEM, "li.manager", PASSWORD, "manager")
+        viewer = access.viewer_for(conn, "li.manager")
+        disabled, reset, old, signed_out = (access.start_session(conn, viewer) for _ in range(4))
+    with store.begin() as conn:
+        access.end_session(conn, signed_out)
+        assert access.resume_session(conn, signed_out) is None
+        assert (
+            access.resume_session(
+                conn, old, at=access.now() + dt.timedelta(hours=access.SESSION_MAX_HOURS, minutes=1)
+            )
+            is None
+        )
+        access.reset_password(conn, access.SYSTEM, "li.manager", "another123")
+        assert access.resume_session(conn, reset) is None
+    with store.begin() as conn:
+        fresh = access.start_session(conn, viewer)
+        access.update_user(conn, access.SYSTEM, "li.manager", active=False)
+        assert access.resume_session(conn, fresh) is None
+        assert access.resume_session(conn, disabled) is None
+
+
+# The organisation tree is data
+
+
+ORG_FILE = """单位路径,单位名称,层级,上级
+滨江市,滨江市,city,
+东区,东区,district,滨江市
+西区,西区,district,滨江市
+东区/东区城南供电所,东区城南供电所,service_office,东区
+东区/东区城南供电所/东风路台区,东风路台区,transformer_area,东区/东区城南供电所
+东区/东区城南供电所/A区,A区,transformer_area,东区/东区城南供电所
+东区/东区城北供电所,东区城北供电所,service_office,东区
+东区/东区城北供电所/北门台区,北门台区,transformer_area,东区/东区城北供电所
+西区/西区供电所/某台区,某台区,district_office,西区/西区供电所
+"""
+
+
+def customers_in_areas(store, areas: dict[str, tuple[str, str]]) -> None:
+    with store.begin() as conn:
+        conn.execute(
+            schema.customers.insert(),
+            [
+                {
+                    "customer_id": customer_id,
+                    "name": f"客户{customer_id}",
+                    "customer_class": "industrial",
+                    "region": region,
+                    "transformer_area": area,
+                    "tariff_code": "X",
+                }
+                for customer_id, (region, area) in areas.items()
+            ],
+        )
+
+
+def test_the_org_tree_is_imported_and_scopes_come_from_it(small_store, tmp_path):
+    from core import ingest
+
+    customers_in_areas(
+        small_store,
+        {
+            "1": ("东区", "东风路台区"),
+            "2": ("东区", "A区"),
+            "3": ("东区", "北门台区"),
+            "4": ("西区", "某台区"),
+        },
+    )
+    path = tmp_path / "org.csv"
+    path.write_text(ORG_FILE, encoding="utf-8")
+    # Rows that belong to no customer: only an administrator imports them.
+    with pytest.raises(access.AccessError):
+        ingest.import_file(
+            small_store, "org_units", path, viewer=access.Viewer("m", "manager", regions=("东区",))
+        )
+    result = ingest.import_file(small_store, "org_units", path, viewer=access.SYSTEM)
+    assert (result.rows_landed, result.rows_rejected) == (8, 1), "an unknown level is refused"
+    with small_store.begin() as conn:
+        units = access.org_units(conn)
+        assert [(unit.path, unit.level) for unit in units] == [
+            ("", "city"),
+            ("东区", "district"),
+            ("东区/东区城北供电所", "service_office"),
+            ("东区/东区城南供电所", "service_office"),
+            ("西区", "district"),
+        ]
+        assert units[0].name == "滨江市"
+        # Areas named any way at all belong to the office the tree puts them under.
+        assert access.org_scope(conn, "东区/东区城南供电所") == (("东区",), ("A区", "东风路台区"))
+        access.create_user(
+            conn, access.SYSTEM, "nan.lead", PASSWORD, "manager", org_unit="东区/东区城南供电所"
+        )
+        seen = access.visible_customers(conn, access.viewer_for(conn, "nan.lead"))
+        assert sorted(seen["customer_id"]) == ["1", "2"]
+        with pytest.raises(access.AccessError):
+            access.org_scope(conn, "西区/西区供电所")
+
+
+def test_a_store_without_an_org_tree_scopes_to_its_districts(small_store):
+    customers_in_areas(small_store, {"1": ("东区", "东风路台区"), "2": ("西区", "某台区")})
+    with small_store.connect() as conn:
+        units = access.org_units(conn)
+        assert [(unit.path, unit.level) for unit in units] == [
+            ("", "city"),
+            ("东区", "district"),
+            ("西区", "district"),
+        ]
+        assert access.org_scope(conn, "西区") == (("西区",), ())
+
+
+def test_the_demo_tree_puts_every_customers_area_under_one_office(access_store):
+    with access_store.connect() as conn:
+        tree = pd.read_sql(sa.select(schema.org_units), conn)
+        placed = pd.read_sql(
+            sa.select(schema.customers.c.region, schema.customers.c.transformer_area).distinct(),
+            conn,
+        ).dropna()
+    areas = tree[tree["level"] == "transformer_area"]
+    assert not areas["path"].duplicated().any()
+    offices = tree.set_index("path")
+    for region, area in placed.itertuples(index=False):
+        office = demo_org.service_office_of(region, area)
+        row = areas[areas["path"] == f"{region}/{office}/{area}"]
+        assert len(row) == 1 and offices.loc[row["parent"].iloc[0], "parent"] == region

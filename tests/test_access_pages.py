@@ -7,6 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core import access, i18n
+from core.demo import accounts as demo_accounts
 from core.store import engine as store_engine
 from core.store import schema
 
@@ -38,9 +39,9 @@ def test_the_app_shows_only_the_sign_in_page_until_someone_signs_in(access_url, 
     assert at.title[0].value == en("access.login_title")
     assert "viewer" not in at.session_state
     # The demo store tells how to sign in: the shared password and one account per role.
-    assert any(access.DEMO_PASSWORD in info.value for info in at.info)
+    assert any(demo_accounts.DEMO_PASSWORD in info.value for info in at.info)
     listed = at.table[0].value.iloc[:, 0].tolist()
-    assert listed == [name for name, _ in access.DEMO_ACCOUNTS]
+    assert listed == [name for name, _ in demo_accounts.DEMO_ACCOUNTS]
 
 
 def test_a_wrong_password_keeps_the_gate_closed(access_url, monkeypatch):
@@ -58,7 +59,7 @@ def test_a_wrong_password_keeps_the_gate_closed(access_url, monkeypatch):
 def test_signing_in_opens_the_app_as_that_account(access_url, monkeypatch):
     at = app_test("app.py", access_url, monkeypatch).run()
     at.text_input(key="login_user_name").input("customer_manager")
-    at.text_input(key="login_password").input(access.DEMO_PASSWORD)
+    at.text_input(key="login_password").input(demo_accounts.DEMO_PASSWORD)
     at.button[0].click().run()
     assert not at.exception
     viewer = at.session_state["viewer"]
@@ -100,14 +101,16 @@ def test_admin_page_lists_accounts_audit_and_organisation(access_url, monkeypatc
     at.run()
     assert not at.exception
     accounts, entries, tree, contacts, roles = (frame.value for frame in at.dataframe)
-    assert {name for name, _ in access.DEMO_ACCOUNTS} <= set(accounts[en("admin.column.user_name")])
+    assert {name for name, _ in demo_accounts.DEMO_ACCOUNTS} <= set(
+        accounts[en("admin.column.user_name")]
+    )
     assert len(accounts.columns) == len(schema.users.columns) - 1, "no password hash shown"
     assert list(entries.columns) == [
         en(f"admin.column.{name}")
         for name in ("id", "at", "user_name", "action", "target", "detail")
     ]
     assert en("access.action_user_created") in set(entries[en("admin.column.action")])
-    assert len(entries) >= len(access.DEMO_ACCOUNTS)
+    assert len(entries) >= len(demo_accounts.DEMO_ACCOUNTS)
     assert tree.iloc[0, 2] == "" and len(tree) > 7
     assert len(roles) == len(access.PAGE_ROLES)
     # What each role really gets: the customer manager sees their customers' contacts although
@@ -356,3 +359,52 @@ def test_every_page_has_roles_and_guards_itself(page):
     assert path in access.PAGE_ROLES, f"give {path} its roles in core.access.PAGE_ROLES"
     source = (ROOT / path).read_text(encoding="utf-8")
     assert "session.require_page(" in source and f'"{path}"' in source
+
+
+def test_a_reloaded_browser_resumes_its_session_by_its_token(access_url, monkeypatch):
+    from ui import session
+
+    engine = store_engine.connect(access_url)
+    with engine.begin() as conn:
+        access.create_user(conn, access.SYSTEM, "wu.analyst", "analyst2024", "analyst")
+        token = access.start_session(conn, access.viewer_for(conn, "wu.analyst"))
+    engine.dispose()
+    monkeypatch.setenv("DATABASE_URL", access_url)
+    # A reload is a new Streamlit session: nothing in its state, the token in the browser.
+    monkeypatch.setattr(session, "browser_token", lambda: token)
+    at = AppTest.from_function(gate_script, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert at.session_state["viewer"].user_name == "wu.analyst"
+    assert audit(access_url, user_name="wu.analyst", action="session_resumed").shape[0] == 1
+
+    # Signing out ends the stored session: the same token resumes nothing in the next reload.
+    def sign_out_script():
+        import streamlit as st
+
+        from ui import session
+
+        session.gate()
+        session.sign_out()
+        st.write("signed out")
+
+    AppTest.from_function(sign_out_script, default_timeout=TIMEOUT).run()
+    again = AppTest.from_function(gate_script, default_timeout=TIMEOUT).run()
+    assert "viewer" not in again.session_state
+    assert again.markdown[0].value == "None"
+
+
+def test_a_real_store_shows_no_demo_hint(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'real.sqlite'}"
+    engine = store_engine.connect(url)
+    store_engine.migrate(engine)
+    with engine.begin() as conn:
+        access.create_administrator(conn, "root", "secret123")
+        # Accounts named like the demo's do not make a store a demo store.
+        access.create_user(conn, access.SYSTEM, "analyst", "secret123", "analyst")
+    engine.dispose()
+    at = app_test("app.py", url, monkeypatch).run()
+    assert not at.exception
+    assert at.title[0].value == en("access.login_title")
+    assert not at.info and not at.table
+    shown = " ".join(element.value for element in at.markdown)
+    assert demo_accounts.DEMO_PASSWORD not in shown

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from core import ingest
+from core import access, ingest
 from core.kpis import limits as time_limits
 from core.store import schema
 
@@ -69,6 +69,36 @@ def test_importing_the_same_export_twice_adds_nothing(store):
             store, "applications", SAMPLES / "applications_gbk.csv", refresh_features=False
         )
     assert len(_table(store, schema.applications)) == 5
+
+
+def test_a_district_writer_lands_only_the_applications_of_their_district(store):
+    ingest.import_file(store, "customers", SAMPLES / "customers.csv", refresh_features=False)
+    daye = access.Viewer(user_name="daye", role="manager", regions=("大冶市",))
+    result = ingest.import_file(
+        store,
+        "applications",
+        SAMPLES / "applications_gbk.csv",
+        viewer=daye,
+        refresh_features=False,
+    )
+    stored = set(_table(store, schema.applications)["application_id"])
+    # 大冶市: an applicant and a customer of the district; the others are outside it.
+    assert stored == {"YK2025030001", "YK2025030003"}
+    with store.connect() as conn:
+        refused = conn.execute(
+            sa.select(schema.rejected_rows.c.row_number, schema.rejected_rows.c.column_name)
+            .where(
+                schema.rejected_rows.c.import_id == result.import_id,
+                schema.rejected_rows.c.reason_code == "out_of_scope",
+            )
+            .order_by(schema.rejected_rows.c.row_number)
+        ).all()
+    # 黄石港区's applicant, 下陆区's customer, then the building sites of the other districts.
+    assert [tuple(row) for row in refused] == [
+        (3, "region"),
+        (5, "customer_id"),
+        *((row, "region") for row in (6, 7, 8, 9)),
+    ]
 
 
 @pytest.fixture(scope="module")

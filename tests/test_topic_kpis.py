@@ -674,3 +674,164 @@ def test_a_limits_file_missing_an_entry_is_refused_with_its_name(tmp_path):
     with pytest.raises(errors.UserError) as refused:
         time_limits.load(unknown)
     assert refused.value.key == "kpis.error.limits_unknown"
+
+
+def test_campaign_returns_are_the_campaign_evaluation_on_every_backend(store):
+    from core import campaigns
+
+    customers = [
+        _customer(f"C{index:03d}", "North" if index % 2 else "South") for index in range(160)
+    ]
+    start = dt.datetime(2025, 3, 1, 9)
+    members = []
+    for index, customer in enumerate(customers):
+        treated = index < 120
+        # 30 of 120 contacted customers convert, 4 of 40 in control: 21 incremental conversions.
+        converted = (index < 30) if treated else (index < 124)
+        members.append(
+            {
+                "campaign_id": "CMP1",
+                "customer_id": customer["customer_id"],
+                "arm": "treatment" if treated else "control",
+                "contacted_at": start if treated else None,
+                "responded_at": start + dt.timedelta(days=1) if treated and converted else None,
+                "converted_at": start + dt.timedelta(days=3) if converted else None,
+                "value_cny": 50.0 if converted else None,
+            }
+        )
+    campaign = {
+        "campaign_id": "CMP1",
+        "name": "代扣签约",
+        "goal": "retain",
+        "start_date": dt.date(2025, 3, 1),
+        "end_date": dt.date(2025, 4, 30),
+        "cost_per_contact_cny": 2.0,
+    }
+    with store.begin() as conn:
+        _insert(conn, schema.customers, customers)
+        _insert(conn, schema.campaigns, [campaign])
+        _insert(conn, schema.campaign_members, members)
+    with store.connect() as conn:
+        returns = kpis.campaign_returns.campaign_returns(conn, access.SYSTEM)
+        behind = kpis.campaign_returns.campaign_customers(
+            conn, access.SYSTEM, "CMP1", {"arm": "treatment", "converted": "1"}
+        )
+        north = kpis.campaign_returns.campaign_returns(
+            conn, access.Viewer("n", "manager", regions=("North",))
+        )
+        stored = campaigns.members.stored_members(conn, access.SYSTEM)
+        designs = campaigns.members.designs(conn)
+    (evaluation,) = campaigns.evaluate(stored, designs)
+    headline = evaluation.headline
+    row = returns.iloc[0]
+    assert row["incremental_conversions"] == pytest.approx(headline.conversion.incremental)
+    assert row["incremental_conversions"] == pytest.approx(30 - 120 * 4 / 40)
+    assert row["cost_cny"] == pytest.approx(240.0)
+    assert row["cost_per_incremental_conversion"] == pytest.approx(240.0 / 18)
+    assert row["roi"] == pytest.approx(headline.roi)
+    assert row["treatment_rate"] == pytest.approx(0.25) and row["control_rate"] == pytest.approx(
+        0.1
+    )
+    assert behind.total_rows == 30 and behind.totals["value_cny"] == pytest.approx(1500.0)
+    assert north.iloc[0]["members"] == 80
+
+
+def _order(customer_id: str, state: str, **fields) -> dict:
+    created = dt.datetime(2025, 5, 2, 9)
+    return {
+        "customer_id": customer_id,
+        "state": state,
+        "assignee": "inspector",
+        "due_date": dt.date(2025, 5, 20),
+        "created_at": created,
+        "created_by": "manager",
+        "updated_at": created,
+        **fields,
+    }
+
+
+def test_inspection_outcomes_open_orders_and_recovery_on_every_backend(store):
+    resolved = dt.datetime(2025, 5, 15, 16)
+    orders = [
+        _order(
+            "C1", "resolved", outcome="confirmed_theft", recovered_cny=1200.0, resolved_at=resolved
+        ),
+        _order("C2", "resolved", outcome="meter_fault", recovered_cny=300.5, resolved_at=resolved),
+        _order("C3", "resolved", outcome="no_issue", resolved_at=resolved),
+        _order("C4", "resolved", outcome="vacancy", resolved_at=dt.datetime(2025, 6, 3)),
+        _order("C1", "dispatched"),
+        _order("C2", "on_site", due_date=dt.date(2025, 7, 1)),
+        # Another district's order, and one resolved before the months asked for.
+        _order("C9", "created"),
+        _order(
+            "C3",
+            "resolved",
+            outcome="confirmed_theft",
+            recovered_cny=99.0,
+            resolved_at=dt.datetime(2024, 1, 5),
+        ),
+    ]
+    customers = [_customer(f"C{index}") for index in (1, 2, 3, 4)] + [_customer("C9", "South")]
+    north = access.Viewer("n", "manager", regions=("North",))
+    with store.begin() as conn:
+        _insert(conn, schema.customers, customers)
+        _insert(conn, schema.inspection_orders, orders)
+    today = dt.date(2025, 6, 10)
+    with store.connect() as conn:
+        monthly = kpis.abnormal_use.inspection_figures(conn, north, "2025-06", 12)
+        by_outcome = kpis.abnormal_use.inspection_figures(
+            conn, north, "2025-06", 12, by=("outcome",)
+        ).set_index("outcome")
+        opened = kpis.abnormal_use.open_orders(conn, north, today).set_index("state")
+        everyone = kpis.abnormal_use.open_orders(conn, access.SYSTEM, today).set_index("state")
+        behind = kpis.abnormal_use.order_list(conn, north, today, {"month": "2025-05"})
+        late = kpis.abnormal_use.order_list(conn, north, today, {"overdue": "1"})
+    may = monthly.set_index("month").loc["2025-05"]
+    assert (may["resolved"], may["hits"]) == (3, 2)
+    assert may["hit_rate"] == pytest.approx(2 / 3)
+    assert may["recovered_revenue_cny"] == pytest.approx(1500.5)
+    assert monthly["resolved"].sum() == 4
+    assert by_outcome.loc["vacancy", "hits"] == 0
+    assert list(opened.index) == ["created", "dispatched", "on_site"]
+    assert opened["orders"].tolist() == [0, 1, 1] and opened["overdue"].tolist() == [0, 1, 0]
+    assert everyone.loc["created", "orders"] == 1
+    assert behind.total_rows == may["resolved"]
+    assert behind.totals["recovered_revenue_cny"] == pytest.approx(may["recovered_revenue_cny"])
+    assert behind.totals["hit"] == may["hits"]
+    assert late.total_rows == 1 and late.rows["state"].tolist() == ["dispatched"]
+
+
+def test_the_arrears_risk_list_is_the_scores_of_the_viewers_customers(store):
+    scored = dt.date(2025, 6, 30)
+    rows = [
+        {
+            "customer_id": customer_id,
+            "kind": kind,
+            "score": score,
+            "model_version": "m1",
+            "scored_on": scored,
+            "computed_at": dt.datetime(2025, 7, 1),
+            "triage": "collection",
+        }
+        for customer_id, kind, score in (
+            ("C1", "arrears", 0.4),
+            ("C2", "arrears", 0.9),
+            ("C9", "arrears", 0.95),
+            ("C1", "abnormal", 0.99),
+        )
+    ]
+    with store.begin() as conn:
+        _insert(
+            conn, schema.customers, [_customer("C1"), _customer("C2"), _customer("C9", "South")]
+        )
+        _insert(conn, schema.risk_scores, rows)
+    with store.connect() as conn:
+        listed = kpis.collection.arrears_risk(
+            conn, access.Viewer("n", "manager", regions=("North",))
+        )
+        nothing = kpis.collection.arrears_risk(
+            conn, access.Viewer("x", "manager", regions=("East",))
+        )
+    assert listed["customer_id"].tolist() == ["C2", "C1"]
+    assert listed["score"].tolist() == pytest.approx([0.9, 0.4])
+    assert nothing.empty

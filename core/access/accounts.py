@@ -4,7 +4,6 @@ import datetime as dt
 import random
 import re
 import time
-from dataclasses import dataclass
 
 import pandas as pd
 import sqlalchemy as sa
@@ -22,7 +21,6 @@ from core.access.roles import (
     ROLES,
     SYSTEM,
     AccessError,
-    Role,
     Viewer,
     contact_grant_for,
     require_administrator,
@@ -65,6 +63,18 @@ def _check_assignment(
         raise AccessError("access.manager_id_required")
     _bounded(manager_id, MANAGER_ID_LENGTH, "access.manager_id_too_long")
     org_scope(conn, org_unit)
+
+
+def end_sessions_of(conn: sa.Connection, user_name: str, *, at: dt.datetime | None = None) -> int:
+    """Ends every open session of an account (disabled, password reset); returns how many."""
+    table = schema.sessions
+    ended = conn.execute(
+        table.update()
+        .where(table.c.user_name == user_name, table.c.ended_at.is_(None))
+        .values(ended_at=at or now())
+        .returning(table.c.token_hash)
+    ).all()
+    return len(ended)
 
 
 def has_users(conn: sa.Connection) -> bool:
@@ -194,6 +204,8 @@ def update_user(
     conn.execute(
         schema.users.update().where(schema.users.c.user_name == user_name).values(**changes)
     )
+    if changes.get("active") is False:
+        end_sessions_of(conn, user_name)
     detail = {name: {"from": getattr(row, name), "to": value} for name, value in changes.items()}
     action = "role_changed" if "role" in changes else "user_changed"
     record(conn, actor, action, user_name, detail)
@@ -214,6 +226,7 @@ def reset_password(conn: sa.Connection, actor: Viewer, user_name: str, new_passw
         .where(schema.users.c.user_name == user_name)
         .values(password_hash=hash_password(new_password), failed_logins=0, locked_until=None)
     )
+    end_sessions_of(conn, user_name)
     record(conn, actor, "password_reset", user_name)
 
 
@@ -437,128 +450,3 @@ def create_administrator(conn: sa.Connection, user_name: str, password: str) -> 
         AccessError: the name is taken or malformed, or the password breaks the rules.
     """
     create_user(conn, SYSTEM, user_name, password, "administrator", contact_grant=True)
-
-
-# One shared password for every demo account, printed on the login page of a demo store.
-DEMO_PASSWORD = "demo1234"
-
-
-DEMO_ACCOUNTS: tuple[tuple[str, Role], ...] = (
-    ("admin", "administrator"),
-    ("manager", "manager"),
-    ("district_manager", "manager"),
-    ("analyst", "analyst"),
-    ("customer_manager", "customer_manager"),
-)
-
-
-@dataclass(frozen=True)
-class DemoAccount:
-    """A demo account as the login page describes it.
-
-    Attributes:
-        user_name: the sign-in name.
-        role: the account's role.
-        scope: the district or customer-manager id it is limited to; empty for the whole city.
-    """
-
-    user_name: str
-    role: Role
-    scope: str
-
-
-def demo_scopes(conn: sa.Connection) -> tuple[str | None, str | None]:
-    """The scopes of the demo's district manager and customer manager.
-
-    Returns:
-        The district with the most customers and the ``manager_id`` with the most customers
-        (ties broken by name); None when the store has none.
-    """
-    customers = schema.customers
-    count = sa.func.count().label("customers")
-    region = conn.execute(
-        sa.select(customers.c.region, count)
-        .group_by(customers.c.region)
-        .order_by(count.desc(), customers.c.region)
-        .limit(1)
-    ).scalar()
-    manager_id = conn.execute(
-        sa.select(customers.c.manager_id, count)
-        .where(customers.c.manager_id.is_not(None))
-        .group_by(customers.c.manager_id)
-        .order_by(count.desc(), customers.c.manager_id)
-        .limit(1)
-    ).scalar()
-    return region, manager_id
-
-
-def create_demo_accounts(conn: sa.Connection) -> list[DemoAccount]:
-    """Creates one account per role on a demo store, all with :data:`DEMO_PASSWORD`.
-
-    The district manager is scoped to the district with the most customers, the customer
-    manager to the ``manager_id`` with the most customers. Accounts that exist are left as they
-    are.
-
-    Args:
-        conn: a connection inside ``engine.begin()`` on a store with customers.
-
-    Returns:
-        The demo accounts.
-
-    Raises:
-        ValueError: the store is not a demo store (demo passwords never go on real data), or has
-            no customers with a manager to build the accounts on.
-    """
-    if not is_demo_store(conn):
-        raise ValueError(
-            "demo accounts are only created on a demo store (python -m core demo); "
-            "create a real administrator with: python -m core users --create-admin NAME"
-        )
-    region, manager_id = demo_scopes(conn)
-    if region is None or manager_id is None:
-        raise ValueError("the store has no customers with a manager_id; build the demo first")
-    scopes = {"district_manager": region, "customer_manager": manager_id}
-    accounts = []
-    for user_name, role in DEMO_ACCOUNTS:
-        if _user_row(conn, user_name) is None:
-            create_user(
-                conn,
-                SYSTEM,
-                user_name,
-                DEMO_PASSWORD,
-                role,
-                display_name=user_name.replace("_", " ").title(),
-                org_unit=region if user_name == "district_manager" else None,
-                manager_id=manager_id if role == "customer_manager" else None,
-                contact_grant=role == "administrator",
-            )
-        accounts.append(DemoAccount(user_name, role, scopes.get(user_name, "")))
-    return accounts
-
-
-def is_demo_store(conn: sa.Connection) -> bool:
-    """Whether the store holds the synthetic demo utility (it has planted ground truth)."""
-    from core.demo import truth
-
-    return truth.is_demo_store(conn)
-
-
-def demo_accounts(conn: sa.Connection) -> list[DemoAccount]:
-    """The demo accounts of a demo store, for the login page; empty on a real deployment."""
-    if not is_demo_store(conn):
-        return []
-    names = [name for name, _ in DEMO_ACCOUNTS]
-    rows = conn.execute(
-        sa.select(
-            schema.users.c.user_name,
-            schema.users.c.role,
-            schema.users.c.org_unit,
-            schema.users.c.manager_id,
-        ).where(schema.users.c.user_name.in_(names), schema.users.c.active)
-    ).all()
-    found = {row.user_name: row for row in rows}
-    return [
-        DemoAccount(name, found[name].role, found[name].org_unit or found[name].manager_id or "")
-        for name in names
-        if name in found
-    ]

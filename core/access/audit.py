@@ -29,6 +29,7 @@ AUDIT_ACTIONS = (
     "logout",
     "session_expired",
     "session_ended",
+    "session_resumed",
     "password_changed",
     "password_reset",
     "user_created",
@@ -42,6 +43,8 @@ AUDIT_ACTIONS = (
     "segment_run",
     "segment_rule_saved",
     "campaign_planned",
+    "inspection_order_created",
+    "inspection_order_changed",
 )
 
 

@@ -6,7 +6,7 @@ from typing import Literal, get_args
 
 from core import errors
 
-Role = Literal["administrator", "manager", "analyst", "customer_manager"]
+Role = Literal["administrator", "manager", "analyst", "customer_manager", "inspector"]
 ROLES: tuple[Role, ...] = get_args(Role)
 
 
@@ -65,6 +65,8 @@ PAGE_ROLES: dict[str, tuple[Role, ...]] = {
     "pages/campaigns.py": ("manager", "analyst", "customer_manager"),
     "pages/topic_windows.py": ("manager",),
     "pages/data_quality.py": ("administrator", "manager"),
+    # Inspectors (稽查人员) see their own inspection orders only (core.inspection).
+    "pages/risk.py": ("manager", "analyst", "customer_manager", "inspector"),
     "pages/admin.py": ("administrator",),
 }
 # A page nobody has given roles yet stays with the administrators: new windows on customer data

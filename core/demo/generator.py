@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from core import calendars, tariffs
 from core.demo import applications, geography, truth
 from core.demo import campaigns as demo_campaigns
+from core.demo import org as demo_org
 from core.demo.abnormal import plant_area_readings
 from core.store import engine as store_engine
 from core.store import schema
@@ -310,6 +311,7 @@ class _Generator:
         archive = self._customers()
         self.archive = archive
         store_engine.bulk_insert(conn, schema.customers, archive[_CUSTOMER_COLUMNS])
+        demo_org.write(conn, archive)
         planted = archive[["customer_id", "archetype", "peak_shiftable", "late_payer"]]
         store_engine.bulk_insert(conn, truth.customers, planted)
         outages = self._outages()

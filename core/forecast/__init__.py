@@ -39,13 +39,13 @@ from core.forecast.preparation import climatology, future_index, prepare, to_dai
 from core.forecast.series import (
     BASELINES,
     COMPONENTS,
-    COOLING_BASE_C,
+    COOLING_DEGREE_HOUR_BASE_C,
     ENSEMBLE_MEMBERS,
     ENSEMBLE_WEIGHT_STEP,
     FLAT_RUN,
     GBM_PARAMS,
     GBM_QUANTILE_PARAMS,
-    HEATING_BASE_C,
+    HEATING_DEGREE_HOUR_BASE_C,
     INTERVAL_WIDTH,
     MAX_FILL,
     MIN_HISTORY,
@@ -68,16 +68,20 @@ from core.forecast.series import (
     SeriesError,
 )
 
+# The earlier names of the degree-hour bases, for callers written before the rename.
+HEATING_BASE_C = HEATING_DEGREE_HOUR_BASE_C
+COOLING_BASE_C = COOLING_DEGREE_HOUR_BASE_C
+
 __all__ = [
     "BASELINES",
     "COMPONENTS",
-    "COOLING_BASE_C",
+    "COOLING_DEGREE_HOUR_BASE_C",
     "ENSEMBLE_MEMBERS",
     "ENSEMBLE_WEIGHT_STEP",
     "FLAT_RUN",
     "GBM_PARAMS",
     "GBM_QUANTILE_PARAMS",
-    "HEATING_BASE_C",
+    "HEATING_DEGREE_HOUR_BASE_C",
     "INTERVAL_WIDTH",
     "MAX_FILL",
     "MIN_HISTORY",

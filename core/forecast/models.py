@@ -14,10 +14,10 @@ import pandas as pd
 from core import calendars, errors
 from core.forecast.preparation import prepare
 from core.forecast.series import (
-    COOLING_BASE_C,
+    COOLING_DEGREE_HOUR_BASE_C,
     GBM_PARAMS,
     GBM_QUANTILE_PARAMS,
-    HEATING_BASE_C,
+    HEATING_DEGREE_HOUR_BASE_C,
     INTERVAL_WIDTH,
     MODELS,
     PROPHET_MAX_HISTORY,
@@ -85,8 +85,8 @@ def _quiet_prophet() -> None:
 def _degree_columns(frame: pd.DataFrame) -> pd.DataFrame:
     temperature = frame["temperature_c"]
     return frame.assign(
-        heating_degrees=(HEATING_BASE_C - temperature).clip(lower=0),
-        cooling_degrees=(temperature - COOLING_BASE_C).clip(lower=0),
+        heating_degrees=(HEATING_DEGREE_HOUR_BASE_C - temperature).clip(lower=0),
+        cooling_degrees=(temperature - COOLING_DEGREE_HOUR_BASE_C).clip(lower=0),
     )
 
 

@@ -11,9 +11,9 @@ import pandas as pd
 
 from core import errors
 from core.forecast.series import (
-    COOLING_BASE_C,
+    COOLING_DEGREE_HOUR_BASE_C,
     FLAT_RUN,
-    HEATING_BASE_C,
+    HEATING_DEGREE_HOUR_BASE_C,
     MAX_FILL,
     MIN_HISTORY,
     STEPS_PER_DAY,
@@ -204,8 +204,8 @@ def what_if_shift(future: pd.DataFrame, degrees: float = WHAT_IF_DEGREES_C) -> f
         ``-degrees`` or ``+degrees``.
     """
     temperature = pd.to_numeric(future["temperature_c"]).to_numpy(float)
-    heating = np.clip(HEATING_BASE_C - temperature, 0, None).sum()
-    cooling = np.clip(temperature - COOLING_BASE_C, 0, None).sum()
+    heating = np.clip(HEATING_DEGREE_HOUR_BASE_C - temperature, 0, None).sum()
+    cooling = np.clip(temperature - COOLING_DEGREE_HOUR_BASE_C, 0, None).sum()
     return -abs(degrees) if heating > cooling else abs(degrees)
 
 

@@ -35,9 +35,11 @@ PROPHET_UNCERTAINTY_SAMPLES = 300
 # the length (on the demo's service area 2.4 s for 120 days, 27 s for 400 days of CPU) and the
 # longer windows forecast no better; temperature carries the season. Daily series keep ten years.
 PROPHET_MAX_HISTORY = {"h": 183 * 24, "D": 10 * 366}
-# Degree-hour base temperatures: load rises below HEATING_BASE_C and above COOLING_BASE_C.
-HEATING_BASE_C = 14.0
-COOLING_BASE_C = 22.0
+# Degree-hour bases of the load models, on the hour's temperature: load rises below the heating
+# base and above the cooling base. Not the degree-day bases of the features (the building-energy
+# standard's, on the day's mean temperature; core.features).
+HEATING_DEGREE_HOUR_BASE_C = 14.0
+COOLING_DEGREE_HOUR_BASE_C = 22.0
 # The what-if moves the future temperature this far, in the direction that raises the load in the
 # forecast's season.
 WHAT_IF_DEGREES_C = 2.0

@@ -171,6 +171,19 @@ TABLE_HEADERS = {
         "接电日期": "connected_date",
         "送电日期": "connected_date",
     },
+    # An organisation export: each unit with its level and the path of the unit above it.
+    "org_units": {
+        "路径": "path",
+        "单位路径": "path",
+        "单位名称": "name",
+        "机构名称": "name",
+        "名称": "name",
+        "层级": "level",
+        "机构层级": "level",
+        "上级": "parent",
+        "上级路径": "parent",
+        "上级单位": "parent",
+    },
 }
 
 # Values exports spell in Chinese, mapped onto the store's codes.

@@ -4,12 +4,23 @@ The Overview's parts: :mod:`~core.kpis.periods` (billing months), :mod:`~core.kp
 (the headline figures), :mod:`~core.kpis.maps` (customers on the map, district outlines); their
 names are below (``kpis.headline``). The topic windows' figures are by window, each called
 through its module: :mod:`~core.kpis.business` (sales, business expansion 业扩报装),
-:mod:`~core.kpis.collection` (电费回收), :mod:`~core.kpis.service` (95598), with
+:mod:`~core.kpis.collection` (电费回收), :mod:`~core.kpis.service` (95598),
+:mod:`~core.kpis.campaign_returns` (the latest campaigns, as :mod:`core.campaigns` reads them),
+:mod:`~core.kpis.abnormal_use` (inspection orders and what they recovered), with
 :mod:`~core.kpis.freshness` (how new each window's data is), :mod:`~core.kpis.drill` (the rows
 behind a figure) and :mod:`~core.kpis.limits` (the time limits of ``data/time_limits.toml``).
 """
 
-from core.kpis import business, collection, drill, freshness, limits, service
+from core.kpis import (
+    abnormal_use,
+    business,
+    campaign_returns,
+    collection,
+    drill,
+    freshness,
+    limits,
+    service,
+)
 from core.kpis.maps import (
     MAP_MAX_POINTS,
     MIN_OUTLINE_CELLS,
@@ -31,6 +42,7 @@ from core.kpis.overview import (
 from core.kpis.periods import billed_months, latest_complete_month, month_bounds, shift_period
 
 __all__ = [
+    "abnormal_use",
     "CHANGE_DECIMALS",
     "KPI_DECIMALS",
     "KPI_NAMES",
@@ -41,6 +53,7 @@ __all__ = [
     "Kpi",
     "billed_months",
     "business",
+    "campaign_returns",
     "collection",
     "customers_by_class",
     "district_outlines",

@@ -253,3 +253,41 @@ def period_bills(
         sums=("amount_cny", "recovered_cny", "unpaid_cny"),
         order_by=(("unpaid_cny", True), ("amount_cny", True), ("customer_id", False)),
     )
+
+
+# Customers the arrears-risk list shows at most.
+ARREARS_RISK_LISTED = 20
+
+
+def arrears_risk(
+    conn: sa.Connection, viewer: access.Viewer, limit: int = ARREARS_RISK_LISTED
+) -> pd.DataFrame:
+    """The customers most likely to fall into arrears, as the risk models scored them.
+
+    Args:
+        conn: a store connection.
+        viewer: who is asking; personal fields masked for them.
+        limit: at most this many customers.
+
+    Returns:
+        ``customer_id``, ``name``, ``customer_class``, ``region``, ``score`` (a probability),
+        ``triage`` (``assistance`` or ``collection``) and ``scored_on``, likeliest first;
+        empty until arrears risk has been scored.
+    """
+    scores, customers = schema.risk_scores, schema.customers
+    query = (
+        sa.select(
+            scores.c.customer_id,
+            customers.c.name,
+            customers.c.customer_class,
+            customers.c.region,
+            scores.c.score,
+            scores.c.triage,
+            scores.c.scored_on,
+        )
+        .join(customers, customers.c.customer_id == scores.c.customer_id)
+        .where(scores.c.kind == "arrears", access.customer_scope(viewer, customers))
+        .order_by(scores.c.score.desc(), scores.c.customer_id)
+        .limit(limit)
+    )
+    return access.mask_frame(viewer, drill.read(conn, query))

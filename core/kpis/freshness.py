@@ -17,6 +17,17 @@ WINDOW_SOURCES: dict[str, tuple[str, ...]] = {
     "business": ("readings", "bills", "applications"),
     "collection": ("bills",),
     "service": ("work_orders",),
+    "campaigns": ("campaigns",),
+    "abnormal": ("abnormal",),
+}
+
+# The source without which a window has nothing to show.
+WINDOW_DATA = {
+    "business": "bills",
+    "collection": "bills",
+    "service": "work_orders",
+    "campaigns": "campaigns",
+    "abnormal": "abnormal",
 }
 
 
@@ -47,17 +58,33 @@ def _restricted(viewer: access.Viewer) -> bool:
     return bool(viewer.regions or viewer.transformer_areas or viewer.manager_id is not None)
 
 
+def _newest(conn: sa.Connection, columns: list[sa.ColumnElement], scope: sa.ColumnElement):
+    found = conn.execute(sa.select(*(sa.func.max(column) for column in columns)).where(scope)).one()
+    known = [_moment(value) for value in found if value is not None]
+    return max(known) if known else None
+
+
 def _latest(conn: sa.Connection, viewer: access.Viewer, source: str) -> dt.datetime | None:
     if source == "applications":
         applications = schema.applications
         dates = [applications.c[f"{stage}_date"] for stage in schema.APPLICATION_STAGES]
-        found = conn.execute(
-            sa.select(*(sa.func.max(column) for column in dates)).where(
-                application_scope(viewer, applications)
-            )
-        ).one()
-        known = [value for value in found if value is not None]
-        return _moment(max(known)) if known else None
+        return _newest(conn, dates, application_scope(viewer, applications))
+    if source == "abnormal":
+        scores, orders = schema.risk_scores, schema.inspection_orders
+        in_scope = access.scoped_customer_ids(viewer)
+        scored = _newest(
+            conn,
+            [scores.c.computed_at],
+            sa.and_(scores.c.kind == "abnormal", scores.c.customer_id.in_(in_scope)),
+        )
+        ordered = _newest(conn, [orders.c.updated_at], orders.c.customer_id.in_(in_scope))
+        known = [moment for moment in (scored, ordered) if moment is not None]
+        return max(known) if known else None
+    if source == "campaigns":
+        members = schema.campaign_members
+        events = [members.c.contacted_at, members.c.responded_at, members.c.converted_at]
+        scope = members.c.customer_id.in_(access.scoped_customer_ids(viewer))
+        return _newest(conn, events, scope if _restricted(viewer) else sa.true())
     table, column = {
         "readings": (schema.readings, schema.readings.c.ts),
         "bills": (schema.bills, schema.bills.c.period),
@@ -110,3 +137,14 @@ def freshness(
         age = None if latest is None else (now - latest).total_seconds() / 86400.0
         found.append(Freshness(source, latest, age, limits.stale_after_days[source]))
     return found
+
+
+def windows_with_data(
+    conn: sa.Connection, viewer: access.Viewer, windows: Sequence[str]
+) -> list[str]:
+    """The windows of ``windows`` whose data the viewer has, in their order.
+
+    A window without the records its figures come from (:data:`WINDOW_DATA`) is not listed.
+    """
+    latest = {source: _latest(conn, viewer, source) for source in set(WINDOW_DATA.values())}
+    return [window for window in windows if latest.get(WINDOW_DATA.get(window, "")) is not None]

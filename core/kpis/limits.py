@@ -18,7 +18,7 @@ ApplicantGroup = Literal["residential", "low_voltage", "high_voltage"]
 APPLICANT_GROUPS: tuple[ApplicantGroup, ...] = get_args(ApplicantGroup)
 # The stages after acceptance; "accepted" starts every application.
 TIMED_STAGES = schema.APPLICATION_STAGES[1:]
-FRESHNESS_SOURCES = ("readings", "bills", "work_orders", "applications")
+FRESHNESS_SOURCES = ("readings", "bills", "work_orders", "applications", "campaigns", "abnormal")
 
 
 @dataclass(frozen=True)

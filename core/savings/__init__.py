@@ -64,6 +64,7 @@ from core.savings.store import (
     find_customers,
     priced_readings,
     priced_window,
+    window_ending,
 )
 from core.savings.typical import (
     NON_WORKDAY_FACTOR,
@@ -111,6 +112,7 @@ __all__ = [
     "period_hours",
     "priced_readings",
     "priced_window",
+    "window_ending",
     "rank_profiles",
     "rank_savings",
     "rank_store",

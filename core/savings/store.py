@@ -95,6 +95,17 @@ def priced_window(
     last = conn.execute(sa.select(sa.func.max(schema.readings.c.ts))).scalar_one()
     if last is None:
         raise errors.UserError("savings.error.store_without_readings")
+    return window_ending(last, months)
+
+
+def window_ending(
+    last: dt.datetime, months: int = MONTHS_RANKED
+) -> tuple[dt.datetime, dt.datetime]:
+    """The ``months`` calendar months priced when the last reading is at ``last``.
+
+    Returns:
+        ``(start, end)``: the first instant and the instant after the month of ``last``.
+    """
     end = (pd.Timestamp(last).normalize().replace(day=1) + pd.offsets.MonthBegin(1)).to_pydatetime()
     start = (pd.Timestamp(end) - pd.DateOffset(months=months)).to_pydatetime()
     return start, end

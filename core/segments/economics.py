@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from core import access, features, savings, tariffs
+from core import access, features, savings, tags, tariffs
 from core.store import frames, schema
 
 # A bill change smaller than a fen is no change.
@@ -236,3 +236,35 @@ def bill_impact(
         )
     impact = pd.DataFrame(rows, columns=columns)
     return impact.sort_values(["change_cny", "tariff_code"], kind="stable").reset_index(drop=True)
+
+
+def tag_shares(conn: sa.Connection, viewer: access.Viewer, run_id: int) -> pd.DataFrame:
+    """The share of each segment's members carrying each tag, and of all members (row ``-1``).
+
+    Evaluated by the store with the tags' own conditions (:func:`core.tags.condition`).
+
+    Returns:
+        Indexed by segment_id (``-1`` for all), one column per tag name, shares as fractions.
+    """
+    rules = tags.load_rules()
+    members, stored, customers = schema.segment_members, schema.features, schema.customers
+    source = members.join(stored, stored.c.customer_id == members.c.customer_id).join(
+        customers, customers.c.customer_id == members.c.customer_id
+    )
+    shares = [
+        sa.func.avg(sa.case((tags.condition(rule), 1.0), else_=0.0)).label(rule.name)
+        for rule in rules
+    ]
+    where = sa.and_(members.c.run_id == int(run_id), access.customer_scope(viewer))
+    per_segment = frames.read_frame(
+        conn,
+        sa.select(members.c.segment_id, *shares)
+        .select_from(source)
+        .where(where)
+        .group_by(members.c.segment_id),
+    )
+    total = frames.read_frame(conn, sa.select(*shares).select_from(source).where(where))
+    total.insert(0, "segment_id", -1)
+    frame = pd.concat([per_segment, total], ignore_index=True)
+    frame["segment_id"] = frame["segment_id"].astype("int64")
+    return frame.set_index("segment_id").astype(float)

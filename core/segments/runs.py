@@ -638,3 +638,67 @@ def migration(
         index="source", columns="target", values="customers", aggfunc="sum", fill_value=0
     )
     return moves.astype(int)
+
+
+def base_profile(stored_model: dict) -> dict[str, float]:
+    """The centroid of all the run's customers in raw units, by feature (the "overall" figures)."""
+    features_ = tuple(stored_model["scaler"]["features"])
+    values = matrix.untransformed(np.asarray(stored_model["base"], dtype=float), features_)[0]
+    return dict(zip(features_, map(float, values), strict=True))
+
+
+def by_area(members: pd.DataFrame) -> pd.DataFrame:
+    """Members gathered by transformer area (台区): where the map shows areas instead of points.
+
+    Args:
+        members: :func:`members` rows (``transformer_area``, ``lat``, ``lon``, ``segment_id``).
+
+    Returns:
+        transformer_area, lat, lon (the members' mean position), customers, segment_id (the
+        segment most of them are in) and its share of the area's members.
+    """
+    located = members.dropna(subset=["lat", "lon"]).assign(
+        transformer_area=lambda frame: frame["transformer_area"].fillna("—")
+    )
+    if located.empty:
+        return pd.DataFrame(
+            columns=["transformer_area", "lat", "lon", "customers", "segment_id", "share"]
+        )
+    grouped = located.groupby("transformer_area", sort=True)
+    areas = grouped.agg(
+        lat=("lat", "mean"), lon=("lon", "mean"), customers=("customer_id", "count")
+    )
+    counts = located.groupby(["transformer_area", "segment_id"]).size().rename("members")
+    top = counts.reset_index().sort_values(
+        ["transformer_area", "members", "segment_id"], ascending=[True, False, True]
+    )
+    top = top.drop_duplicates("transformer_area").set_index("transformer_area")
+    areas["segment_id"] = top["segment_id"].astype("int64")
+    areas["share"] = top["members"] / areas["customers"]
+    return areas.reset_index()
+
+
+def member_features(
+    conn: sa.Connection,
+    viewer: access.Viewer,
+    run_id: int,
+    columns: tuple[str, ...] = matrix.CLUSTER_FEATURES,
+    limit: int = MEMBERS_LIMIT,
+) -> pd.DataFrame:
+    """Each member's segment and stored features, for distributions against the whole base.
+
+    Returns:
+        customer_id, segment_id and ``columns``; at most ``limit`` rows in customer-id order.
+    """
+    table, stored = schema.segment_members, schema.features
+    query = (
+        sa.select(table.c.customer_id, table.c.segment_id, *(stored.c[name] for name in columns))
+        .join(stored, stored.c.customer_id == table.c.customer_id)
+        .join(schema.customers, schema.customers.c.customer_id == table.c.customer_id)
+        .where(table.c.run_id == int(run_id), access.customer_scope(viewer))
+        .order_by(table.c.customer_id)
+        .limit(limit)
+    )
+    frame = frames.read_frame(conn, query)
+    frame[list(columns)] = frame[list(columns)].apply(pd.to_numeric, errors="coerce").astype(float)
+    return frame

@@ -12,6 +12,7 @@ def add_commands(
 ) -> None:
     """Adds ``export-lake`` to the command line's subcommands."""
     from core.spark import lake
+    from core.spark.jobs import JOBS
 
     export = commands.add_parser(
         "export-lake",
@@ -33,6 +34,23 @@ def add_commands(
     add_database_url(export)
     export.set_defaults(handler=_command_export_lake)
 
+    job = commands.add_parser("spark", help="run a batch job on Apache Spark over a readings lake")
+    job.add_argument("job", choices=JOBS, help="the job")
+    job.add_argument(
+        "--master",
+        default=None,
+        help="local[2], spark://host:7077, ... (default: SPARK_MASTER, else local[2])",
+    )
+    job.add_argument("--lake", required=True, help="the lake folder (python -m core export-lake)")
+    job.add_argument(
+        "--horizon",
+        choices=("day_ahead", "two_weeks", "three_months"),
+        default="day_ahead",
+        help="forecasts: the horizon (default %(default)s)",
+    )
+    add_database_url(job)
+    job.set_defaults(handler=_command_spark)
+
 
 def _language() -> str:
     language = config.setting("WORKBENCH_LANGUAGE")
@@ -48,10 +66,13 @@ def _command_export_lake(args: argparse.Namespace) -> int:
     from core.store import engine as store_engine
 
     engine = store_engine.connect(args.database_url or config.database_url())
-    store_engine.check_schema(engine)
-    summary = lake.export(
-        engine, args.lake, buckets=args.buckets, chunk_rows=args.chunk_rows, progress=_progress
-    )
+    try:
+        store_engine.check_schema(engine)
+        summary = lake.export(
+            engine, args.lake, buckets=args.buckets, chunk_rows=args.chunk_rows, progress=_progress
+        )
+    finally:
+        engine.dispose()
     print(
         i18n.translate(
             "spark.lake_written",
@@ -63,4 +84,21 @@ def _command_export_lake(args: argparse.Namespace) -> int:
             seconds=f"{summary.seconds:.1f}",
         )
     )
+    return 0
+
+
+def _command_spark(args: argparse.Namespace) -> int:
+    from core.spark import jobs, lake, session
+    from core.store import engine as store_engine
+
+    lake.manifest(args.lake)
+    engine = store_engine.connect(args.database_url or config.database_url())
+    options = {"horizon": args.horizon} if args.job == "forecasts" else {}
+    try:
+        store_engine.check_schema(engine)
+        with session.running(args.master) as spark:
+            result = jobs.RUNNERS[args.job](spark, engine, args.lake, _progress, **options)
+    finally:
+        engine.dispose()
+    print(i18n.translate(result.key, _language(), **result.values))
     return 0

@@ -21,6 +21,9 @@ from core.spark import dialect, lake
 from core.store import schema
 
 Progress = Callable[[str, float], None]
+# The plan's step that folds the readings into customer-days, and its count of readings.
+READINGS_STEP = "readings"
+READINGS_COUNT = "readings"
 
 
 @dataclass(frozen=True)
@@ -80,32 +83,50 @@ def register_frame(spark, table: sa.Table, frame) -> None:
     spark.createDataFrame(arrow.cast(lake.arrow_schema(table))).createOrReplaceTempView(table.name)
 
 
-def run_plan(spark, plan: store_features.Plan) -> pa.Table:
+def run_plan(spark, plan: store_features.Plan) -> tuple[pa.Table, int]:
     """Runs a refresh plan on Spark over the registered views.
+
+    Each work table is computed once and kept (memory, then disk) while the features select
+    reads it.
 
     Args:
         spark: the session, with :func:`register_lake` done.
         plan: the refresh (:func:`core.features.prepare`).
 
     Returns:
-        The features rows in the store's column types.
+        The features rows in the store's column types, and how many readings were read (the
+        readings step's count per customer and day, summed).
     """
+    from pyspark import StorageLevel
+
     for table, frame in plan.frames:
         register_frame(spark, table, frame)
+    kept = []
     for step in plan.steps:
         names = [column.name for column in step.table.columns]
-        spark.sql(dialect.to_sql(step.select)).toDF(*names).createOrReplaceTempView(step.table.name)
-    rows = spark.sql(dialect.to_sql(plan.select)).toArrow()
+        frame = spark.sql(dialect.to_sql(step.select)).toDF(*names)
+        frame.persist(StorageLevel.MEMORY_AND_DISK)
+        frame.createOrReplaceTempView(step.table.name)
+        kept.append(frame)
+    try:
+        daily = next(step for step in plan.steps if step.label == READINGS_STEP)
+        counted = spark.sql(f"SELECT sum(`{READINGS_COUNT}`) FROM `{daily.table.name}`").collect()[
+            0
+        ][0]
+        rows = spark.sql(dialect.to_sql(plan.select)).toArrow()
+    finally:
+        for frame in kept:
+            frame.unpersist()
     target = lake.arrow_schema(schema.features)
-    return rows.select(target.names).cast(target)
+    return rows.select(target.names).cast(target), int(counted or 0)
 
 
-def lake_period_end(spark) -> dt.date:
-    """The day after the last reading of the registered readings view."""
-    last = spark.sql(f"SELECT max(ts) FROM {schema.readings.name}").collect()[0][0]
+def lake_period_end(lake_dir: str | Path) -> dt.date:
+    """The day after the lake's last reading (from its manifest)."""
+    last = lake.manifest(lake_dir).get("last_reading")
     if last is None:
         raise UserError("spark.error.lake_without_readings")
-    return store_features.period_for(last)[1]
+    return store_features.period_for(dt.datetime.fromisoformat(last))[1]
 
 
 def refresh(
@@ -132,26 +153,16 @@ def refresh(
     started = dt.datetime.now()
     report = progress or (lambda _label, _fraction: None)
     report("lake", 0.0)
-    register_lake(spark, lake_dir)
     if period_end is None:
-        period_end = lake_period_end(spark)
+        period_end = lake_period_end(lake_dir)
     plan = store_features.prepare(engine, access.SYSTEM, period_end=period_end, computed_at=started)
-    first = plan.readings_start
-    register_lake(spark, lake_dir, (_month_label(first), _month_label(plan.end)))
-    readings = spark.sql(
-        dialect.to_sql(
-            sa.select(sa.func.count()).where(
-                schema.readings.c.ts >= dt.datetime.combine(first, dt.time()),
-                schema.readings.c.ts < dt.datetime.combine(plan.end, dt.time()),
-            )
-        )
-    ).collect()[0][0]
+    register_lake(spark, lake_dir, (_month_label(plan.readings_start), _month_label(plan.end)))
     report("features", 0.1)
-    rows = run_plan(spark, plan)
+    rows, readings = run_plan(spark, plan)
     report("store", 0.9)
     with engine.begin() as conn:
         count = store_features.replace_rows(conn, plan, rows)
     report("done", 1.0)
     return SparkRefreshSummary(
-        count, int(readings), plan.start, plan.end, (dt.datetime.now() - started).total_seconds()
+        count, readings, plan.start, plan.end, (dt.datetime.now() - started).total_seconds()
     )

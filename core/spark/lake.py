@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from core import access
@@ -43,6 +44,8 @@ DEFAULT_BUCKETS = 16
 ROW_GROUP_ROWS = 131_072
 MANIFEST = "lake.json"
 READINGS = "readings"
+# What the jobs write back into the lake: <lake>/results/<job>/.
+RESULTS = "results"
 # The tables the Spark jobs read besides the readings: the archive, bills, service records,
 # weather. The readings are the big one; these are exported whole.
 TABLES = ("customers", "bills", "work_orders", "channel_activity", "outages", "weather")
@@ -195,6 +198,10 @@ def _write(
         max_rows_per_group=ROW_GROUP_ROWS * 8,
         existing_data_behavior="error",
     )
+    if not any(folder.rglob("*.parquet")):
+        # An empty table still has its columns: Spark reads the schema from the file.
+        folder.mkdir(parents=True, exist_ok=True)
+        pq.write_table(target.empty_table(), folder / "part-0.parquet")
 
 
 def _replace(folder: Path, written: Path) -> None:
@@ -284,3 +291,8 @@ def manifest(lake: str | Path) -> dict:
     if not path.exists():
         raise UserError("spark.error.no_lake", lake=str(lake))
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def results_folder(lake: str | Path, job: str) -> Path:
+    """Where a job's rows are written in the lake: ``<lake>/results/<job>``."""
+    return Path(lake) / RESULTS / job

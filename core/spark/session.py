@@ -5,9 +5,11 @@ UI, warnings only in the log. Every timestamp is the store's naive local time; t
 UTC so Spark never shifts one (a time zone would move the wall clock of every reading).
 """
 
+import contextlib
 import os
 import sys
 import warnings
+from collections.abc import Iterator
 
 from core import config
 
@@ -55,7 +57,6 @@ def build(requested_master: str | None = None, *, app_name: str = APP_NAME):
         SparkSession.builder.master(chosen)
         .appName(app_name)
         .config("spark.sql.shuffle.partitions", partitions)
-        .config("spark.default.parallelism", partitions)
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.session.timeZone", "UTC")
@@ -68,6 +69,24 @@ def build(requested_master: str | None = None, *, app_name: str = APP_NAME):
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("WARN")
     return session
+
+
+@contextlib.contextmanager
+def running(requested_master: str | None = None) -> Iterator:
+    """A session for one command: stopped at the end unless it was running already.
+
+    Args:
+        requested_master: as for :func:`build`.
+    """
+    from pyspark.sql import SparkSession
+
+    already = SparkSession.getActiveSession()
+    spark = build(requested_master)
+    try:
+        yield spark
+    finally:
+        if already is None:
+            spark.stop()
 
 
 def quiet_pandas_notice() -> None:

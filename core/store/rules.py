@@ -266,6 +266,13 @@ RULES: tuple[Rule, ...] = (
             (f"{schema.APPLICATION_STAGES[position]}_date", "accepted_date")
         )
     ),
+    Allowed(
+        "org_units",
+        "level",
+        "not_allowed",
+        {"allowed": ", ".join(schema.ORG_LEVELS)},
+        allowed=schema.ORG_LEVELS,
+    ),
     # Every date of every table the import fills is a plausible date.
     *(
         PlausibleDate(table.name, column.name, "implausible_date", {})

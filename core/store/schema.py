@@ -559,3 +559,33 @@ inspection_events = sa.Table(
     sa.Column("recovered_cny", sa.Numeric(14, 2)),
     sa.Column("note", sa.Text),
 )
+
+# Sign-in sessions and the organisation tree (migration 0003_sessions_org).
+
+# A signed-in browser's session, found again after a reload by its token; only the token's
+# SHA-256 is kept, so the table gives nobody a way in.
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_name", sa.String(60), nullable=False),
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("last_seen", sa.DateTime, nullable=False),
+    sa.Column("ended_at", sa.DateTime),
+)
+
+# The utility's organisation: the city, its districts, their service offices (供电所) and the
+# transformer areas (台区) each office serves. A unit's path is its parents' names and its own,
+# joined by "/" ("" for the city); scopes of accounts are paths.
+ORG_LEVELS = ("city", "district", "service_office", "transformer_area")
+org_units = sa.Table(
+    "org_units",
+    metadata,
+    sa.Column("path", sa.String(200), primary_key=True),
+    sa.Column("name", sa.String(60), nullable=False),
+    sa.Column("level", sa.String(20), nullable=False),
+    sa.Column("parent", sa.String(200)),
+)
+
+# The organisation tree is imported like the other tables.
+ENTITY_TABLES = (*ENTITY_TABLES, org_units)

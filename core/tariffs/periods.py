@@ -18,16 +18,29 @@ def _lookup(tariff: Tariff) -> np.ndarray:
     return np.array([index[letter] for letter in letters], dtype=np.int8)
 
 
-def _period_index_ns(tariff: Tariff, ts: np.ndarray, months: np.ndarray) -> np.ndarray:
-    """:func:`period_index` of interval starts given as nanoseconds and months since 1970."""
+def _calendar_ns(tariff: Tariff, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Months since 1970 and :func:`period_index` of interval starts given as nanoseconds.
+
+    Readings span a few hundred days, not a million: each calendar day of the span is converted
+    once (its month, its slot in the schedule) and indexed back onto the readings.
+    """
+    days = ts // _DAY_NS
+    first = int(days.min()) if len(days) else 0
+    span = np.arange(first, int(days.max()) + 1 if len(days) else first)
+    day_months = span.astype("datetime64[D]").astype("datetime64[M]").view(np.int64)
+    days -= first
+    months = day_months[days]
     if tariff.kind in ("flat", "tiered"):
-        return np.full(len(ts), PERIODS.index("flat"), dtype=np.int8)
-    hours = (ts // _HOUR_NS) % HOURS_PER_DAY
-    slots = (months % 12) * 2
-    if tariff.has_day_types:
-        off = ~calendars.workdays(pd.DatetimeIndex(ts.astype("datetime64[ns]")))
-        slots = slots + off.astype(np.int64)
-    return _lookup(tariff)[slots * HOURS_PER_DAY + hours]
+        return months, np.full(len(ts), PERIODS.index("flat"), dtype=np.int8)
+    day_slots = (day_months % 12) * 2
+    if tariff.has_day_types and len(span):
+        stamps = pd.DatetimeIndex((span * _DAY_NS).astype("datetime64[ns]"))
+        day_slots += ~calendars.workdays(stamps)
+    day_slots *= HOURS_PER_DAY
+    slots = ts // _HOUR_NS
+    slots %= HOURS_PER_DAY
+    slots += day_slots[days]
+    return months, _lookup(tariff)[slots]
 
 
 def period_index(tariff: Tariff, timestamps: pd.DatetimeIndex | pd.Series) -> np.ndarray:
@@ -35,17 +48,7 @@ def period_index(tariff: Tariff, timestamps: pd.DatetimeIndex | pd.Series) -> np
     stamps = pd.DatetimeIndex(timestamps)
     if stamps.hasnans:
         raise errors.UserError("tariffs.error.missing_time")
-    ts = stamps.as_unit("ns").asi8
-    return _period_index_ns(tariff, ts, _months_since_1970(ts))
-
-
-def _months_since_1970(ts: np.ndarray) -> np.ndarray:
-    # Converted once per distinct day: readings span a few hundred days, not a million.
-    days = ts // _DAY_NS
-    first = int(days.min()) if len(days) else 0
-    span = np.arange(first, int(days.max()) + 1 if len(days) else first)
-    months = span.astype("datetime64[D]").astype("datetime64[M]").view(np.int64)
-    return months[days - first]
+    return _calendar_ns(tariff, stamps.as_unit("ns").asi8)[1]
 
 
 def period_labels(tariff: Tariff, timestamps: pd.DatetimeIndex | pd.Series) -> np.ndarray:

@@ -22,7 +22,7 @@ from core.tariffs.model import (
     BasicBasis,
     Tariff,
 )
-from core.tariffs.periods import _months_since_1970, _period_index_ns
+from core.tariffs.periods import _calendar_ns
 
 # Longest interval that still measures demand: 15-minute average demand is the billing standard;
 # hourly readings give an hourly average instead, and anything coarser gives none.
@@ -43,6 +43,7 @@ class _ReadingArrays:
         ts: interval starts in nanoseconds since 1970 (naive local time).
         kwh: active energy.
         kvarh: reactive energy, NaN where not metered.
+        steps: the steps between a customer's neighbouring readings, in nanoseconds.
     """
 
     codes: np.ndarray
@@ -50,6 +51,7 @@ class _ReadingArrays:
     ts: np.ndarray
     kwh: np.ndarray
     kvarh: np.ndarray
+    steps: np.ndarray
 
 
 def clean_readings(readings: pd.DataFrame, source: str = "readings") -> pd.DataFrame:
@@ -123,9 +125,10 @@ def _arrays_if_clean(readings: pd.DataFrame) -> _ReadingArrays | None:
         codes, ids = np.zeros(len(kwh), dtype=np.int64), np.array([SINGLE_CUSTOMER], dtype=object)
     # Each customer's readings in one block, in strictly increasing time: no reading repeats.
     same = codes[1:] == codes[:-1]
-    if not (np.diff(ts)[same] > 0).all():
+    steps = np.diff(ts)[same]
+    if not (steps > 0).all():
         return None
-    return _ReadingArrays(codes, ids, ts, kwh, kvarh)
+    return _ReadingArrays(codes, ids, ts, kwh, kvarh, steps)
 
 
 def _customer_blocks(customer: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
@@ -142,37 +145,37 @@ def _customer_blocks(customer: pd.Series) -> tuple[np.ndarray, np.ndarray] | Non
         ids = np.asarray(values.take(starts).to_pylist(), dtype=object)
         if len(set(ids.tolist())) != len(ids):
             return None
-        return np.cumsum(change) - 1, ids
+        codes = np.cumsum(change, dtype=np.int64)
+        codes -= 1
+        return codes, ids
     codes, ids = pd.factorize(customer)
     if (np.diff(codes) < 0).any():
         return None
     return codes, np.asarray(ids, dtype=object)
 
 
-def _interval_minutes(readings: _ReadingArrays, source: str) -> np.ndarray:
-    """Each customer's reading interval: the most frequent step between its readings, in minutes.
+def _interval_minutes(readings: _ReadingArrays, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """Each customer's reading interval and shortest step between its readings, in minutes.
 
-    The same rule as :func:`core.ingest.interval_minutes` (ties go to the shorter step), worked
-    on arrays already in customer and time order.
+    The interval is the most frequent step, the same rule as :func:`core.ingest.interval_minutes`
+    (ties go to the shorter step), worked on arrays already in customer and time order.
     """
     codes, ids = readings.codes, readings.ids
-    same = codes[1:] == codes[:-1]
-    steps = np.diff(readings.ts)[same] / _MINUTE_NS
-    owners = codes[1:][same]
-    minutes = np.full(len(ids), np.nan)
-    if len(steps):
-        starts = _block_starts(owners)
-        shortest = np.minimum.reduceat(steps, starts)
-        longest = np.maximum.reduceat(steps, starts)
-        minutes[owners[starts]] = shortest
-        # Regular readings have one step; only customers with gaps need counting.
-        ends = np.append(starts[1:], len(steps))
-        for block in np.flatnonzero(shortest != longest):
-            values, counts = np.unique(steps[starts[block] : ends[block]], return_counts=True)
-            minutes[owners[starts[block]]] = values[np.argmax(counts)]
-    unknown = np.flatnonzero(np.isnan(minutes))
-    if len(unknown):
-        raise errors.UserError("tariffs.error.one_reading", source=source, customer=ids[unknown[0]])
+    # Block k of the readings is customer k; its steps start k places earlier than its readings.
+    reading_starts = _block_starts(codes)
+    single = np.flatnonzero(np.diff(np.append(reading_starts, len(codes))) == 1)
+    if len(single):
+        raise errors.UserError("tariffs.error.one_reading", source=source, customer=ids[single[0]])
+    steps = readings.steps
+    starts = reading_starts - np.arange(len(ids))
+    shortest = np.minimum.reduceat(steps, starts) / _MINUTE_NS
+    longest = np.maximum.reduceat(steps, starts) / _MINUTE_NS
+    minutes = shortest.copy()
+    # Regular readings have one step; only customers with gaps need counting.
+    ends = np.append(starts[1:], len(steps))
+    for block in np.flatnonzero(shortest != longest):
+        values, counts = np.unique(steps[starts[block] : ends[block]], return_counts=True)
+        minutes[block] = values[np.argmax(counts)] / _MINUTE_NS
     coarse = np.flatnonzero((minutes > DEMAND_HOURLY_MAX_MINUTES) & (minutes % 60 != 0))
     if len(coarse):
         raise errors.UserError(
@@ -181,7 +184,7 @@ def _interval_minutes(readings: _ReadingArrays, source: str) -> np.ndarray:
             customer=ids[coarse[0]],
             minutes=f"{minutes[coarse[0]]:g}",
         )
-    return minutes
+    return minutes, shortest
 
 
 def _block_starts(*keys: np.ndarray) -> np.ndarray:
@@ -221,7 +224,7 @@ def monthly_usage(
     """
     arrays = _reading_arrays(readings, source)
     codes, ids, ts, kwh, kvarh = arrays.codes, arrays.ids, arrays.ts, arrays.kwh, arrays.kvarh
-    minutes = _interval_minutes(arrays, source)
+    minutes, shortest = _interval_minutes(arrays, source)
 
     coarse = minutes > DEMAND_HOURLY_MAX_MINUTES
     if coarse.any():
@@ -233,21 +236,29 @@ def monthly_usage(
         kwh = kwh[positions] / spread[positions]
         kvarh = kvarh[positions] / spread[positions]
 
-    months = _months_since_1970(ts)
-    labels = _period_index_ns(tariff, ts, months)
+    months, labels = _calendar_ns(tariff, ts)
     starts = _block_starts(codes, months)
-    opens = np.zeros(len(ts), dtype=np.int64)
-    opens[starts] = 1
-    group = np.cumsum(opens) - 1
+    group = np.zeros(len(ts), dtype=np.int64)
+    group[starts] = 1
+    np.cumsum(group, out=group)
+    group -= 1
     count = len(starts)
-    energy = np.bincount(
-        group * len(PERIODS) + labels, weights=kwh, minlength=count * len(PERIODS)
-    ).reshape(count, len(PERIODS))
-    metered = ~np.isnan(kvarh)
-    reactive = np.bincount(group, weights=np.where(metered, kvarh, 0.0), minlength=count)
-    complete = np.bincount(group, weights=metered, minlength=count) == np.diff(
-        np.append(starts, len(ts))
+    # Customer-month × period as one integer key: one bincount sums every period of every month.
+    key = group * len(PERIODS)
+    key += labels
+    energy = np.bincount(key, weights=kwh, minlength=count * len(PERIODS)).reshape(
+        count, len(PERIODS)
     )
+    del key
+    metered = ~np.isnan(kvarh)
+    if metered.any():
+        reactive = np.bincount(group, weights=np.where(metered, kvarh, 0.0), minlength=count)
+        complete = np.bincount(group, weights=metered, minlength=count) == np.diff(
+            np.append(starts, len(ts))
+        )
+    else:
+        reactive = np.zeros(count)
+        complete = np.zeros(count, dtype=bool)
 
     demand = np.full(count, np.nan)
     fine = minutes <= DEMAND_15MIN_MAX_MINUTES
@@ -255,8 +266,15 @@ def monthly_usage(
     for customers, width in ((fine, DEMAND_15MIN_MAX_MINUTES), (hourly, 60)):
         if not customers.any():
             continue
-        rows = slice(None) if customers.all() else customers[codes]
-        owners = group[rows]
+        every = customers.all()
+        rows = slice(None) if every else customers[codes]
+        owners = group if every else group[rows]
+        if (shortest[customers] >= width).all():
+            # No two readings share a window: each reading is its own window's energy.
+            owner_starts = starts if every else _block_starts(owners)
+            window_kw = np.maximum.reduceat(kwh[rows], owner_starts) * (60 / width)
+            demand[owners[owner_starts]] = window_kw
+            continue
         # Energy per demand window (15 minutes or an hour) as average power over the window.
         bucket_starts = _block_starts(owners, ts[rows] // (width * _MINUTE_NS))
         bucket_kw = np.add.reduceat(kwh[rows], bucket_starts) * (60 / width)

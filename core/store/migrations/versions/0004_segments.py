@@ -1,7 +1,7 @@
 """Segments: clustering runs and their members, saved rule segments, target lists.
 
 Revision ID: 0004_segments
-Revises: 0002_import_scope
+Revises: 0003_sessions_org
 Create Date: 2026-01-08
 
 A segment run keeps its fitted model and each customer's segment and load shape, so that a refit
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_segments"
-down_revision = "0002_import_scope"
+down_revision = "0003_sessions_org"
 branch_labels = None
 depends_on = None
 
