@@ -3,7 +3,11 @@
 - :mod:`core.spark.lake`: ``python -m core export-lake`` writes a store's readings (and the
   tables the jobs read) as Parquet partitioned by month and customer hash bucket.
 - :mod:`core.spark.session`: the Spark session, master from ``--master`` or ``SPARK_MASTER``.
-- :mod:`core.spark.cli`: the commands.
+- :mod:`core.spark.dialect`: SQLAlchemy selects rendered as Spark SQL.
+- :mod:`core.spark.features`: the store's features refresh plan run on Spark over the lake.
+- :mod:`core.spark.bills`, :mod:`core.spark.forecasts`: the app's bill and forecast functions
+  mapped over customers and series (``applyInPandas``).
+- :mod:`core.spark.jobs`, :mod:`core.spark.cli`: the jobs by name and the commands.
 
 Nothing here imports pyspark at import time: the rest of the workbench runs without it.
 """
