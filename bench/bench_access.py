@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from core import access, demo
+from core.demo import accounts as demo_accounts
 from core.store import engine as store_engine
 
 ROWS = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
@@ -32,7 +33,7 @@ def main() -> None:
         timings = []
         for _ in range(SIGN_INS):
             start = time.perf_counter()
-            viewer = access.authenticate(engine, "customer_manager", access.DEMO_PASSWORD)
+            viewer = access.authenticate(engine, "customer_manager", demo_accounts.DEMO_PASSWORD)
             timings.append(time.perf_counter() - start)
         print(
             f"sign-in (argon2id verify + audit entry): "

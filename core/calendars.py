@@ -5,6 +5,7 @@ weekends and holidays, the demo's load, the features' weekday/weekend ratio, the
 effects, and the local time zone.
 """
 
+import datetime as dt
 import functools
 from zoneinfo import ZoneInfo
 
@@ -14,6 +15,29 @@ import pandas as pd
 # The utility's wall clock: readings are stamped, bills fall due and people read times in it. Times
 # of the product's own records are stored in UTC and shown in this zone.
 LOCAL_TIME = ZoneInfo("Asia/Shanghai")
+
+
+def utc_now() -> dt.datetime:
+    """The present in UTC, naive, to the second: how the product stamps its own records."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
+def local_now() -> dt.datetime:
+    """The present on the utility's wall clock (:data:`LOCAL_TIME`), naive, to the second."""
+    return dt.datetime.now(LOCAL_TIME).replace(tzinfo=None, microsecond=0)
+
+
+def stored_as_local(values: pd.Series) -> pd.Series:
+    """Record times stored in UTC (naive) as times of :data:`LOCAL_TIME`, the zone attached.
+
+    Tables show them with their offset (``+08:00``); exports write the local wall time.
+    """
+    times = pd.to_datetime(values)
+    if isinstance(times.dtype, pd.DatetimeTZDtype):
+        return times.dt.tz_convert(LOCAL_TIME)
+    return times.dt.tz_localize("UTC").dt.tz_convert(LOCAL_TIME)
+
+
 _DAY_NS = 86_400 * 10**9
 CALENDARS_HELP = 'a holiday calendar: "cn" (Chinese with 调休), "none", or an ISO country code'
 

@@ -9,7 +9,9 @@ import sys
 
 import sqlalchemy as sa
 
-from core import config, forecast_commands
+from core import campaign_commands, config
+from core.forecast import cli as forecast_cli
+from core.spark import cli as spark_cli
 
 
 def _add_database_url(parser: argparse.ArgumentParser) -> None:
@@ -98,7 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_database_url(briefs)
     briefs.set_defaults(handler=_command_visit_briefs)
 
-    forecast_commands.add_commands(commands, _add_database_url)
+    forecast_cli.add_commands(commands, _add_database_url)
+    from core.segments import cli as segment_commands
+
+    segment_commands.add_commands(commands, _add_database_url)
+    campaign_commands.add_commands(commands)
+    spark_cli.add_commands(commands, _add_database_url)
     from core.risk import cli as risk_cli
 
     risk_cli.add_commands(commands, _add_database_url, _current_store, _language)
@@ -294,15 +301,17 @@ def _command_demo(args: argparse.Namespace) -> int:
 def _print_demo_accounts(engine: sa.Engine, *, only_without_users: bool = False) -> None:
     """Creates the demo accounts on a demo store; never on a store of real data."""
     from core import access
+    from core.demo import accounts as demo_accounts
+    from core.demo import truth
     from core.store import engine as store_engine
 
     store_engine.check_schema(engine)
     with engine.begin() as conn:
-        if only_without_users and (access.has_users(conn) or not access.is_demo_store(conn)):
+        if only_without_users and (access.has_users(conn) or not truth.is_demo_store(conn)):
             return
-        accounts = access.create_demo_accounts(conn)
+        accounts = demo_accounts.create_demo_accounts(conn)
     names = ", ".join(account.user_name for account in accounts)
-    print(f"Demo accounts (password {access.DEMO_PASSWORD}): {names}")
+    print(f"Demo accounts (password {demo_accounts.DEMO_PASSWORD}): {names}")
 
 
 def _command_users(args: argparse.Namespace) -> int:

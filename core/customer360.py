@@ -25,7 +25,7 @@ HISTORY_LIMIT = 200
 # The hour-by-day heatmap covers the last year: every season once, 8,760 cells at most.
 HEATMAP_DAYS = 365
 # id_map systems whose ids are phone numbers, personal data like the phone field.
-PHONE_SYSTEMS = ("95598",)
+PHONE_SYSTEMS = tuple(access.PERSONAL_SYSTEMS)
 # Two years of bills: this year's against last year's, and the payment record risk looks at.
 BILL_MONTHS = 24
 # Savings below this are not worth a visit's talking point.
@@ -114,19 +114,23 @@ def search(bind: Bind, viewer: access.Viewer, text: str, limit: int = SEARCH_LIM
     if not text:
         return pd.DataFrame(columns=[*columns, "matched_on", "matched_value"])
     customers, id_map = schema.customers, schema.id_map
-    pattern = f"%{text}%"
     direct = [
         ("customer_id", customers.c.customer_id),
         ("name", customers.c.name),
         ("phone", customers.c.phone),
     ]
+    # Masked fields match on what the viewer sees of them (access.search_match).
+    personal = access.is_personal(customers.c.customer_class)
     selects = [
         sa.select(
             customers.c.customer_id,
             sa.literal(label).label("matched_on"),
             column.label("matched_value"),
             sa.case((column == text, 0), else_=1).label("rank"),
-        ).where(column.like(pattern), access.customer_scope(viewer))
+        ).where(
+            access.search_match(viewer, column, label, text, personal),
+            access.customer_scope(viewer),
+        )
         for label, column in direct
     ]
     selects.append(
@@ -137,7 +141,10 @@ def search(bind: Bind, viewer: access.Viewer, text: str, limit: int = SEARCH_LIM
             sa.case((id_map.c.external_id == text, 0), else_=1).label("rank"),
         )
         .join(id_map, id_map.c.customer_id == customers.c.customer_id)
-        .where(id_map.c.external_id.like(pattern), access.customer_scope(viewer))
+        .where(
+            access.external_id_match(viewer, id_map.c.system, id_map.c.external_id, text),
+            access.customer_scope(viewer),
+        )
     )
     matches = sa.union_all(*selects).subquery("matches")
     best = sa.select(
@@ -164,12 +171,7 @@ def search(bind: Bind, viewer: access.Viewer, text: str, limit: int = SEARCH_LIM
         frame = pd.DataFrame(
             conn.execute(query).all(), columns=[*columns, "matched_on", "matched_value"]
         )
-    if not viewer.contact_grant:
-        # A phone number found through the 95598 caller id is as personal as the phone field.
-        phone_like = frame["matched_on"].isin(["phone", *PHONE_SYSTEMS])
-        frame.loc[phone_like, "matched_value"] = frame.loc[phone_like, "matched_value"].map(
-            access.mask_phone
-        )
+    # "Matched value" is masked like the field it came from.
     return access.mask_frame(viewer, frame)
 
 

@@ -13,8 +13,10 @@ months before it give the year-on-year growth.
 import datetime as dt
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import pandas as pd
+import pyarrow as pa
 import sqlalchemy as sa
 
 from core import access, calendars, tariffs
@@ -222,9 +224,9 @@ def _drop_work_tables(conn: sa.Connection) -> None:
         conn.execute(sa.schema.DropTable(table, if_exists=True))
 
 
-def _fill_daily(
-    conn: sa.Connection, scope: sa.ColumnElement, scheduled: list[str], first: dt.date, end: dt.date
-) -> None:
+def _daily_select(
+    scope: sa.ColumnElement, scheduled: list[str], first: dt.date, end: dt.date
+) -> sa.Select:
     readings, customers = schema.readings, schema.customers
     day = functions.day(readings.c.ts)
     hour = sa.extract("hour", readings.c.ts)
@@ -237,7 +239,7 @@ def _fill_daily(
             _tou_hours.c.hour_start == functions.hour_start(readings.c.ts),
         ),
     )
-    select = (
+    return (
         sa.select(
             readings.c.customer_id,
             day.label("day"),
@@ -263,13 +265,12 @@ def _fill_daily(
         )
         .group_by(readings.c.customer_id, day)
     )
-    conn.execute(_daily.insert().from_select([c.name for c in _daily.columns], select))
 
 
-def _fill_weather(conn: sa.Connection, first: dt.date, end: dt.date) -> None:
+def _weather_select(first: dt.date, end: dt.date) -> sa.Select:
     weather = schema.weather
     day = functions.day(weather.c.ts)
-    select = (
+    return (
         sa.select(weather.c.region, day, sa.func.avg(weather.c.temperature_c))
         .where(
             weather.c.ts >= dt.datetime.combine(first, dt.time()),
@@ -277,7 +278,6 @@ def _fill_weather(conn: sa.Connection, first: dt.date, end: dt.date) -> None:
         )
         .group_by(weather.c.region, day)
     )
-    conn.execute(_weather_daily.insert().from_select(["region", "day", "temperature_c"], select))
 
 
 def _load_features(start: dt.date, end: dt.date, previous_start: dt.date) -> sa.Subquery:
@@ -638,6 +638,109 @@ def _features_select(
     )
 
 
+class Step(NamedTuple):
+    """One work table of a refresh filled by a select, with the progress label it reports."""
+
+    label: str
+    table: sa.Table
+    select: sa.Select
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A refresh as statements: every feature definition, ready for any SQL engine to run.
+
+    :func:`refresh` runs it in the store; :mod:`core.spark.features` compiles the same statements
+    to Spark SQL and runs them over the readings lake. The work tables are filled in order, each
+    select reading the store's tables and the work tables before it.
+
+    Attributes:
+        start: first day covered.
+        end: the day after the last day covered.
+        readings_start: the first day whose readings are read (a year before ``start``, for
+            the growth figures).
+        computed_at: the time stamped on every row.
+        scope: the customers refreshed, a condition on ``customers``.
+        frames: work tables whose rows are made in Python (the TOU hours, the calendar).
+        steps: work tables filled by a select, in order.
+        select: the features rows, one per customer, named as the features table's columns.
+    """
+
+    start: dt.date
+    end: dt.date
+    readings_start: dt.date
+    computed_at: dt.datetime
+    scope: sa.ColumnElement
+    frames: tuple[tuple[sa.Table, pd.DataFrame], ...]
+    steps: tuple[Step, ...]
+    select: sa.Select
+
+
+def prepare(
+    engine: sa.Engine,
+    viewer: access.Viewer = access.SYSTEM,
+    *,
+    period_end: dt.date | None = None,
+    customer_ids: Collection[str] | None = None,
+    computed_at: dt.datetime | None = None,
+) -> Plan | None:
+    """The plan of a refresh of the customers the viewer may see.
+
+    Args:
+        engine: the store (its readings give the period when ``period_end`` is None; its
+            customers' tariff codes are checked against the catalog).
+        viewer: whose customers to refresh.
+        period_end: the day after the last day to cover; by default the day after the last
+            reading in the store.
+        customer_ids: only these customers (of those the viewer may see); None for all.
+        computed_at: the time stamped on the rows; now by default.
+
+    Returns:
+        The plan, or None when no period is given and the store has no readings.
+
+    Raises:
+        ValueError: a customer's tariff code is not in the tariff catalog.
+    """
+    scope = prepare_scope(viewer, customer_ids)
+    if period_end is None:
+        with engine.connect() as conn:
+            data_period = queries.data_period(conn)
+        if data_period is None:
+            return None
+        start, end = period_for(data_period[1])
+    else:
+        start, end = _years_before(period_end, 1), period_end
+    previous_start = _years_before(start, 1)
+
+    catalog = tariffs.load_catalog()
+    _check_tariff_codes(engine, scope, catalog)
+    scheduled = _schedule_codes(catalog)
+    codes = sorted(
+        set(scheduled) | {code for code in REFERENCE_SCHEDULE.values() if code in catalog}
+    )
+    stamp = (computed_at or dt.datetime.now()).replace(microsecond=0)
+    return Plan(
+        start=start,
+        end=end,
+        readings_start=previous_start,
+        computed_at=stamp,
+        scope=scope,
+        frames=(
+            (_tou_hours, _hours_frame(catalog, codes, previous_start, end)),
+            (_calendar, _calendar_frame(previous_start, end)),
+        ),
+        steps=(
+            Step("readings", _daily, _daily_select(scope, scheduled, previous_start, end)),
+            Step("weather", _weather_daily, _weather_select(start, end)),
+        ),
+        select=_features_select(scope, start, end, stamp),
+    )
+
+
+# Progress of a refresh in the store: where each step starts.
+_STEP_PROGRESS = {"readings": 0.1, "weather": 0.7}
+
+
 def refresh(
     engine: sa.Engine,
     viewer: access.Viewer = access.SYSTEM,
@@ -665,62 +768,68 @@ def refresh(
     """
     started = dt.datetime.now()
     report = progress or (lambda _label, _fraction: None)
-    scope = access.customer_scope(viewer)
-    if customer_ids is not None:
-        scope = sa.and_(scope, schema.customers.c.customer_id.in_(sorted(customer_ids)))
-    if period_end is None:
-        with engine.connect() as conn:
-            data_period = queries.data_period(conn)
-        if data_period is None:
-            with engine.begin() as conn:
-                conn.execute(_delete_scoped(scope))
-                store_engine.bump_data_version(conn)
-            return RefreshSummary(0, None, None, _seconds_since(started))
-        start, end = period_for(data_period[1])
-    else:
-        start, end = _years_before(period_end, 1), period_end
-    previous_start = _years_before(start, 1)
-
-    catalog = tariffs.load_catalog()
-    _check_tariff_codes(engine, scope, catalog)
-    scheduled = _schedule_codes(catalog)
-    codes = sorted(
-        set(scheduled) | {code for code in REFERENCE_SCHEDULE.values() if code in catalog}
+    plan = prepare(
+        engine, viewer, period_end=period_end, customer_ids=customer_ids, computed_at=started
     )
+    if plan is None:
+        scope = prepare_scope(viewer, customer_ids)
+        with engine.begin() as conn:
+            conn.execute(_delete_scoped(scope))
+            store_engine.bump_data_version(conn)
+        return RefreshSummary(0, None, None, _seconds_since(started))
     report("periods", 0.0)
-    hours = _hours_frame(catalog, codes, previous_start, end)
-    calendar = _calendar_frame(previous_start, end)
-    computed_at = started.replace(microsecond=0)
     with engine.begin() as conn:
         if store_engine.backend(conn) == "duckdb":
             # DuckDB draws a progress bar on the terminal for long queries; batch output is ours.
             conn.exec_driver_sql("SET enable_progress_bar = false")
         _create_work_tables(conn)
         try:
-            store_engine.bulk_insert(conn, _tou_hours, hours)
-            store_engine.bulk_insert(conn, _calendar, calendar)
-            report("readings", 0.1)
-            _fill_daily(conn, scope, scheduled, previous_start, end)
-            report("weather", 0.7)
-            _fill_weather(conn, start, end)
+            for table, rows in plan.frames:
+                store_engine.bulk_insert(conn, table, rows)
+            for step in plan.steps:
+                report(step.label, _STEP_PROGRESS[step.label])
+                names = [column.name for column in step.table.columns]
+                conn.execute(step.table.insert().from_select(names, step.select))
             report("features", 0.8)
-            conn.execute(_delete_scoped(scope))
-            select = _features_select(scope, start, end, computed_at)
-            conn.execute(
-                schema.features.insert().from_select(
-                    [c.name for c in select.selected_columns], select
-                )
-            )
-            count = conn.execute(
-                sa.select(sa.func.count()).where(
-                    schema.features.c.customer_id.in_(_scoped_ids(scope))
-                )
-            ).scalar_one()
-            store_engine.bump_data_version(conn)
+            count = replace_rows(conn, plan, plan.select)
         finally:
             _drop_work_tables(conn)
     report("done", 1.0)
-    return RefreshSummary(count, start, end, _seconds_since(started))
+    return RefreshSummary(count, plan.start, plan.end, _seconds_since(started))
+
+
+def replace_rows(conn: sa.Connection, plan: Plan, rows: sa.Select | pd.DataFrame | pa.Table) -> int:
+    """Replaces the features of the plan's customers with ``rows``, in the caller's transaction.
+
+    Args:
+        conn: a connection inside ``engine.begin()``.
+        plan: the refresh the rows come from.
+        rows: the plan's select run in this store, or its result computed elsewhere.
+
+    Returns:
+        How many of the plan's customers now have features.
+    """
+    conn.execute(_delete_scoped(plan.scope))
+    if isinstance(rows, sa.Select):
+        names = [c.name for c in rows.selected_columns]
+        conn.execute(schema.features.insert().from_select(names, rows))
+    else:
+        store_engine.bulk_insert(conn, schema.features, rows)
+    count = conn.execute(
+        sa.select(sa.func.count()).where(schema.features.c.customer_id.in_(_scoped_ids(plan.scope)))
+    ).scalar_one()
+    store_engine.bump_data_version(conn)
+    return count
+
+
+def prepare_scope(
+    viewer: access.Viewer, customer_ids: Collection[str] | None = None
+) -> sa.ColumnElement:
+    """The customers a refresh covers: the viewer's, narrowed to ``customer_ids`` when given."""
+    scope = access.customer_scope(viewer)
+    if customer_ids is not None:
+        scope = sa.and_(scope, schema.customers.c.customer_id.in_(sorted(customer_ids)))
+    return scope
 
 
 def _seconds_since(started: dt.datetime) -> float:

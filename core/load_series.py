@@ -295,14 +295,42 @@ def forecast_level(
 def _level_inputs(
     conn, viewer, level, key, horizon: str, load=None, weather_forecast: pd.DataFrame | None = None
 ):
+    horizon_steps(horizon)
+    history = hourly_load(conn, viewer, level, key) if load is None else load
+    regions = level_regions(conn, viewer, level, key)
+    temperature = hourly_temperature(conn, regions)
+    return series_inputs(history, temperature, horizon, weather_forecast)
+
+
+def horizon_steps(horizon: str) -> tuple[int, forecast.Freq]:
+    """Steps ahead and frequency of a product horizon; a UserError names the known ones."""
     if horizon not in HORIZONS:
         raise errors.UserError(
             "forecast.error.unknown_horizon", horizon=horizon, horizons=", ".join(HORIZONS)
         )
-    steps, freq = HORIZONS[horizon]
-    history = hourly_load(conn, viewer, level, key) if load is None else load
-    regions = level_regions(conn, viewer, level, key)
-    temperature = hourly_temperature(conn, regions)
+    return HORIZONS[horizon]
+
+
+def series_inputs(
+    load: pd.DataFrame,
+    temperature: pd.DataFrame,
+    horizon: str,
+    weather_forecast: pd.DataFrame | None = None,
+) -> tuple[int, forecast.Freq, pd.DataFrame, pd.DataFrame | None, str]:
+    """A series' forecast inputs from its hourly load and temperature, wherever they were read.
+
+    Args:
+        load: ``ds`` and ``y`` by hour, oldest first.
+        temperature: ``ds`` and ``temperature_c`` by hour (empty when there is no weather).
+        horizon: a key of :data:`HORIZONS`.
+        weather_forecast: a temperature forecast (``ds``, ``temperature_c``, hourly), or None.
+
+    Returns:
+        Steps, frequency, the history (daily for a daily horizon), the future temperature (None
+        without weather) and where it came from (``supplied``, ``climatology`` or ``none``).
+    """
+    steps, freq = horizon_steps(horizon)
+    history = load
     if not temperature.empty:
         history = history.merge(temperature, on="ds", how="left")
     if freq == "D":

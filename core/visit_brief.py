@@ -16,7 +16,7 @@ import pandas as pd
 import sqlalchemy as sa
 from fpdf import FPDF
 
-from core import access, customer360, i18n, tags
+from core import access, customer360, i18n, tags, tariffs
 from core.store import schema
 
 # Searched in order; the environment variable names a font file of the operator's choice.
@@ -36,11 +36,10 @@ MAX_BATCH = 2000
 # Helvetica has only Latin-1: the punctuation the catalogs use, in its nearest Latin-1 form.
 LATIN_SUBSTITUTES = str.maketrans({"—": "-", "≈": "~", "“": '"', "”": '"', "’": "'"})
 BAR_COLOUR = (31, 119, 180)
+# The tariff periods in their one palette (tariffs.PERIOD_COLOURS), as red, green and blue.
 PERIOD_COLOURS = {
-    "critical": (214, 39, 40),
-    "peak": (255, 127, 14),
-    "flat": (148, 148, 148),
-    "valley": (44, 160, 44),
+    period: tuple(int(colour[start : start + 2], 16) for start in (1, 3, 5))
+    for period, colour in tariffs.PERIOD_COLOURS.items()
 }
 
 

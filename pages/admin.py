@@ -2,8 +2,8 @@ import datetime as dt
 
 import streamlit as st
 
-from core import access
-from ui import downloads, session
+from core import access, calendars
+from ui import downloads, session, tables
 
 t = session.t
 viewer = session.require_page("pages/admin.py")
@@ -105,10 +105,12 @@ with users_tab:
                 value=row["manager_id"] if isinstance(row["manager_id"], str) else "",
                 help=t("admin.manager_id_help"),
             )
+            # What the role really gets; a role whose rule is fixed has nothing to choose.
             grant = st.checkbox(
                 t("admin.contact_grant"),
                 value=bool(row["contact_grant"]),
                 help=t("admin.contact_grant_help"),
+                disabled=access.contact_rule(row["role"]) != "granted",
             )
             active = st.checkbox(t("admin.active"), value=bool(row["active"]))
             if st.form_submit_button(t("admin.save")):
@@ -164,20 +166,24 @@ with audit_tab:
     dates = right.date_input(t("admin.filter_dates"), value=[])
     start = end = None
     if len(dates) >= 1:
-        start = dt.datetime.combine(dates[0], dt.time())
+        start = dt.datetime.combine(dates[0], dt.time(), tzinfo=calendars.LOCAL_TIME)
     if len(dates) == 2:
-        end = dt.datetime.combine(dates[1] + dt.timedelta(days=1), dt.time())
+        end = dt.datetime.combine(
+            dates[1] + dt.timedelta(days=1), dt.time(), tzinfo=calendars.LOCAL_TIME
+        )
     with session.engine().connect() as conn:
         entries = access.audit_entries(
             conn, viewer, user_name=person or None, action=action or None, start=start, end=end
         )
     st.caption(t("admin.entries", count=len(entries)))
+    shown_entries = entries.assign(
+        action=entries["action"].map(lambda name: t(f"access.action_{name}"))
+    ).rename(columns=column_label)
     st.dataframe(
-        entries.assign(
-            action=entries["action"].map(lambda name: t(f"access.action_{name}"))
-        ).rename(columns=column_label),
+        shown_entries,
         hide_index=True,
         width="stretch",
+        column_config=tables.zoned_times(shown_entries),
     )
     downloads.offer(t("admin.download_audit"), entries, "audit_log", key="download_audit")
 
@@ -191,6 +197,17 @@ with roles_tab:
             t("admin.level"): [t(f"admin.level_{unit.level}") for unit in units],
             t("admin.unit"): [unit_label(unit.path) for unit in units],
             t("admin.path"): [unit.path for unit in units],
+        },
+        hide_index=True,
+        width="stretch",
+    )
+    st.subheader(t("admin.role_contacts"))
+    st.dataframe(
+        {
+            t("admin.role"): [session.role_name(role) for role in access.ROLES],
+            t("admin.contact_fields"): [
+                t(f"admin.contact_{access.contact_rule(role)}") for role in access.ROLES
+            ],
         },
         hide_index=True,
         width="stretch",

@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import access, customer360, errors, tags, visit_brief
+from core import access, customer360, errors, tags, tariffs, visit_brief
 from ui import charts, formatting, risk_panel, session, tables
 
 PAGE = "pages/customer_360.py"
@@ -17,7 +17,6 @@ FAMILY_COLOURS = {
     "service": "violet",
     "risk": "red",
 }
-PERIOD_COLOURS = {"critical": "#d62728", "peak": "#ff7f0e", "flat": "#949494", "valley": "#2ca02c"}
 FEATURE_UNITS = {
     "annual_kwh": "kwh",
     "avg_daily_kwh": "kwh",
@@ -267,7 +266,7 @@ def _load(load: dict | None, feature_row: dict | None) -> None:
                 go.Pie(
                     labels=[t(f"domain.period.{name}") for name in split["period"]],
                     values=split["kwh"],
-                    marker={"colors": [PERIOD_COLOURS[name] for name in split["period"]]},
+                    marker={"colors": [tariffs.PERIOD_COLOURS[name] for name in split["period"]]},
                     hole=0.45,
                     sort=False,
                 )

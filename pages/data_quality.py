@@ -5,7 +5,7 @@ import plotly.express as px
 import streamlit as st
 
 from core import access, errors, ingest, quality
-from ui import charts, downloads, session
+from ui import charts, downloads, session, tables
 
 t = session.t
 viewer = session.require_page("pages/data_quality.py")
@@ -75,7 +75,12 @@ def _rejected_table(frame: pd.DataFrame, key: str) -> None:
     shown = frame.assign(table_name=frame["table_name"].map(_table_label)).rename(
         columns=lambda name: t(f"data_quality.column.{name}")
     )
-    st.dataframe(_blank_missing(shown), hide_index=True, width="stretch")
+    st.dataframe(
+        _blank_missing(shown),
+        hide_index=True,
+        width="stretch",
+        column_config=tables.zoned_times(shown),
+    )
     downloads.offer(t("data_quality.download_rejected"), frame, "rejected_rows", key=key)
 
 
@@ -278,11 +283,15 @@ def _rejected_tab() -> None:
             ),
             lag_hours=imports["lag_hours"].round(1),
         )
+        shown = _blank_missing(shown).rename(columns=lambda name: t(f"data_quality.column.{name}"))
         st.dataframe(
-            _blank_missing(shown).rename(columns=lambda name: t(f"data_quality.column.{name}")),
+            shown,
             hide_index=True,
             width="stretch",
-            column_config={t("data_quality.column.rows_read"): COUNT_FORMAT},
+            column_config={
+                t("data_quality.column.rows_read"): COUNT_FORMAT,
+                **tables.zoned_times(shown),
+            },
         )
     rejected = _rejected(viewer, None, session.language())
     st.subheader(t("data_quality.rejected_rows"))

@@ -186,14 +186,15 @@ class RunningApp:
 
     def sign_in(self, page, user_name: str = "manager", password: str | None = None) -> None:
         """Signs a Playwright page in through the login form (demo password by default)."""
-        from core import access, i18n
+        from core import i18n
+        from core.demo import accounts as demo_accounts
 
         page.goto(self.url)
         # Typing into a form that a run still under way re-renders would be lost.
         wait_until_idle(page)
         page.get_by_label(i18n.translate("access.user_name", "en")).fill(user_name)
         page.get_by_label(i18n.translate("access.password", "en"), exact=True).fill(
-            password or access.DEMO_PASSWORD
+            password or demo_accounts.DEMO_PASSWORD
         )
         page.get_by_role("button", name=i18n.translate("access.sign_in", "en"), exact=True).click()
         page.get_by_text(f"Signed in as {user_name}").wait_for()
@@ -313,7 +314,7 @@ def running_app(demo_url, tmp_path_factory):
     """``streamlit run app.py`` in English on its own copy of the demo store with demo accounts.
 
     Sign in with ``running_app.sign_in(page, "manager")``; the demo accounts are those of
-    ``core.access.DEMO_ACCOUNTS``, all with ``core.access.DEMO_PASSWORD``.
+    ``core.demo.accounts.DEMO_ACCOUNTS``, all with ``core.demo.accounts.DEMO_PASSWORD``.
     """
     folder = tmp_path_factory.mktemp("running_app")
     url = demo_store_with_accounts(demo_url, folder)

@@ -1,13 +1,17 @@
 """Accounts, roles, row scope, masking and the audit log (core.access)."""
 
+import concurrent.futures
 import datetime as dt
 import json
+import threading
 
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 
 from core import access, cli
+from core.demo import accounts as demo_accounts
+from core.demo import org as demo_org
 from core.store import engine as store_engine
 from core.store import schema
 
@@ -78,36 +82,128 @@ def test_sign_in_checks_password_and_audits(store):
     assert list(entries["user_name"][:2]) == ["nobody", "root"]
 
 
+def refusal(engine, user_name, password, **when) -> access.AccessError:
+    with pytest.raises(access.AccessError) as refused:
+        access.authenticate(engine, user_name, password, **when)
+    return refused.value
+
+
+def stored_user(engine, user_name):
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(schema.users).where(schema.users.c.user_name == user_name)
+        ).one()
+
+
 def test_lockout_after_repeated_failures(store):
     with store.begin() as conn:
         access.create_administrator(conn, "root", PASSWORD)
     start = dt.datetime(2024, 5, 6, 9, 0)
     for attempt in range(access.MAX_FAILED_LOGINS):
-        with pytest.raises(access.AccessError) as refused:
-            access.authenticate(
-                store, "root", "wrong1234", at=start + dt.timedelta(seconds=attempt)
-            )
-    assert refused.value.key == "access.locked"
-
-    # Locked: even the right password is refused until the lock runs out.
-    with pytest.raises(access.AccessError) as refused:
-        access.authenticate(store, "root", PASSWORD, at=start + dt.timedelta(minutes=1))
-    assert refused.value.key == "access.locked"
-    expiry = start + dt.timedelta(
+        refused = refusal(store, "root", "wrong1234", at=start + dt.timedelta(seconds=attempt))
+    assert stored_user(store, "root").locked_until == start + dt.timedelta(
         seconds=access.MAX_FAILED_LOGINS - 1, minutes=access.LOCKOUT_MINUTES
     )
-    assert refused.value.values == {"until": f"{expiry:%H:%M}"}
+
+    # Locked: even the right password is refused until the lock runs out, and the answer is the
+    # one a wrong password or an unknown name gets.
+    locked = refusal(store, "root", PASSWORD, at=start + dt.timedelta(minutes=1))
+    unknown = refusal(store, "nobody", PASSWORD, at=start + dt.timedelta(minutes=1))
+    assert (locked.key, locked.values) == (unknown.key, unknown.values)
+    assert (locked.key, locked.values) == (refused.key, refused.values)
+    assert locked.key == "access.login_failed"
+    assert locked.text("en") == unknown.text("en")
 
     after = start + dt.timedelta(minutes=access.LOCKOUT_MINUTES + 1)
     assert access.authenticate(store, "root", PASSWORD, at=after).user_name == "root"
-    with store.connect() as conn:
-        row = conn.execute(sa.select(schema.users).where(schema.users.c.user_name == "root")).one()
+    row = stored_user(store, "root")
     assert row.failed_logins == 0 and row.locked_until is None
 
     actions = audit(store)["action"].value_counts()
-    assert actions["login_failed"] == access.MAX_FAILED_LOGINS
+    assert actions["login_failed"] == access.MAX_FAILED_LOGINS + 1
     assert actions["account_locked"] == 1
     assert actions["login_refused_locked"] == 1
+
+
+def test_every_account_input_is_bounded_to_its_column(store):
+    # PostgreSQL refuses an over-long value outright (StringDataRightTruncation): each one is
+    # refused in words before it reaches the store.
+    long_name = "a" * 10_000
+    with pytest.raises(access.AccessError) as refused:
+        access.authenticate(store, long_name, PASSWORD)
+    assert refused.value.key == "access.user_name_too_long"
+    assert refused.value.values == {"length": access.USER_NAME_LENGTH}
+    entry = audit(store, action="login_failed").iloc[0]
+    assert entry["target"] == long_name[: schema.audit_log.c.target.type.length]
+    assert entry["user_name"] == long_name[: access.USER_NAME_LENGTH]
+
+    cases = [
+        ({"user_name": "b" * 61}, "access.user_name_too_long"),
+        ({"display_name": "名" * 101}, "access.display_name_too_long"),
+        ({"role": "customer_manager", "manager_id": "C" * 41}, "access.manager_id_too_long"),
+        ({"password": "a1" * 65}, "access.password_too_long"),
+    ]
+    for changed, key in cases:
+        values = {"user_name": "li.si", "password": PASSWORD, "role": "manager", **changed}
+        user_name, password, role = (
+            values.pop("user_name"),
+            values.pop("password"),
+            values.pop("role"),
+        )
+        with store.begin() as conn, pytest.raises(access.AccessError) as refused:
+            access.create_user(conn, access.SYSTEM, user_name, password, role, **values)
+        assert refused.value.key == key
+    with store.begin() as conn:
+        access.create_administrator(conn, "root", PASSWORD)
+        with pytest.raises(access.AccessError) as refused:
+            access.update_user(
+                conn, access.SYSTEM, "root", role="customer_manager", manager_id="C" * 41
+            )
+        assert refused.value.key == "access.manager_id_too_long"
+    # A very long password at sign-in is refused like any wrong one.
+    assert refusal(store, "root", "x1" * 50_000).key == "access.login_failed"
+
+
+PARALLEL_ATTEMPTS = 8
+
+
+def at_once(count: int, attempt) -> list:
+    """Runs ``attempt()`` in ``count`` threads released together; their results or errors."""
+    barrier = threading.Barrier(count)
+
+    def run():
+        barrier.wait()
+        try:
+            return attempt()
+        except Exception as error:  # noqa: BLE001 - every outcome is compared by the test
+            return error
+
+    with concurrent.futures.ThreadPoolExecutor(count) as pool:
+        return list(pool.map(lambda _: run(), range(count)))
+
+
+def test_parallel_wrong_passwords_all_count_and_lock(store):
+    with store.begin() as conn:
+        access.create_administrator(conn, "root", PASSWORD)
+    outcomes = at_once(PARALLEL_ATTEMPTS, lambda: access.authenticate(store, "root", "wrong1234"))
+    assert all(isinstance(outcome, access.AccessError) for outcome in outcomes), outcomes
+    assert {outcome.key for outcome in outcomes} == {"access.login_failed"}
+    row = stored_user(store, "root")
+    assert row.failed_logins == PARALLEL_ATTEMPTS
+    assert row.locked_until is not None
+    actions = audit(store)["action"].value_counts()
+    assert actions["login_failed"] + actions.get("login_refused_locked", 0) == PARALLEL_ATTEMPTS
+    assert actions["account_locked"] == 1
+    assert refusal(store, "root", PASSWORD).key == "access.login_failed"
+
+
+def test_parallel_sign_ins_of_one_account_all_succeed(store):
+    with store.begin() as conn:
+        access.create_administrator(conn, "root", PASSWORD)
+    outcomes = at_once(PARALLEL_ATTEMPTS, lambda: access.authenticate(store, "root", PASSWORD))
+    assert all(isinstance(outcome, access.Viewer) for outcome in outcomes), outcomes
+    assert audit(store, action="login").shape[0] == PARALLEL_ATTEMPTS
+    assert stored_user(store, "root").failed_logins == 0
 
 
 def test_a_success_resets_the_failure_count(small_store):
@@ -283,6 +379,7 @@ EXPECTED_PAGES = {
         "pages/account.py",
         "pages/customer_360.py",
         "pages/tariffs.py",
+        "pages/campaigns.py",
         "pages/risk.py",
     },
     "inspector": {"pages/overview.py", "pages/account.py", "pages/risk.py"},
@@ -316,11 +413,11 @@ def test_org_tree_is_city_districts_service_offices(access_store):
 
 
 def test_service_offices_from_transformer_area_numbers():
-    assert access.service_office_of("大冶市", "大冶001号台区") == "大冶市第1供电所"
-    assert access.service_office_of("大冶市", "大冶008号台区") == "大冶市第1供电所"
-    assert access.service_office_of("大冶市", "大冶009号台区") == "大冶市第2供电所"
-    assert access.service_office_of("大冶市", "东风路台区") == "大冶市供电所"
-    assert access.service_office_of("大冶市", None) is None
+    assert demo_org.service_office_of("大冶市", "大冶001号台区") == "大冶市第1供电所"
+    assert demo_org.service_office_of("大冶市", "大冶008号台区") == "大冶市第1供电所"
+    assert demo_org.service_office_of("大冶市", "大冶009号台区") == "大冶市第2供电所"
+    assert demo_org.service_office_of("大冶市", "东风路台区") == "大冶市供电所"
+    assert demo_org.service_office_of("大冶市", None) is None
 
 
 def customer_ids(engine: sa.Engine, condition: sa.ColumnElement) -> set[str]:
@@ -330,12 +427,12 @@ def customer_ids(engine: sa.Engine, condition: sa.ColumnElement) -> set[str]:
         )
 
 
-@pytest.mark.parametrize("user_name", [name for name, _ in access.DEMO_ACCOUNTS])
+@pytest.mark.parametrize("user_name", [name for name, _ in demo_accounts.DEMO_ACCOUNTS])
 def test_each_demo_account_sees_exactly_its_rows(access_store, user_name):
-    viewer = access.authenticate(access_store, user_name, access.DEMO_PASSWORD)
+    viewer = access.authenticate(access_store, user_name, demo_accounts.DEMO_PASSWORD)
     with access_store.connect() as conn:
         visible = access.visible_customers(conn, viewer, limit=10_000)
-        accounts = {account.user_name: account for account in access.demo_accounts(conn)}
+        accounts = {account.user_name: account for account in demo_accounts.demo_accounts(conn)}
     customers = schema.customers
     scope = accounts[user_name].scope
     if user_name == "district_manager":
@@ -352,18 +449,22 @@ def test_each_demo_account_sees_exactly_its_rows(access_store, user_name):
 
 def test_demo_accounts_have_the_roles_and_scopes_the_login_page_lists(access_store):
     with access_store.connect() as conn:
-        accounts = access.demo_accounts(conn)
-    assert [(account.user_name, account.role) for account in accounts] == list(access.DEMO_ACCOUNTS)
+        accounts = demo_accounts.demo_accounts(conn)
+    assert [(account.user_name, account.role) for account in accounts] == list(
+        demo_accounts.DEMO_ACCOUNTS
+    )
     assert {account.user_name for account in accounts if account.scope} == {
         "district_manager",
         "customer_manager",
     }
-    assert access.authenticate(access_store, "admin", access.DEMO_PASSWORD).contact_grant
-    assert not access.authenticate(access_store, "manager", access.DEMO_PASSWORD).contact_grant
+    assert access.authenticate(access_store, "admin", demo_accounts.DEMO_PASSWORD).contact_grant
+    assert not access.authenticate(
+        access_store, "manager", demo_accounts.DEMO_PASSWORD
+    ).contact_grant
 
 
 def test_search_obeys_the_scope(access_store):
-    viewer = access.authenticate(access_store, "customer_manager", access.DEMO_PASSWORD)
+    viewer = access.authenticate(access_store, "customer_manager", demo_accounts.DEMO_PASSWORD)
     with access_store.connect() as conn:
         other = conn.execute(
             sa.select(schema.customers.c.customer_id, schema.customers.c.phone)
@@ -389,7 +490,7 @@ def test_a_service_office_sees_its_transformer_areas(access_store):
     assert viewer.regions == (office.parent,)
     served = every[
         [
-            access.service_office_of(region, area) == office.name
+            demo_org.service_office_of(region, area) == office.name
             for region, area in zip(every["region"], every["transformer_area"], strict=True)
         ]
     ]
@@ -404,7 +505,7 @@ def test_unknown_org_unit_is_refused(access_store):
 
 
 def test_opening_another_managers_customer_is_refused_and_audited(access_store):
-    viewer = access.authenticate(access_store, "customer_manager", access.DEMO_PASSWORD)
+    viewer = access.authenticate(access_store, "customer_manager", demo_accounts.DEMO_PASSWORD)
     customers = schema.customers
     own = sorted(customer_ids(access_store, customers.c.manager_id == viewer.manager_id))[0]
     other = sorted(customer_ids(access_store, customers.c.manager_id != viewer.manager_id))[0]
@@ -474,6 +575,49 @@ def test_an_import_is_audited(small_store, tmp_path):
     assert detail["import_id"] == result.import_id
 
 
+def test_record_times_are_stored_in_utc_and_shown_in_local_time_with_the_zone(
+    small_store, tmp_path
+):
+    from core import calendars, ingest, quality
+    from core.ingest import rejected
+
+    path = tmp_path / "weather.csv"
+    path.write_text(
+        "region,ts,temperature_c\n大冶市,2024-05-06 09:00,21.5\n大冶市,2024-05-06 10:00,oops\n",
+        encoding="utf-8",
+    )
+    before = calendars.utc_now()
+    ingest.import_file(small_store, "weather", path, viewer=access.SYSTEM)
+    after = calendars.utc_now()
+    with small_store.connect() as conn:
+        stored = [
+            conn.execute(sa.select(sa.func.max(column))).scalar_one()
+            for column in (
+                schema.audit_log.c.at,
+                schema.imports.c.started_at,
+                schema.imports.c.finished_at,
+                schema.rejected_rows.c.rejected_at,
+            )
+        ]
+        history = quality.imports_history(conn)
+    # Stored naive in UTC, whatever the server's own zone.
+    for moment in stored:
+        assert before <= moment <= after, stored
+    shown = [
+        audit(small_store)["at"].iloc[0],
+        history["finished_at"].iloc[0],
+        rejected.rejected_rows(small_store, access.SYSTEM)["rejected_at"].iloc[0],
+    ]
+    for moment in shown:
+        assert moment.tzinfo is not None and moment.utcoffset() == dt.timedelta(hours=8)
+        assert before <= moment.tz_convert("UTC").tz_localize(None) <= after
+    # An audit filter in local time finds the entry; one starting an hour later does not.
+    local_start = pd.Timestamp(before).tz_localize("UTC").tz_convert(calendars.LOCAL_TIME)
+    assert not audit(small_store, start=local_start.to_pydatetime()).empty
+    later = (local_start + pd.Timedelta(hours=1)).to_pydatetime()
+    assert audit(small_store, start=later).empty
+
+
 def test_single_sign_on_maps_the_address_to_an_account(small_store):
     with small_store.begin() as conn:
         access.create_user(conn, access.SYSTEM, "Wang.Li@example.cn", PASSWORD, "analyst")
@@ -511,3 +655,161 @@ def test_rejected_rows_are_masked_by_the_column_they_came_from():
     ]
     granted = access.Viewer("a", "administrator", contact_grant=True)
     assert access.mask_frame(granted, rejected).equals(rejected)
+
+
+# Sessions a reload finds again (every backend)
+
+
+def test_a_session_token_resumes_its_session_until_it_ends(store):
+    with store.begin() as conn:
+        access.create_user(conn, access.SYSTEM, "li.manager", PASSWORD, "manager")
+        viewer = access.viewer_for(conn, "li.manager")
+    start = dt.datetime(2024, 5, 6, 9, 0)
+    with store.begin() as conn:
+        token = access.start_session(conn, viewer, at=start)
+        stored = conn.execute(sa.select(schema.sessions)).one()
+    assert token not in stored and stored.token_hash != token, "only the token's hash is kept"
+    assert len(token) >= 40
+
+    def resume(at, value=token):
+        with store.begin() as conn:
+            return access.resume_session(conn, value, at=at)
+
+    used = start + dt.timedelta(minutes=access.SESSION_IDLE_MINUTES - 1)
+    assert resume(used) == viewer
+    # Used again within the idle time: still open, however long after the start.
+    later = used + dt.timedelta(minutes=access.SESSION_IDLE_MINUTES - 1)
+    assert resume(later) == viewer
+    assert resume(later, "not-a-token") is None
+    assert resume(later, token[:-1] + ("A" if token[-1] != "A" else "B")) is None
+    # Idle too long: ended, for good.
+    idle = later + dt.timedelta(minutes=access.SESSION_IDLE_MINUTES + 1)
+    assert resume(idle) is None
+    assert resume(later) is None
+
+
+def test_a_session_ends_with_its_account_or_its_age(store):
+    with store.begin() as conn:
+        access.create_user(conn, access.SYSTEM, "li.manager", PASSWORD, "manager")
+        viewer = access.viewer_for(conn, "li.manager")
+        disabled, reset, old, signed_out = (access.start_session(conn, viewer) for _ in range(4))
+    with store.begin() as conn:
+        access.end_session(conn, signed_out)
+        assert access.resume_session(conn, signed_out) is None
+        assert (
+            access.resume_session(
+                conn, old, at=access.now() + dt.timedelta(hours=access.SESSION_MAX_HOURS, minutes=1)
+            )
+            is None
+        )
+        access.reset_password(conn, access.SYSTEM, "li.manager", "another123")
+        assert access.resume_session(conn, reset) is None
+    with store.begin() as conn:
+        fresh = access.start_session(conn, viewer)
+        access.update_user(conn, access.SYSTEM, "li.manager", active=False)
+        assert access.resume_session(conn, fresh) is None
+        assert access.resume_session(conn, disabled) is None
+
+
+# The organisation tree is data
+
+
+ORG_FILE = """单位路径,单位名称,层级,上级
+滨江市,滨江市,city,
+东区,东区,district,滨江市
+西区,西区,district,滨江市
+东区/东区城南供电所,东区城南供电所,service_office,东区
+东区/东区城南供电所/东风路台区,东风路台区,transformer_area,东区/东区城南供电所
+东区/东区城南供电所/A区,A区,transformer_area,东区/东区城南供电所
+东区/东区城北供电所,东区城北供电所,service_office,东区
+东区/东区城北供电所/北门台区,北门台区,transformer_area,东区/东区城北供电所
+西区/西区供电所/某台区,某台区,district_office,西区/西区供电所
+"""
+
+
+def customers_in_areas(store, areas: dict[str, tuple[str, str]]) -> None:
+    with store.begin() as conn:
+        conn.execute(
+            schema.customers.insert(),
+            [
+                {
+                    "customer_id": customer_id,
+                    "name": f"客户{customer_id}",
+                    "customer_class": "industrial",
+                    "region": region,
+                    "transformer_area": area,
+                    "tariff_code": "X",
+                }
+                for customer_id, (region, area) in areas.items()
+            ],
+        )
+
+
+def test_the_org_tree_is_imported_and_scopes_come_from_it(small_store, tmp_path):
+    from core import ingest
+
+    customers_in_areas(
+        small_store,
+        {
+            "1": ("东区", "东风路台区"),
+            "2": ("东区", "A区"),
+            "3": ("东区", "北门台区"),
+            "4": ("西区", "某台区"),
+        },
+    )
+    path = tmp_path / "org.csv"
+    path.write_text(ORG_FILE, encoding="utf-8")
+    # Rows that belong to no customer: only an administrator imports them.
+    with pytest.raises(access.AccessError):
+        ingest.import_file(
+            small_store, "org_units", path, viewer=access.Viewer("m", "manager", regions=("东区",))
+        )
+    result = ingest.import_file(small_store, "org_units", path, viewer=access.SYSTEM)
+    assert (result.rows_landed, result.rows_rejected) == (8, 1), "an unknown level is refused"
+    with small_store.begin() as conn:
+        units = access.org_units(conn)
+        assert [(unit.path, unit.level) for unit in units] == [
+            ("", "city"),
+            ("东区", "district"),
+            ("东区/东区城北供电所", "service_office"),
+            ("东区/东区城南供电所", "service_office"),
+            ("西区", "district"),
+        ]
+        assert units[0].name == "滨江市"
+        # Areas named any way at all belong to the office the tree puts them under.
+        assert access.org_scope(conn, "东区/东区城南供电所") == (("东区",), ("A区", "东风路台区"))
+        access.create_user(
+            conn, access.SYSTEM, "nan.lead", PASSWORD, "manager", org_unit="东区/东区城南供电所"
+        )
+        seen = access.visible_customers(conn, access.viewer_for(conn, "nan.lead"))
+        assert sorted(seen["customer_id"]) == ["1", "2"]
+        with pytest.raises(access.AccessError):
+            access.org_scope(conn, "西区/西区供电所")
+
+
+def test_a_store_without_an_org_tree_scopes_to_its_districts(small_store):
+    customers_in_areas(small_store, {"1": ("东区", "东风路台区"), "2": ("西区", "某台区")})
+    with small_store.connect() as conn:
+        units = access.org_units(conn)
+        assert [(unit.path, unit.level) for unit in units] == [
+            ("", "city"),
+            ("东区", "district"),
+            ("西区", "district"),
+        ]
+        assert access.org_scope(conn, "西区") == (("西区",), ())
+
+
+def test_the_demo_tree_puts_every_customers_area_under_one_office(access_store):
+    with access_store.connect() as conn:
+        tree = pd.read_sql(sa.select(schema.org_units), conn)
+        placed = pd.read_sql(
+            sa.select(schema.customers.c.region, schema.customers.c.transformer_area).distinct(),
+            conn,
+        ).dropna()
+    areas = tree[tree["level"] == "transformer_area"]
+    assert not areas["path"].duplicated().any()
+    offices = tree.set_index("path")
+    for region, area in placed.itertuples(index=False):
+        office = demo_org.service_office_of(region, area)
+        row = areas[areas["path"] == f"{region}/{office}/{area}"]
+        assert len(row) == 1 and offices.loc[row["parent"].iloc[0], "parent"] == region

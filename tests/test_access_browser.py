@@ -5,6 +5,7 @@ import sqlalchemy as sa
 from conftest import demo_store_with_accounts, new_page, serve_app, wait_until_idle
 
 from core import access, i18n
+from core.demo import accounts as demo_accounts
 from core.store import engine as store_engine
 from core.store import schema
 
@@ -21,7 +22,7 @@ def customers_of_the_demo_manager(demo_url):
     engine = store_engine.connect(demo_url)
     customers = schema.customers
     with engine.connect() as conn:
-        _, manager_id = access.demo_scopes(conn)
+        _, manager_id = demo_accounts.demo_scopes(conn)
         own = conn.execute(
             sa.select(customers.c.customer_id)
             .where(customers.c.manager_id == manager_id)
@@ -39,9 +40,9 @@ def customers_of_the_demo_manager(demo_url):
 def test_the_login_page_explains_the_demo_accounts(running_app, page):
     page.goto(running_app.url)
     page.get_by_text(en("access.login_title")).wait_for()
-    page.get_by_text(access.DEMO_PASSWORD).first.wait_for()
+    page.get_by_text(demo_accounts.DEMO_PASSWORD).first.wait_for()
     table = page.locator('[data-testid="stTable"]')
-    for user_name, _ in access.DEMO_ACCOUNTS:
+    for user_name, _ in demo_accounts.DEMO_ACCOUNTS:
         table.get_by_text(user_name, exact=True).wait_for()
     # Nothing but the sign-in page is listed before signing in.
     assert page.get_by_role("link", name=en("nav.overview")).count() == 0
@@ -53,7 +54,13 @@ def test_a_wrong_password_is_refused(running_app, page):
     page.get_by_label(en("access.user_name")).fill("customer_manager")
     page.get_by_label(en("access.password"), exact=True).fill("not-the-password-1")
     page.get_by_role("button", name=en("access.sign_in"), exact=True).click()
-    page.get_by_text(en("access.login_failed")).wait_for()
+    page.get_by_text(
+        en(
+            "access.login_failed",
+            attempts=access.MAX_FAILED_LOGINS,
+            minutes=access.LOCKOUT_MINUTES,
+        )
+    ).wait_for()
 
 
 def test_a_customer_manager_sees_their_pages_and_only_their_customers(
@@ -140,4 +147,58 @@ def test_a_fresh_server_does_not_serve_a_page_file_without_sign_in(demo_url, tmp
         fresh.get_by_text("Please sign in first").wait_for()
         assert fresh.get_by_text(en("admin.subtitle")).count() == 0
         assert fresh.locator('[data-testid="stDataFrame"]').count() == 0
+        # Nor does its sidebar name the pages behind the sign-in.
+        wait_until_idle(fresh)
+        assert fresh.locator('[data-testid="stSidebarNav"]').count() == 0
+        for name in ("overview", "admin", "data_quality", "customer_360"):
+            assert fresh.get_by_role("link", name=en(f"nav.{name}")).count() == 0
+            assert fresh.get_by_text(name.replace("_", " "), exact=False).count() == 0
         fresh.context.close()
+
+
+def sign_in_here(page, user_name: str) -> None:
+    """Signs in through the form the page shows, wherever the browser is."""
+    wait_until_idle(page)
+    page.get_by_label(en("access.user_name")).fill(user_name)
+    page.get_by_label(en("access.password"), exact=True).fill(demo_accounts.DEMO_PASSWORD)
+    page.get_by_role("button", name=en("access.sign_in"), exact=True).click()
+    page.get_by_text(f"Signed in as {user_name}").wait_for()
+    wait_until_idle(page)
+
+
+def test_a_reload_keeps_the_session_and_signing_out_ends_it(running_app, page):
+    running_app.sign_in(page, "analyst")
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_role("link", name=en("nav.forecast")).click()
+    page.get_by_role("heading", name=en("forecast.title")).first.wait_for()
+    wait_until_idle(page)
+    page.reload()
+    # Still signed in, on the page reloaded.
+    page.get_by_text("Signed in as analyst").wait_for()
+    page.get_by_role("heading", name=en("forecast.title")).first.wait_for()
+    assert page.get_by_role("heading", name=en("access.login_title")).count() == 0
+
+    wait_until_idle(page)
+    page.locator('[data-testid="stSidebar"]').get_by_role(
+        "button", name=en("access.sign_out")
+    ).click()
+    page.get_by_role("heading", name=en("access.login_title")).wait_for()
+    wait_until_idle(page)
+    page.reload()
+    page.get_by_role("heading", name=en("access.login_title")).wait_for()
+    wait_until_idle(page)
+    assert page.get_by_text("Signed in as analyst").count() == 0
+
+
+def test_a_link_to_a_customer_opens_it_after_sign_in(
+    running_app, page, customers_of_the_demo_manager
+):
+    own, _ = customers_of_the_demo_manager
+    page.goto(f"{running_app.url}/customer_360?customer={own}")
+    page.get_by_role("heading", name=en("access.login_title")).wait_for()
+    wait_until_idle(page)
+    assert page.get_by_text("Page not found").count() == 0
+    sign_in_here(page, "customer_manager")
+    page.get_by_role("heading", name=own).first.wait_for()
+    assert "/customer_360" in page.url and f"customer={own}" in page.url
+    assert page.get_by_text("Page not found").count() == 0

@@ -4,6 +4,7 @@ import re
 
 import pytest
 import sqlalchemy as sa
+from conftest import wait_until_idle
 
 from core import i18n
 from core.store import engine as store_engine
@@ -22,6 +23,8 @@ def _to_chinese(page) -> None:
     sidebar.get_by_test_id("stSelectbox").first.click()
     page.get_by_role("option", name="中文").click()
     page.get_by_text(i18n.translate("app.language", "zh"), exact=True).wait_for(timeout=WAIT_MS)
+    # The sidebar changes language first; the page's charts are redrawn by the end of the run.
+    wait_until_idle(page)
 
 
 def _tick_texts(page, selector: str) -> list[str]:

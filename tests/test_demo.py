@@ -230,6 +230,7 @@ def test_planted_truth_and_campaign_holdouts(demo_store):
     assert len(counts) == 3
     for by_arm in counts.values():
         share = by_arm["control"] / (by_arm["control"] + by_arm["treatment"])
-        assert 0.08 < share < 0.35
+        # The holdout is drawn at random: near the planned 30 % on a store this small.
+        assert 0.15 < share < 0.45
     assert len(effects) == 6
     assert len(conflicts) == 1

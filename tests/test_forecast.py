@@ -29,7 +29,7 @@ def planted_series(start: str, days: int, *, seed: int = 0, temperature: bool = 
         # 16-34 °C with a daily cycle and weather noise: heating never on, cooling often
         temp = 25 + 6 * np.sin(2 * np.pi * (hour - 9) / 24) + rng.normal(0, 3, len(ds))
         temp = np.clip(temp, 16, 34)
-        y = y + COOLING_KWH_PER_DEGREE * np.maximum(temp - forecast.COOLING_BASE_C, 0)
+        y = y + COOLING_KWH_PER_DEGREE * np.maximum(temp - forecast.COOLING_DEGREE_HOUR_BASE_C, 0)
         frame["temperature_c"] = temp
     frame["y"] = y + rng.normal(0, 5, len(ds))
     return frame
@@ -261,7 +261,9 @@ def test_forecast_recovers_offday_drop_and_cooling_effect():
     days = calendars.day_calendar(out["ds"]).set_index("date")
     workday = days.loc[out["ds"].dt.normalize(), "is_workday"].to_numpy()
     drop = out.loc[workday, "yhat"].mean() - out.loc[~workday, "yhat"].mean()
-    degrees = np.maximum(future["temperature_c"].to_numpy() - forecast.COOLING_BASE_C, 0)
+    degrees = np.maximum(
+        future["temperature_c"].to_numpy() - forecast.COOLING_DEGREE_HOUR_BASE_C, 0
+    )
     cooling = degrees * COOLING_KWH_PER_DEGREE
     planted_drop = OFFDAY_DROP_KWH + cooling[workday].mean() - cooling[~workday].mean()
     assert drop == pytest.approx(planted_drop, abs=25)
@@ -269,13 +271,13 @@ def test_forecast_recovers_offday_drop_and_cooling_effect():
     components = result.components
     comp_degrees = np.maximum(
         pd.concat([frame["temperature_c"].iloc[-28 * 24 :], future["temperature_c"]]).to_numpy()
-        - forecast.COOLING_BASE_C,
+        - forecast.COOLING_DEGREE_HOUR_BASE_C,
         0,
     )
     slope = np.polyfit(comp_degrees, components["temperature"].to_numpy(), 1)[0]
     assert slope == pytest.approx(COOLING_KWH_PER_DEGREE, rel=0.1)
     # a 2 °C heat wave raises the load where it is already above the cooling base
-    hot = future["temperature_c"].to_numpy() > forecast.COOLING_BASE_C + 1
+    hot = future["temperature_c"].to_numpy() > forecast.COOLING_DEGREE_HOUR_BASE_C + 1
     uplift = (out["yhat_what_if"] - out["yhat"]).to_numpy()
     assert uplift[hot].mean() > 0.5 * 2 * COOLING_KWH_PER_DEGREE
     assert (out["yhat_lower"] <= out["yhat"]).all() and (out["yhat"] <= out["yhat_upper"]).all()

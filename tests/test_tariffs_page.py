@@ -1,5 +1,6 @@
 """Tariff savings page: AppTest on the demo store, and a browser run through the app."""
 
+import importlib
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,9 @@ def counted(monkeypatch):
             calls[_name] += 1
             return _original(*args, **kwargs)
 
-        monkeypatch.setattr(savings, name, counting)
+        # The package's name for the page, the part's own for the calls between parts.
+        for owner in (savings, importlib.import_module(original.__module__)):
+            monkeypatch.setattr(owner, name, counting)
     yield calls
     st.cache_data.clear()
 

@@ -1,6 +1,7 @@
 """What every page needs from the session: the store, the language, the viewer."""
 
 import functools
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -137,6 +138,7 @@ DEFAULT_VIEWER = access.Viewer(user_name="demo", role="administrator", contact_g
 VIEWER_KEY = "viewer"
 LAST_SEEN_KEY = "last_seen"
 EXPIRED_KEY = "session_expired_notice"
+ENDED_KEY = "session_ended_notice"
 SSO_ERROR_KEY = "sso_error"
 
 
@@ -154,24 +156,100 @@ def role_name(role: str) -> str:
     return t(f"access.role_{role}")
 
 
-def sign_in(signed: access.Viewer) -> None:
-    """Starts the session as ``signed`` (the password was checked by core.access)."""
+def sign_in(signed: access.Viewer, token: str | None = None) -> None:
+    """Starts the session as ``signed`` (the password was checked by core.access).
+
+    Args:
+        signed: who signed in.
+        token: the token of a stored session this one resumes (after a reload); None opens a
+            new stored session, whose token the browser is given to keep.
+    """
+    if token is None:
+        with engine().begin() as conn:
+            token = access.start_session(conn, signed)
+        st.session_state[COOKIE_KEY] = token
     st.session_state[VIEWER_KEY] = signed
-    st.session_state[LAST_SEEN_KEY] = access.now()
+    st.session_state[TOKEN_KEY] = token
+    st.session_state[LAST_SEEN_KEY] = st.session_state[TOUCHED_KEY] = access.now()
     st.session_state.pop(EXPIRED_KEY, None)
     st.session_state.pop(SSO_ERROR_KEY, None)
 
 
 def sign_out(action: str = "logout") -> None:
-    """Ends the session, recording why (``logout`` or ``session_expired``) in the audit log."""
+    """Ends the session, recording why (``logout`` or ``session_expired``) in the audit log.
+
+    The stored session ends with it: the browser's token resumes nothing any more, and the
+    browser is told to forget it.
+    """
     signed = signed_in()
+    token = st.session_state.pop(TOKEN_KEY, None)
     if signed is not None:
         with engine().begin() as conn:
             access.record(conn, signed, action, signed.user_name)
+            access.end_session(conn, token)
     st.session_state.pop(VIEWER_KEY, None)
     st.session_state.pop(LAST_SEEN_KEY, None)
+    st.session_state[COOKIE_KEY] = ""
     if sso_configured() and st.user.is_logged_in:
         st.logout()
+
+
+# The browser keeps the session's token in a cookie of the app's address: sent again with the
+# connection a reload opens, never part of a link someone could pass on.
+SESSION_COOKIE = "workbench_session"
+TOKEN_KEY = "session_token"
+COOKIE_KEY = "session_cookie_pending"
+TOUCHED_KEY = "session_touched"
+
+
+def browser_token() -> str | None:
+    """The session token the browser sent when it connected, if any."""
+    try:
+        token = st.context.cookies.get(SESSION_COOKIE)
+    except (AttributeError, RuntimeError):
+        return None
+    # Outside a browser (AppTest) the cookies are no mapping of text.
+    return token if isinstance(token, str) else None
+
+
+def _resumed() -> access.Viewer | None:
+    # A reload opens a new Streamlit session: the browser's token finds the stored one again.
+    token = browser_token()
+    if not token:
+        return None
+    with engine().begin() as conn:
+        signed = access.resume_session(conn, token)
+        if signed is not None:
+            access.record(conn, signed, "session_resumed", signed.user_name)
+    if signed is not None:
+        sign_in(signed, token)
+    return signed
+
+
+def _keep_cookie() -> None:
+    # Sets (a new session) or clears (one that ended) the browser's cookie, once.
+    value = st.session_state.pop(COOKIE_KEY, None)
+    if value is None:
+        return
+    age = access.SESSION_MAX_HOURS * 3600 if value else 0
+    cookie = f"{SESSION_COOKIE}={value}; path=/; max-age={age}; SameSite=Strict"
+    st.html(
+        "<script>document.cookie = "
+        f"{json.dumps(cookie)} + (location.protocol === 'https:' ? '; Secure' : '');</script>",
+        unsafe_allow_javascript=True,
+        width="content",
+    )
+
+
+def _touch() -> None:
+    # The stored session's last use, at most once a minute (core.access.touch_session).
+    at, token = access.now(), st.session_state.get(TOKEN_KEY)
+    touched = st.session_state.get(TOUCHED_KEY)
+    if not token or (touched is not None and (at - touched).total_seconds() < access.TOUCH_SECONDS):
+        return
+    with engine().begin() as conn:
+        access.touch_session(conn, token, at=at)
+    st.session_state[TOUCHED_KEY] = at
 
 
 def sso_configured() -> bool:
@@ -199,22 +277,52 @@ def _sso_viewer() -> access.Viewer | None:
 def gate() -> access.Viewer | None:
     """The signed-in viewer, after ending a session idle too long; app.py routes on it.
 
+    A browser reloaded (or opening a new tab) resumes its stored session by the token it keeps;
+    the idle timeout and the account's status apply to it as to any session.
+
     Returns:
         The viewer, with the session's last-seen time renewed; None when nobody is signed in
         (the app then shows the sign-in page only).
     """
+    signed = _gated()
+    with st.sidebar:
+        _keep_cookie()
+    return signed
+
+
+def _gated() -> access.Viewer | None:
     signed = signed_in()
     if signed is not None and access.session_expired(st.session_state.get(LAST_SEEN_KEY)):
         sign_out("session_expired")
         st.session_state[EXPIRED_KEY] = True
         return None
     if signed is None:
-        signed = _sso_viewer()
+        signed = _resumed() or _sso_viewer()
         if signed is None:
             return None
-        sign_in(signed)
+        if signed_in() is None:
+            sign_in(signed)
+    signed = _as_stored(signed)
+    if signed is None:
+        return None
     st.session_state[LAST_SEEN_KEY] = access.now()
+    _touch()
     return signed
+
+
+def _as_stored(signed: access.Viewer) -> access.Viewer | None:
+    # Every rerun runs as the account is stored now: a disabled account's session ends at its
+    # next click, a changed role or scope applies at once.
+    try:
+        with engine().connect() as conn:
+            current = access.viewer_for(conn, signed.user_name)
+    except access.AccessError:
+        sign_out("session_ended")
+        st.session_state[ENDED_KEY] = True
+        return None
+    if current != signed:
+        st.session_state[VIEWER_KEY] = current
+    return current
 
 
 def page_path(page: StreamlitPage) -> str:
@@ -232,6 +340,41 @@ def allowed_pages(pages: list[StreamlitPage]) -> list[StreamlitPage]:
     """The pages of the navigation the session's viewer may open; the others are not listed."""
     current = viewer()
     return [page for page in pages if access.may_open(current, page_path(page))]
+
+
+def navigate(pages: list[StreamlitPage]) -> None:
+    """Runs the page asked for among ``pages``; the sidebar links to those the viewer may open.
+
+    Every page is known to the navigation, so an address of a page the viewer may not open
+    reaches that page's own refusal (:func:`require_page`) in the viewer's language, not
+    Streamlit's "Page not found". The sidebar navigation of Streamlit is off
+    (``client.showSidebarNavigation``): it would list every file of ``pages/`` to a visitor not
+    signed in yet.
+    """
+    current = st.navigation(pages, position="hidden")
+    with st.sidebar:
+        for page in allowed_pages(pages):
+            st.page_link(page)
+    current.run()
+
+
+def sign_in_first(show_login: Callable[[], None], pages: list[StreamlitPage]) -> None:
+    """Shows the sign-in page at any address; the address (and its query) stays as it was.
+
+    Each page's address shows the sign-in page until someone signs in, so a link to a page
+    (``/customer_360?customer=…``) asks to sign in instead of Streamlit's "Page not found", and
+    the rerun after signing in opens the page and customer asked for.
+
+    Args:
+        show_login: draws the sign-in page.
+        pages: the app's pages.
+    """
+    title, icon = t("nav.login"), ":material/login:"
+    stand_ins = [
+        st.Page(show_login, title=title, icon=icon, default=True),
+        *(st.Page(show_login, title=title, icon=icon, url_path=page.url_path) for page in pages),
+    ]
+    st.navigation(stand_ins, position="hidden").run()
 
 
 def require_page(page_path: str) -> access.Viewer:

@@ -9,6 +9,18 @@ from ui import formatting
 
 # What an empty cell shows instead of Streamlit's "None".
 EMPTY = "—"
+# Record times (imports, rejected rows, the audit log) carry their zone and show its offset, so
+# nobody reads a UTC time for a local one.
+ZONED_TIME = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss Z")
+
+
+def zoned_times(frame: pd.DataFrame) -> dict:
+    """A column config showing every zone-aware time column of ``frame`` with its offset."""
+    return {
+        name: ZONED_TIME
+        for name in frame.columns
+        if isinstance(frame[name].dtype, pd.DatetimeTZDtype)
+    }
 
 
 def _cell_text(value) -> str:

@@ -1,8 +1,9 @@
 """Accounts: creation and changes by administrators, sign-in with lockout, session expiry."""
 
 import datetime as dt
+import random
 import re
-from dataclasses import dataclass
+import time
 
 import pandas as pd
 import sqlalchemy as sa
@@ -10,6 +11,7 @@ import sqlalchemy as sa
 from core.access.audit import now, record
 from core.access.org import org_scope
 from core.access.passwords import (
+    MAX_PASSWORD_LENGTH,
     check_password_rules,
     hash_password,
     needs_rehash,
@@ -19,7 +21,6 @@ from core.access.roles import (
     ROLES,
     SYSTEM,
     AccessError,
-    Role,
     Viewer,
     contact_grant_for,
     require_administrator,
@@ -36,6 +37,17 @@ LOCKOUT_MINUTES = 15
 SESSION_IDLE_MINUTES = 30
 
 
+# Every text an account is given fits its column; longer input is refused in words.
+USER_NAME_LENGTH = schema.users.c.user_name.type.length
+DISPLAY_NAME_LENGTH = schema.users.c.display_name.type.length
+MANAGER_ID_LENGTH = schema.users.c.manager_id.type.length
+
+
+def _bounded(value: str | None, length: int, key: str) -> None:
+    if value is not None and len(value) > length:
+        raise AccessError(key, length=length)
+
+
 def _user_row(conn: sa.Connection, user_name: str) -> sa.Row | None:
     return conn.execute(
         sa.select(schema.users).where(schema.users.c.user_name == user_name)
@@ -49,7 +61,20 @@ def _check_assignment(
         raise AccessError("access.unknown_role", role=role, roles=", ".join(ROLES))
     if role == "customer_manager" and not manager_id:
         raise AccessError("access.manager_id_required")
+    _bounded(manager_id, MANAGER_ID_LENGTH, "access.manager_id_too_long")
     org_scope(conn, org_unit)
+
+
+def end_sessions_of(conn: sa.Connection, user_name: str, *, at: dt.datetime | None = None) -> int:
+    """Ends every open session of an account (disabled, password reset); returns how many."""
+    table = schema.sessions
+    ended = conn.execute(
+        table.update()
+        .where(table.c.user_name == user_name, table.c.ended_at.is_(None))
+        .values(ended_at=at or now())
+        .returning(table.c.token_hash)
+    ).all()
+    return len(ended)
 
 
 def has_users(conn: sa.Connection) -> bool:
@@ -88,8 +113,10 @@ def create_user(
     """
     require_administrator(actor)
     user_name = user_name.strip()
-    if not re.fullmatch(r"[A-Za-z0-9._@-]{2,60}", user_name):
+    _bounded(user_name, USER_NAME_LENGTH, "access.user_name_too_long")
+    if not re.fullmatch(rf"[A-Za-z0-9._@-]{{2,{USER_NAME_LENGTH}}}", user_name):
         raise AccessError("access.bad_user_name", user_name=user_name)
+    _bounded(display_name, DISPLAY_NAME_LENGTH, "access.display_name_too_long")
     if _user_row(conn, user_name) is not None:
         raise AccessError("access.user_exists", user_name=user_name)
     check_password_rules(password)
@@ -177,6 +204,8 @@ def update_user(
     conn.execute(
         schema.users.update().where(schema.users.c.user_name == user_name).values(**changes)
     )
+    if changes.get("active") is False:
+        end_sessions_of(conn, user_name)
     detail = {name: {"from": getattr(row, name), "to": value} for name, value in changes.items()}
     action = "role_changed" if "role" in changes else "user_changed"
     record(conn, actor, action, user_name, detail)
@@ -197,6 +226,7 @@ def reset_password(conn: sa.Connection, actor: Viewer, user_name: str, new_passw
         .where(schema.users.c.user_name == user_name)
         .values(password_hash=hash_password(new_password), failed_logins=0, locked_until=None)
     )
+    end_sessions_of(conn, user_name)
     record(conn, actor, "password_reset", user_name)
 
 
@@ -264,7 +294,12 @@ def authenticate(
 ) -> Viewer:
     """Signs a person in: checks the password, counts failures and locks, audits the attempt.
 
-    The failure counter and the audit entries are committed even when the attempt fails.
+    The failure counter and the audit entries are committed even when the attempt fails. The
+    counter moves by one atomic ``UPDATE`` per attempt, so attempts made at the same time all
+    count and the lock holds under any number of them; on DuckDB, whose transactions conflict
+    instead of waiting, a conflicting attempt is tried again. A wrong name, a wrong password, a
+    disabled and a locked account get the same answer, in the same time: the answer does not
+    tell which accounts exist.
 
     Args:
         engine: the store.
@@ -276,48 +311,104 @@ def authenticate(
         The viewer to run the session as.
 
     Raises:
-        AccessError: wrong name or password (one message for both), or the account is locked.
+        AccessError: ``access.login_failed`` whatever the reason.
     """
     at = at or now()
     user_name = user_name.strip()
-    with engine.begin() as conn:
-        row = _user_row(conn, user_name)
-        if row is not None and row.locked_until is not None and row.locked_until > at:
-            record(conn, user_name, "login_refused_locked", user_name)
-            refusal = AccessError("access.locked", until=f"{row.locked_until:%H:%M}")
-        elif row is not None and row.active and password_matches(row.password_hash, password):
-            if needs_rehash(row.password_hash):
-                conn.execute(
-                    schema.users.update()
-                    .where(schema.users.c.user_name == user_name)
-                    .values(password_hash=hash_password(password))
-                )
-            conn.execute(
-                schema.users.update()
-                .where(schema.users.c.user_name == user_name)
-                .values(failed_logins=0, locked_until=None)
-            )
-            viewer = viewer_for(conn, user_name)
-            record(conn, viewer, "login", user_name)
-            return viewer
-        else:
-            if row is None:
-                password_matches(None, password)
-            refusal = AccessError("access.login_failed")
+    if len(user_name) > USER_NAME_LENGTH:
+        # Longer than any account's name can be: said so, and recorded by its first characters.
+        with engine.begin() as conn:
             record(conn, user_name, "login_failed", user_name)
-            if row is not None:
-                failures = row.failed_logins + 1
-                values: dict[str, object] = {"failed_logins": failures}
-                if failures >= MAX_FAILED_LOGINS:
-                    values = {"failed_logins": 0, "locked_until": at + _lockout()}
-                    record(conn, user_name, "account_locked", user_name, {"failures": failures})
-                    refusal = AccessError("access.locked", until=f"{values['locked_until']:%H:%M}")
-                conn.execute(
-                    schema.users.update()
-                    .where(schema.users.c.user_name == user_name)
-                    .values(**values)
-                )
-    raise refusal
+        raise AccessError("access.user_name_too_long", length=USER_NAME_LENGTH)
+    if len(password) > MAX_PASSWORD_LENGTH:
+        # No stored password is that long; not worth hashing.
+        password = ""
+    with engine.connect() as conn:
+        row = _user_row(conn, user_name)
+    locked = row is not None and row.locked_until is not None and row.locked_until > at
+    # The hash is checked in every case, outside any transaction: same time for every answer.
+    matches = password_matches(row.password_hash if row is not None else None, password)
+    if row is not None and row.active and matches and not locked:
+        viewer = _retrying(engine, lambda conn: _signed_in(conn, user_name, password, at))
+        if viewer is not None:
+            return viewer
+        locked = True
+    _retrying(engine, lambda conn: _failed(conn, user_name, row is not None, locked, at))
+    raise AccessError("access.login_failed", attempts=MAX_FAILED_LOGINS, minutes=LOCKOUT_MINUTES)
+
+
+# A sign-in whose transaction conflicts with another one on the same account (DuckDB) is tried
+# again this many times, after a short random pause.
+_CONFLICT_RETRIES = 20
+
+
+def _retrying(engine: sa.Engine, work):
+    for attempt in range(_CONFLICT_RETRIES + 1):
+        try:
+            with engine.begin() as conn:
+                return work(conn)
+        except sa.exc.DBAPIError as error:
+            if attempt == _CONFLICT_RETRIES or not _conflict(error):
+                raise
+            time.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _conflict(error: sa.exc.DBAPIError) -> bool:
+    # DuckDB refuses the second of two transactions writing one row; SQLite may give up waiting
+    # for the write lock; PostgreSQL waits on the row and needs no retry.
+    text = str(error.orig)
+    return "Conflict on" in text or "database is locked" in text
+
+
+def _signed_in(conn: sa.Connection, user_name: str, password: str, at: dt.datetime):
+    users = schema.users
+    unlocked = sa.or_(users.c.locked_until.is_(None), users.c.locked_until <= at)
+    cleared = conn.execute(
+        users.update()
+        .where(users.c.user_name == user_name, users.c.active, unlocked)
+        .values(failed_logins=0, locked_until=None)
+        .returning(users.c.password_hash)
+    ).first()
+    if cleared is None:
+        # Locked (or disabled) by an attempt made meanwhile.
+        return None
+    if needs_rehash(cleared.password_hash):
+        conn.execute(
+            users.update()
+            .where(users.c.user_name == user_name)
+            .values(password_hash=hash_password(password))
+        )
+    viewer = viewer_for(conn, user_name)
+    record(conn, viewer, "login", user_name)
+    return viewer
+
+
+def _failed(
+    conn: sa.Connection, user_name: str, known: bool, locked: bool, at: dt.datetime
+) -> None:
+    record(conn, user_name, "login_refused_locked" if locked else "login_failed", user_name)
+    if not known:
+        return
+    users = schema.users
+    # A lock that ran out starts a new count; the attempt that reaches the limit sets the lock.
+    expired = sa.and_(users.c.locked_until.is_not(None), users.c.locked_until <= at)
+    failures = sa.case((expired, 1), else_=users.c.failed_logins + 1)
+    lock = sa.case((expired, None), else_=users.c.locked_until)
+    counted = conn.execute(
+        users.update()
+        .where(users.c.user_name == user_name)
+        .values(
+            failed_logins=failures,
+            locked_until=sa.case(
+                (sa.and_(failures >= MAX_FAILED_LOGINS, lock.is_(None)), at + _lockout()),
+                else_=lock,
+            ),
+        )
+        .returning(users.c.failed_logins)
+    ).first()
+    if counted is not None and counted.failed_logins == MAX_FAILED_LOGINS:
+        record(conn, user_name, "account_locked", user_name, {"failures": MAX_FAILED_LOGINS})
 
 
 def _lockout() -> dt.timedelta:
@@ -334,6 +425,9 @@ def session_expired(last_seen: dt.datetime | None, at: dt.datetime | None = None
 def users(conn: sa.Connection, viewer: Viewer) -> pd.DataFrame:
     """Every account without its password hash, for the administrators.
 
+    ``contact_grant`` is what the account really gets (:func:`contact_grant_for`): ticked for a
+    customer manager, who always sees their customers' contacts, unticked for an analyst.
+
     Raises:
         AccessError: the viewer is no administrator.
     """
@@ -341,7 +435,12 @@ def users(conn: sa.Connection, viewer: Viewer) -> pd.DataFrame:
     table = schema.users
     columns = [column for column in table.c if column.name != "password_hash"]
     rows = conn.execute(sa.select(*columns).order_by(table.c.user_name)).all()
-    return pd.DataFrame(rows, columns=[column.name for column in columns])
+    frame = pd.DataFrame(rows, columns=[column.name for column in columns])
+    frame["contact_grant"] = [
+        contact_grant_for(role, bool(granted))
+        for role, granted in zip(frame["role"], frame["contact_grant"], strict=True)
+    ]
+    return frame.astype({"contact_grant": bool})
 
 
 def create_administrator(conn: sa.Connection, user_name: str, password: str) -> None:
@@ -351,128 +450,3 @@ def create_administrator(conn: sa.Connection, user_name: str, password: str) -> 
         AccessError: the name is taken or malformed, or the password breaks the rules.
     """
     create_user(conn, SYSTEM, user_name, password, "administrator", contact_grant=True)
-
-
-# One shared password for every demo account, printed on the login page of a demo store.
-DEMO_PASSWORD = "demo1234"
-
-
-DEMO_ACCOUNTS: tuple[tuple[str, Role], ...] = (
-    ("admin", "administrator"),
-    ("manager", "manager"),
-    ("district_manager", "manager"),
-    ("analyst", "analyst"),
-    ("customer_manager", "customer_manager"),
-)
-
-
-@dataclass(frozen=True)
-class DemoAccount:
-    """A demo account as the login page describes it.
-
-    Attributes:
-        user_name: the sign-in name.
-        role: the account's role.
-        scope: the district or customer-manager id it is limited to; empty for the whole city.
-    """
-
-    user_name: str
-    role: Role
-    scope: str
-
-
-def demo_scopes(conn: sa.Connection) -> tuple[str | None, str | None]:
-    """The scopes of the demo's district manager and customer manager.
-
-    Returns:
-        The district with the most customers and the ``manager_id`` with the most customers
-        (ties broken by name); None when the store has none.
-    """
-    customers = schema.customers
-    count = sa.func.count().label("customers")
-    region = conn.execute(
-        sa.select(customers.c.region, count)
-        .group_by(customers.c.region)
-        .order_by(count.desc(), customers.c.region)
-        .limit(1)
-    ).scalar()
-    manager_id = conn.execute(
-        sa.select(customers.c.manager_id, count)
-        .where(customers.c.manager_id.is_not(None))
-        .group_by(customers.c.manager_id)
-        .order_by(count.desc(), customers.c.manager_id)
-        .limit(1)
-    ).scalar()
-    return region, manager_id
-
-
-def create_demo_accounts(conn: sa.Connection) -> list[DemoAccount]:
-    """Creates one account per role on a demo store, all with :data:`DEMO_PASSWORD`.
-
-    The district manager is scoped to the district with the most customers, the customer
-    manager to the ``manager_id`` with the most customers. Accounts that exist are left as they
-    are.
-
-    Args:
-        conn: a connection inside ``engine.begin()`` on a store with customers.
-
-    Returns:
-        The demo accounts.
-
-    Raises:
-        ValueError: the store is not a demo store (demo passwords never go on real data), or has
-            no customers with a manager to build the accounts on.
-    """
-    if not is_demo_store(conn):
-        raise ValueError(
-            "demo accounts are only created on a demo store (python -m core demo); "
-            "create a real administrator with: python -m core users --create-admin NAME"
-        )
-    region, manager_id = demo_scopes(conn)
-    if region is None or manager_id is None:
-        raise ValueError("the store has no customers with a manager_id; build the demo first")
-    scopes = {"district_manager": region, "customer_manager": manager_id}
-    accounts = []
-    for user_name, role in DEMO_ACCOUNTS:
-        if _user_row(conn, user_name) is None:
-            create_user(
-                conn,
-                SYSTEM,
-                user_name,
-                DEMO_PASSWORD,
-                role,
-                display_name=user_name.replace("_", " ").title(),
-                org_unit=region if user_name == "district_manager" else None,
-                manager_id=manager_id if role == "customer_manager" else None,
-                contact_grant=role == "administrator",
-            )
-        accounts.append(DemoAccount(user_name, role, scopes.get(user_name, "")))
-    return accounts
-
-
-def is_demo_store(conn: sa.Connection) -> bool:
-    """Whether the store holds the synthetic demo utility (it has planted ground truth)."""
-    from core.demo import truth
-
-    return truth.is_demo_store(conn)
-
-
-def demo_accounts(conn: sa.Connection) -> list[DemoAccount]:
-    """The demo accounts of a demo store, for the login page; empty on a real deployment."""
-    if not is_demo_store(conn):
-        return []
-    names = [name for name, _ in DEMO_ACCOUNTS]
-    rows = conn.execute(
-        sa.select(
-            schema.users.c.user_name,
-            schema.users.c.role,
-            schema.users.c.org_unit,
-            schema.users.c.manager_id,
-        ).where(schema.users.c.user_name.in_(names), schema.users.c.active)
-    ).all()
-    found = {row.user_name: row for row in rows}
-    return [
-        DemoAccount(name, found[name].role, found[name].org_unit or found[name].manager_id or "")
-        for name in names
-        if name in found
-    ]

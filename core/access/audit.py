@@ -13,8 +13,8 @@ from core.store import schema
 
 
 def now() -> dt.datetime:
-    """The current local time (Asia/Shanghai), naive, to the second."""
-    return dt.datetime.now(calendars.LOCAL_TIME).replace(tzinfo=None, microsecond=0)
+    """The current time in UTC, naive, to the second: what the audit log and accounts store."""
+    return calendars.utc_now()
 
 
 # The audit page and its export read at most this many entries at once to keep memory bounded.
@@ -28,6 +28,8 @@ AUDIT_ACTIONS = (
     "account_locked",
     "logout",
     "session_expired",
+    "session_ended",
+    "session_resumed",
     "password_changed",
     "password_reset",
     "user_created",
@@ -37,6 +39,10 @@ AUDIT_ACTIONS = (
     "customer_refused",
     "export",
     "import",
+    "target_list_saved",
+    "segment_run",
+    "segment_rule_saved",
+    "campaign_planned",
     "inspection_order_created",
     "inspection_order_changed",
 )
@@ -66,9 +72,14 @@ def record(
     if isinstance(detail, Mapping):
         detail = json.dumps(detail, ensure_ascii=False, default=str, sort_keys=True)
     user_name = viewer if isinstance(viewer, str) else viewer.user_name
+    log = schema.audit_log
     conn.execute(
-        schema.audit_log.insert().values(
-            at=now(), user_name=user_name[:60], action=action, target=target, detail=detail
+        log.insert().values(
+            at=now(),
+            user_name=user_name[: log.c.user_name.type.length],
+            action=action,
+            target=None if target is None else target[: log.c.target.type.length],
+            detail=detail,
         )
     )
 
@@ -95,12 +106,13 @@ def audit_entries(
         viewer: who is asking; must be an administrator.
         user_name: only this person's entries.
         action: only this action.
-        start: only entries at or after this time.
-        end: only entries before this time.
+        start: only entries at or after this time (naive: UTC, as stored; or zone-aware).
+        end: only entries before this time (likewise).
         limit: at most this many entries.
 
     Returns:
-        id, at, user_name, action, target, detail.
+        id, at (in :data:`core.calendars.LOCAL_TIME`, the zone attached), user_name, action,
+        target, detail.
 
     Raises:
         AccessError: the viewer is no administrator.
@@ -113,8 +125,15 @@ def audit_entries(
     if action:
         query = query.where(log.c.action == action)
     if start is not None:
-        query = query.where(log.c.at >= start)
+        query = query.where(log.c.at >= _as_stored(start))
     if end is not None:
-        query = query.where(log.c.at < end)
+        query = query.where(log.c.at < _as_stored(end))
     rows = conn.execute(query.order_by(log.c.at.desc(), log.c.id.desc()).limit(limit)).all()
-    return pd.DataFrame(rows, columns=list(query.selected_columns.keys()))
+    frame = pd.DataFrame(rows, columns=list(query.selected_columns.keys()))
+    return frame.assign(at=calendars.stored_as_local(frame["at"]))
+
+
+def _as_stored(moment: dt.datetime) -> dt.datetime:
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(dt.UTC).replace(tzinfo=None)

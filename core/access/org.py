@@ -1,6 +1,10 @@
-"""The organisation tree (city → district → service office) and the scope a unit covers."""
+"""The organisation tree (city → district → service office → transformer areas) and its scopes.
 
-import re
+The tree is data: the ``org_units`` table, imported like any other table
+(``python -m core import --table org_units FILE``; the demo writes its own). A store without one
+still scopes accounts to its districts, the ``region`` of its customers.
+"""
+
 from dataclasses import dataclass
 from typing import Literal
 
@@ -11,11 +15,13 @@ from core.access.roles import AccessError
 from core.store import schema
 
 ORG_SEPARATOR = "/"
+# The levels of ``org_units.level``, from the top.
+ORG_LEVELS = schema.ORG_LEVELS
 
 
 @dataclass(frozen=True)
 class OrgUnit:
-    """A node of the organisation tree.
+    """A node of the organisation tree an account can be scoped to.
 
     Attributes:
         path: ``""`` for the city, ``"<district>"``, or ``"<district>/<service office>"``.
@@ -31,44 +37,15 @@ class OrgUnit:
 
 
 def city_name() -> str:
-    """The name of the supply company's city (``WORKBENCH_CITY``, by default the demo's)."""
-    return config.setting("WORKBENCH_CITY", "黄石市") or "黄石市"
-
-
-# Transformer areas named as the metering system numbers them: "<district short><number>号台区".
-_AREA_NUMBER = re.compile(r"(\d+)号?台区$")
-# A service office (供电所) looks after a run of neighbouring transformer areas; eight consecutive
-# numbers per office give a district of the default demo a handful of offices to scope to.
-AREAS_PER_OFFICE = 8
-
-
-def service_office_of(region: str, transformer_area: str | None) -> str | None:
-    """The service office (供电所) serving a transformer area.
-
-    Areas numbered ``<short><n>号台区`` belong to office ``(n - 1) // AREAS_PER_OFFICE + 1`` of
-    their district (``黄石港区第2供电所``); areas named any other way belong to the district's own
-    office (``黄石港区供电所``).
-
-    Args:
-        region: the district of the area.
-        transformer_area: the transformer area's name.
-
-    Returns:
-        The office's name, or None when the area has no name.
-    """
-    if not transformer_area:
-        return None
-    match = _AREA_NUMBER.search(transformer_area.strip())
-    if match is None or int(match.group(1)) < 1:
-        return f"{region}供电所"
-    return f"{region}第{(int(match.group(1)) - 1) // AREAS_PER_OFFICE + 1}供电所"
+    """The supply company's city as configured (``WORKBENCH_CITY``); empty when not set."""
+    return config.setting("WORKBENCH_CITY", "") or ""
 
 
 def org_units(conn: sa.Connection) -> list[OrgUnit]:
-    """The organisation tree from the store: the city, its districts, their service offices.
+    """The units accounts can be scoped to: the city, its districts, their service offices.
 
-    Districts are the ``customers.region`` values; service offices are derived from the
-    transformer areas (:func:`service_office_of`).
+    Read from ``org_units``; a store without an organisation tree has the city and the districts
+    its customers are in (``customers.region``).
 
     Args:
         conn: a store connection.
@@ -76,23 +53,36 @@ def org_units(conn: sa.Connection) -> list[OrgUnit]:
     Returns:
         The units, parents before children, districts and offices in name order.
     """
-    units = [OrgUnit(path="", name=city_name(), level="city", parent=None)]
+    table = schema.org_units
     rows = conn.execute(
-        sa.select(schema.customers.c.region, schema.customers.c.transformer_area)
-        .distinct()
-        .order_by(schema.customers.c.region, schema.customers.c.transformer_area)
+        sa.select(table.c.path, table.c.name, table.c.level, table.c.parent)
+        .where(table.c.level.in_(ORG_LEVELS[:3]))
+        .order_by(table.c.path)
     ).all()
-    offices: dict[str, set[str]] = {}
-    for region, area in rows:
-        office = service_office_of(region, area)
-        offices.setdefault(region, set())
-        if office:
-            offices[region].add(office)
-    for region in sorted(offices):
-        units.append(OrgUnit(path=region, name=region, level="district", parent=""))
-        for office in sorted(offices[region]):
-            path = f"{region}{ORG_SEPARATOR}{office}"
-            units.append(OrgUnit(path=path, name=office, level="service_office", parent=region))
+    cities = [row.name for row in rows if row.level == "city"]
+    units = [OrgUnit(path="", name=cities[0] if cities else city_name(), level="city", parent=None)]
+    districts = [row for row in rows if row.level == "district"]
+    if not districts:
+        customers = schema.customers
+        names = conn.execute(
+            sa.select(customers.c.region)
+            .where(customers.c.region.is_not(None))
+            .distinct()
+            .order_by(customers.c.region)
+        ).scalars()
+        return units + [
+            OrgUnit(path=name, name=name, level="district", parent="") for name in names
+        ]
+    offices: dict[str, list[sa.Row]] = {}
+    for row in rows:
+        if row.level == "service_office":
+            offices.setdefault(row.parent or "", []).append(row)
+    for district in sorted(districts, key=lambda row: row.path):
+        units.append(OrgUnit(path=district.path, name=district.name, level="district", parent=""))
+        units += [
+            OrgUnit(office.path, office.name, "service_office", parent=district.path)
+            for office in sorted(offices.get(district.path, []), key=lambda row: row.path)
+        ]
     return units
 
 
@@ -104,24 +94,29 @@ def org_scope(conn: sa.Connection, org_unit: str | None) -> tuple[tuple[str, ...
         org_unit: a unit path (see :class:`OrgUnit`); None or ``""`` is the whole city.
 
     Returns:
-        ``(regions, transformer_areas)``, each empty when it does not narrow the scope.
+        ``(regions, transformer_areas)``, each empty when it does not narrow the scope: a district
+        covers its region, a service office the transformer areas ``org_units`` puts under it.
 
     Raises:
         AccessError: the unit is not in the organisation tree.
     """
     if not org_unit:
         return (), ()
-    region, _, office = org_unit.partition(ORG_SEPARATOR)
-    known = {unit.path for unit in org_units(conn)}
-    if org_unit not in known:
+    unit = next((unit for unit in org_units(conn) if unit.path == org_unit), None)
+    if unit is None:
         raise AccessError("access.unknown_org_unit", org_unit=org_unit)
-    if not office:
-        return (region,), ()
-    areas = conn.execute(
-        sa.select(schema.customers.c.transformer_area)
-        .where(schema.customers.c.region == region)
-        .distinct()
-        .order_by(schema.customers.c.transformer_area)
-    ).scalars()
-    served = tuple(area for area in areas if service_office_of(region, area) == office)
-    return (region,), served
+    if unit.level == "district":
+        return (unit.name,), ()
+    table = schema.org_units
+    areas = (
+        conn.execute(
+            sa.select(table.c.name)
+            .where(table.c.parent == unit.path, table.c.level == "transformer_area")
+            .order_by(table.c.name)
+        )
+        .scalars()
+        .all()
+    )
+    district = next(u for u in org_units(conn) if u.path == unit.parent)
+    # An office with no areas listed covers none: an empty tuple would mean its whole district.
+    return (district.name,), tuple(areas) or (f"{unit.path}{ORG_SEPARATOR}",)

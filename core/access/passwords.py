@@ -9,6 +9,9 @@ from core.access.roles import AccessError
 # Eight characters mixing letters and digits: the floor common enterprise password policies set,
 # short enough that people do not write it down at the counter.
 MIN_PASSWORD_LENGTH = 8
+# Long pass phrases are welcome; past this a password is a paste gone wrong (or an attempt to
+# make hashing cost the server).
+MAX_PASSWORD_LENGTH = 128
 
 
 _hasher = argon2.PasswordHasher()
@@ -25,6 +28,8 @@ def check_password_rules(password: str) -> None:
     """
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccessError("access.password_too_short", length=MIN_PASSWORD_LENGTH)
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise AccessError("access.password_too_long", length=MAX_PASSWORD_LENGTH)
     if not re.search(r"[A-Za-z]", password) or not re.search(r"\d", password):
         raise AccessError("access.password_letters_digits")
 

@@ -61,7 +61,8 @@ PAGE_ROLES: dict[str, tuple[Role, ...]] = {
     "pages/segments.py": ("manager", "analyst"),
     "pages/forecast.py": ("manager", "analyst"),
     "pages/tariffs.py": ("manager", "analyst", "customer_manager"),
-    "pages/campaigns.py": ("manager", "analyst"),
+    # Customer managers follow up their own customers whom an online contact did not reach.
+    "pages/campaigns.py": ("manager", "analyst", "customer_manager"),
     "pages/topic_windows.py": ("manager",),
     "pages/data_quality.py": ("administrator", "manager"),
     # Inspectors (稽查人员) see their own inspection orders only (core.inspection).
@@ -93,6 +94,15 @@ def may_open(viewer: Viewer, page_path: str) -> bool:
 def pages_for(viewer: Viewer, page_paths: Iterable[str]) -> list[str]:
     """The pages of ``page_paths`` that ``viewer`` may open, in their order."""
     return [path for path in page_paths if may_open(viewer, path)]
+
+
+def contact_rule(role: str) -> Literal["always", "never", "granted"]:
+    """Whether a role sees contact fields unmasked ``always``, ``never`` or when ``granted``."""
+    if contact_grant_for(role, False):
+        return "always"
+    if not contact_grant_for(role, True):
+        return "never"
+    return "granted"
 
 
 def contact_grant_for(role: str, granted: bool) -> bool:

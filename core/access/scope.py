@@ -4,7 +4,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from core.access.audit import record
-from core.access.masking import mask_frame
+from core.access.masking import is_personal, mask_frame, search_match
 from core.access.roles import Viewer
 from core.store import schema
 
@@ -49,7 +49,8 @@ def visible_customers(
     Args:
         conn: a store connection.
         viewer: who is asking.
-        search: part of a customer id, name or phone number.
+        search: part of a customer id, name or phone number (of what the viewer sees of a
+            masked name or phone; ``%`` and ``_`` are literal).
         limit: at most this many rows, in customer-id order.
 
     Returns:
@@ -66,12 +67,14 @@ def visible_customers(
         customers.c.phone,
     ).where(customer_scope(viewer))
     if search and search.strip():
-        pattern = f"%{search.strip()}%"
+        text = search.strip()
         query = query.where(
             sa.or_(
-                customers.c.customer_id.like(pattern),
-                customers.c.name.like(pattern),
-                customers.c.phone.like(pattern),
+                customers.c.customer_id.contains(text, autoescape=True),
+                search_match(
+                    viewer, customers.c.name, "name", text, is_personal(customers.c.customer_class)
+                ),
+                search_match(viewer, customers.c.phone, "phone", text),
             )
         )
     rows = conn.execute(query.order_by(customers.c.customer_id).limit(limit)).all()

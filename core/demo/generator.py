@@ -21,7 +21,9 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from core import calendars, tariffs
-from core.demo import geography, truth
+from core.demo import applications, geography, truth
+from core.demo import campaigns as demo_campaigns
+from core.demo import org as demo_org
 from core.demo.abnormal import plant_area_readings
 from core.store import engine as store_engine
 from core.store import schema
@@ -309,6 +311,7 @@ class _Generator:
         archive = self._customers()
         self.archive = archive
         store_engine.bulk_insert(conn, schema.customers, archive[_CUSTOMER_COLUMNS])
+        demo_org.write(conn, archive)
         planted = archive[["customer_id", "archetype", "peak_shiftable", "late_payer"]]
         store_engine.bulk_insert(conn, truth.customers, planted)
         outages = self._outages()
@@ -330,10 +333,8 @@ class _Generator:
         report("Service records", 2, 4)
         store_engine.bulk_insert(conn, schema.id_map, self._id_map())
         report("Service records", 3, 4)
-        campaigns, members, effects = self._campaigns()
-        store_engine.bulk_insert(conn, schema.campaigns, campaigns)
-        store_engine.bulk_insert(conn, schema.campaign_members, members)
-        store_engine.bulk_insert(conn, truth.campaign_effects, effects)
+        demo_campaigns.write(conn, archive, self.days, self._rng(10), self.catalog, self.seed)
+        counts["applications"] = applications.write(conn, self.archive, self.days, self._rng(12))
         report("Service records", 4, 4)
         return counts
 
@@ -832,99 +833,8 @@ class _Generator:
             frame = pd.concat([frame, pd.DataFrame(extra, columns=frame.columns)])
         return frame[["system", "external_id", "customer_id", "active"]].reset_index(drop=True)
 
-    def _campaigns(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-        """Three past campaigns with an 80/20 randomized holdout and segment-specific effects."""
-        rng = self._rng(10)
-        year = self.days[0].year
-        last_year = self.days[-1].year
-        archive = self.archive
-        residential = archive["customer_class"] == "residential"
-        specs = [
-            {
-                "campaign_id": f"CMP{year}01",
-                "name": "峰谷分时电价推广 / Time-of-use plan promotion",
-                "goal": "upsell",
-                "offer": "RES_TOU",
-                "channel": "sms",
-                "start_date": dt.date(year, 6, 1),
-                "end_date": dt.date(year, 7, 31),
-                "cost_per_contact_cny": 0.5,
-                "eligible": residential & (archive["tariff_code"] == "RES_TIERED"),
-                "segment": np.where(archive["peak_shiftable"], "peak_shiftable", "other"),
-                "effects": {"peak_shiftable": (0.03, 0.15), "other": (0.02, 0.005)},
-                "value": 180.0,
-            },
-            {
-                "campaign_id": f"CMP{year}02",
-                "name": "网上国网App注册推广 / App sign-up drive",
-                "goal": "activate",
-                "offer": "app_registration",
-                "channel": "wechat",
-                "start_date": dt.date(year, 9, 1),
-                "end_date": dt.date(year, 10, 31),
-                "cost_per_contact_cny": 0.3,
-                "eligible": ~archive["digital"],
-                "segment": np.where(residential, "residential", "business"),
-                "effects": {"residential": (0.04, 0.06), "business": (0.05, 0.2)},
-                "value": 20.0,
-            },
-            {
-                "campaign_id": f"CMP{last_year}03",
-                "name": "电费代扣签约 / Direct-debit sign-up for bill payment",
-                "goal": "retain",
-                "offer": "direct_debit",
-                "channel": "phone",
-                "start_date": dt.date(last_year, 3, 1),
-                "end_date": dt.date(last_year, 4, 30),
-                "cost_per_contact_cny": 2.0,
-                "eligible": pd.Series(True, index=archive.index),
-                "segment": np.where(archive["late_payer"], "late_payer", "punctual"),
-                "effects": {"late_payer": (0.03, 0.18), "punctual": (0.05, 0.01)},
-                "value": 60.0,
-            },
-        ]
-        campaign_rows, member_rows, effect_rows = [], [], []
-        for spec in specs:
-            campaign_rows.append({key: spec[key] for key in _CAMPAIGN_COLUMNS})
-            for segment, (base, uplift) in spec["effects"].items():
-                effect_rows.append((spec["campaign_id"], segment, base, uplift))
-            members = archive.index[spec["eligible"].to_numpy()]
-            start = dt.datetime.combine(spec["start_date"], dt.time(9))
-            window = (spec["end_date"] - spec["start_date"]).days
-            for index in members:
-                arm = "treatment" if rng.random() < 0.8 else "control"
-                base, uplift = spec["effects"][spec["segment"][index]]
-                rate = base + (uplift if arm == "treatment" else 0.0)
-                contacted = arm == "treatment" and rng.random() < 0.9
-                converted = rng.random() < (rate if contacted or arm == "control" else base)
-                responded = contacted and (converted or rng.random() < 0.1)
-                offset = dt.timedelta(days=int(rng.integers(0, 7)), hours=int(rng.integers(0, 9)))
-                contact_time = start + offset if contacted else None
-                later = dt.timedelta(days=int(rng.integers(1, max(2, window))))
-                member_rows.append(
-                    {
-                        "campaign_id": spec["campaign_id"],
-                        "customer_id": archive.at[index, "customer_id"],
-                        "arm": arm,
-                        "channel": spec["channel"] if arm == "treatment" else None,
-                        "contacted_at": contact_time,
-                        "responded_at": contact_time + offset if responded else None,
-                        "converted_at": start + later if converted else None,
-                        "value_cny": round(spec["value"] * rng.uniform(0.6, 1.4), 2)
-                        if converted
-                        else None,
-                    }
-                )
-        campaigns = pd.DataFrame(campaign_rows)
-        members = pd.DataFrame(member_rows)
-        effects = pd.DataFrame(
-            effect_rows, columns=["campaign_id", "segment", "base_rate", "uplift"]
-        )
-        return campaigns, members, effects
-
 
 _CUSTOMER_COLUMNS = [column.name for column in schema.customers.columns]
-_CAMPAIGN_COLUMNS = [column.name for column in schema.campaigns.columns]
 
 
 def hash_area(area: str) -> int:

@@ -36,6 +36,17 @@ abnormal = sa.Table(
     sa.Column("start", sa.DateTime, nullable=False),
 )
 
+# Converted members of the time-of-use campaign: from which day, and what share of each day's
+# peak energy they moved into the valley (core.demo.campaigns).
+energy_shifts = sa.Table(
+    "demo_truth_energy_shifts",
+    metadata,
+    sa.Column("campaign_id", sa.String(40), primary_key=True),
+    sa.Column("customer_id", sa.String(schema.CUSTOMER_ID_LENGTH), primary_key=True),
+    sa.Column("from_day", sa.Date, nullable=False),
+    sa.Column("peak_shift_share", sa.Float, nullable=False),
+)
+
 area_loss = sa.Table(
     "demo_truth_area_loss",
     metadata,
@@ -43,7 +54,7 @@ area_loss = sa.Table(
     sa.Column("technical_loss_rate", sa.Float, nullable=False),
 )
 
-TABLES = (customers, campaign_effects, abnormal, area_loss)
+TABLES = (customers, campaign_effects, abnormal, energy_shifts, area_loss)
 
 
 def create(engine: sa.Engine) -> None:

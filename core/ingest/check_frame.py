@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 
+from core import calendars
 from core.ingest import headers, reasons
 from core.ingest.sources import Chunk
 from core.store import rules, schema
@@ -69,6 +70,7 @@ class Context:
         vocabularies: the lists of the rule table's Known rules (districts, tariff codes).
         scope: the writer's scope (None: unscoped).
         in_scope: the writer's scope as a condition on a customers table (SQL checks).
+        recorded_at: the moment (UTC) the import's rejected rows are stamped with; None: ``now``.
     """
 
     table: sa.Table
@@ -80,6 +82,12 @@ class Context:
     vocabularies: dict[str, pd.Index] = field(default_factory=dict)
     scope: WriteScope | None = None
     in_scope: Callable[[sa.FromClause], sa.ColumnElement[bool]] | None = None
+    recorded_at: dt.datetime | None = None
+
+    @property
+    def recorded(self) -> dt.datetime:
+        """The stamp of the import's own records."""
+        return self.recorded_at or self.now
 
 
 def _typed(raw: pd.Series, column: sa.Column | None) -> bool:
@@ -146,13 +154,13 @@ def parse_number(raw: pd.Series, text: pd.Series) -> pd.Series:
 def parse_datetime(raw: pd.Series, text: pd.Series) -> pd.Series:
     """Moments of a column in local time; text that is no date or time is missing."""
     if isinstance(raw.dtype, pd.DatetimeTZDtype):
-        return raw.dt.tz_convert("Asia/Shanghai").dt.tz_localize(None).astype("datetime64[us]")
+        return raw.dt.tz_convert(calendars.LOCAL_TIME).dt.tz_localize(None).astype("datetime64[us]")
     if pd.api.types.is_datetime64_any_dtype(raw.dtype):
         return raw.astype("datetime64[us]")
     if raw.dtype == object:
         parsed = pd.to_datetime(raw.where(text.notna()), errors="coerce", format="mixed")
         if isinstance(parsed.dtype, pd.DatetimeTZDtype):
-            parsed = parsed.dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
+            parsed = parsed.dt.tz_convert(calendars.LOCAL_TIME).dt.tz_localize(None)
         return parsed.astype("datetime64[us]")
     strings = _arrow_strings(text)
     result = pa.nulls(len(strings), pa.timestamp("us"))
@@ -503,6 +511,8 @@ def _check_scope(
     scope = context.scope
     assert scope is not None
     ids = parsed.get("customer_id")
+    if context.table is schema.applications:
+        _check_applicant_scope(ids, parsed, texts, problems, scope)
     if ids is None:
         return
     known = context.known_customers if context.known_customers is not None else pd.Index([])
@@ -534,6 +544,32 @@ def _check_scope(
         outside = values.notna() & ~values.isin(allowed)
         outside |= values.isna() & ~stored
         problems.add(outside, column, texts[column], reasons.OUT_OF_SCOPE)
+
+
+def _check_applicant_scope(
+    ids: pd.Series | None,
+    parsed: dict[str, pd.Series],
+    texts: dict[str, pd.Series],
+    problems: Problems,
+    scope: WriteScope,
+) -> None:
+    """Rejects applicants who are no customer yet outside the writer's districts.
+
+    Such an applicant belongs to a district only, as the windows scope them
+    (:func:`core.kpis.business.application_scope`): a writer of some transformer areas or of
+    their own customers may not add one, a district writer only in their districts.
+    """
+    regions = parsed.get("region")
+    if regions is None:
+        return
+    applicant = ids.isna() if ids is not None else pd.Series(True, index=regions.index)
+    if scope.transformer_areas or scope.manager_id is not None:
+        outside = applicant
+    elif scope.regions:
+        outside = applicant & regions.notna() & ~regions.isin(scope.regions)
+    else:
+        return
+    problems.add(outside, "region", texts["region"], reasons.OUT_OF_SCOPE)
 
 
 def _wide_records(

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 
+from core import calendars
 from core.ingest import headers, reasons
 from core.ingest.check_frame import Context
 from core.ingest.rejected import REJECTED_INSERT_COLUMNS, Batch
@@ -104,7 +105,7 @@ def arrow_batch(batch: pa.RecordBatch, by_column: dict[str, str], first_row: int
             if pa.types.is_null(kind):
                 values = pa.nulls(len(values), pa.timestamp("us"))
             elif pa.types.is_timestamp(kind) and kind.tz is not None:
-                local = pc.cast(values, pa.timestamp(kind.unit, "Asia/Shanghai"))
+                local = pc.cast(values, pa.timestamp(kind.unit, calendars.LOCAL_TIME.key))
                 values = pc.cast(pc.local_timestamp(local), pa.timestamp("us"), safe=False)
             else:
                 values = pc.cast(values, pa.timestamp("us"), safe=False)
@@ -386,7 +387,7 @@ def stage(
             per_check([sa.literal(item.reason, sa.String) for item in checks]),
             per_check([sa.literal(item.code, sa.String) for item in checks]),
             per_check([sa.literal(item.values, sa.String) for item in checks]),
-            sa.literal(context.now, sa.DateTime),
+            sa.literal(context.recorded, sa.DateTime),
         )
         .select_from(bad.join(check_list, sa.true()))
         .where(per_check([bad.c[f"problem_{index}"] for index in range(len(checks))])),

@@ -140,6 +140,52 @@ COMMON_HEADERS = {
     "转化价值": "value_cny",
 }
 
+# Headers that mean another column in one table than in the others: a business-expansion
+# export's 受理时间 is when the application was accepted, not when a work order was opened.
+TABLE_HEADERS = {
+    "applications": {
+        "申请编号": "application_id",
+        "申请单号": "application_id",
+        "业扩编号": "application_id",
+        "流程编号": "application_id",
+        "申请人": "name",
+        "申请户名": "name",
+        "申请类型": "type",
+        "业务类型": "type",
+        "申请容量": "requested_kva",
+        "报装容量": "requested_kva",
+        "受理时间": "accepted_date",
+        "受理日期": "accepted_date",
+        "勘查时间": "surveyed_date",
+        "勘查日期": "surveyed_date",
+        "现场勘查日期": "surveyed_date",
+        "答复时间": "answered_date",
+        "答复日期": "answered_date",
+        "方案答复日期": "answered_date",
+        "供电方案答复日期": "answered_date",
+        "验收时间": "inspected_date",
+        "验收日期": "inspected_date",
+        "竣工验收日期": "inspected_date",
+        "装表接电时间": "connected_date",
+        "装表接电日期": "connected_date",
+        "接电日期": "connected_date",
+        "送电日期": "connected_date",
+    },
+    # An organisation export: each unit with its level and the path of the unit above it.
+    "org_units": {
+        "路径": "path",
+        "单位路径": "path",
+        "单位名称": "name",
+        "机构名称": "name",
+        "名称": "name",
+        "层级": "level",
+        "机构层级": "level",
+        "上级": "parent",
+        "上级路径": "parent",
+        "上级单位": "parent",
+    },
+}
+
 # Values exports spell in Chinese, mapped onto the store's codes.
 VALUE_ALIASES = {
     "customer_class": {
@@ -155,6 +201,14 @@ VALUE_ALIASES = {
     "goal": {"拉新": "acquire", "促活": "activate", "留存": "retain", "挽留": "retain"},
     "arm": {"实验组": "treatment", "处理组": "treatment", "对照组": "control"},
     "status": {"正常": "active", "在用": "active", "销户": "closed", "暂停": "suspended"},
+    "type": {
+        "新装": "new_connection",
+        "增容": "capacity_increase",
+        "减容": "capacity_decrease",
+        "临时用电": "temporary",
+        "临时接电": "temporary",
+        "销户": "closure",
+    },
 }
 TRUE_WORDS = {"true", "t", "yes", "y", "1", "1.0", "是", "有效", "计划"}
 FALSE_WORDS = {"false", "f", "no", "n", "0", "0.0", "否", "无效", "非计划"}
@@ -312,9 +366,10 @@ def map_headers(table_name: str, headers: list[str]) -> tuple[ColumnMapping, lis
         accepted |= set(READINGS_TIME_PARTS)
     columns: dict[str, str] = {}
     unmapped: list[str] = []
+    aliases = {**COMMON_HEADERS, **TABLE_HEADERS.get(table_name, {})}
     for header in headers:
         key = normalise_header(header)
-        column = key if key in accepted else COMMON_HEADERS.get(key)
+        column = key if key in accepted else aliases.get(key)
         if column is None or column not in accepted:
             unmapped.append(header)
             continue

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pandas as pd
 import sqlalchemy as sa
 
-from core import access
+from core import access, calendars
 from core.ingest import reasons
 from core.store import schema
 
@@ -139,7 +139,7 @@ def rejected_rows(
 
     Returns:
         ``import_id``, ``table_name``, ``file_name``, ``row_number``, ``column_name``, ``value``,
-        ``reason``, ``rejected_at``.
+        ``reason``, ``rejected_at`` (in :data:`core.calendars.LOCAL_TIME`, the zone attached).
     """
     rejected = schema.rejected_rows
     query = sa.select(
@@ -169,4 +169,5 @@ def rejected_rows(
                 frame.loc[coded, "reason_code"], frame.loc[coded, "reason_values"], strict=True
             )
         ]
+    frame["rejected_at"] = calendars.stored_as_local(frame["rejected_at"])
     return frame[SHOWN_COLUMNS]

@@ -19,12 +19,12 @@ from typing import BinaryIO
 import pandas as pd
 import sqlalchemy as sa
 
-from core import access, i18n
+from core import access, calendars, i18n
 from core.errors import UserError
 from core.ingest import check_frame, check_sql, headers, land, reasons, sources
 from core.ingest.rejected import Batch, Progress, frame_to_store
 from core.store import engine as store_engine
-from core.store import schema
+from core.store import queries, schema
 
 # Rows per chunk on the DuckDB route: each chunk is a few tens of MB of Arrow data, and fewer,
 # larger chunks keep the per-statement overhead small.
@@ -424,6 +424,10 @@ def _context(
     provided = request.mapping.provided()
     if "region" in provided:
         context.vocabularies["districts"] = known_districts(conn)
+    if table is schema.campaign_members and "arm" in provided:
+        context.vocabularies["campaign_arms"] = pd.Index(
+            queries.campaign_arm_names(conn), dtype="str"
+        )
     if table is customers and "tariff_code" in provided:
         # Imported when used: the tariff engine reads its load files through this package.
         from core import tariffs
@@ -461,7 +465,7 @@ def _stage_chunks(
         if not problems.empty:
             counted.update(zip(problems["reason_code"], problems["reason_values"], strict=True))
             store_engine.bulk_insert(
-                conn, schema.rejected_rows, frame_to_store(problems, batch, context.now)
+                conn, schema.rejected_rows, frame_to_store(problems, batch, context.recorded)
             )
         if not records.empty:
             store_engine.bulk_insert(conn, stage, records[[*names, "source_row"]])
@@ -516,11 +520,14 @@ def _malformed_rows(source: sources.Source, batch: Batch, now: dt.datetime) -> p
 
 
 def _run(engine: sa.Engine, request: _Request) -> ImportResult:
-    now = dt.datetime.now().replace(microsecond=0)
+    # The checks read the file's times on the utility's wall clock; the import's own records
+    # (the import, its rejected rows) are stamped in UTC.
+    now = calendars.utc_now()
     table, source = request.table, request.source
     with engine.connect() as conn, conn.begin() as transaction:
         by_column = check_sql.route(conn, source, request.mapping, table)
-        context = _context(conn, request, now, in_store=by_column is not None)
+        context = _context(conn, request, calendars.local_now(), in_store=by_column is not None)
+        context.recorded_at = now
         import_id = conn.execute(
             schema.imports.insert().values(
                 table_name=table.name,
@@ -638,7 +645,7 @@ def _run(engine: sa.Engine, request: _Request) -> ImportResult:
             schema.imports.update()
             .where(schema.imports.c.id == import_id)
             .values(
-                finished_at=dt.datetime.now().replace(microsecond=0),
+                finished_at=calendars.utc_now(),
                 rows_read=result.rows_read,
                 rows_landed=result.rows_landed,
                 rows_rejected=result.rows_rejected,

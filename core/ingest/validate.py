@@ -13,7 +13,7 @@ from typing import BinaryIO
 import numpy as np
 import pandas as pd
 
-from core import i18n
+from core import calendars, i18n
 from core.errors import UserError
 from core.ingest import check_frame, headers, reasons, sources
 from core.store import rules, schema
@@ -296,7 +296,9 @@ def validate_readings(
         raise UserError("ingest.error.no_rows", file_name=name)
     frame = readings.rename(columns=lambda column: str(column).strip())
     if isinstance(frame.get("ts", pd.Series(dtype=object)).dtype, pd.DatetimeTZDtype):
-        frame = frame.assign(ts=frame["ts"].dt.tz_convert("Asia/Shanghai").dt.tz_localize(None))
+        frame = frame.assign(
+            ts=frame["ts"].dt.tz_convert(calendars.LOCAL_TIME).dt.tz_localize(None)
+        )
     source = sources.Source(
         file_name=name,
         headers=[str(column) for column in frame.columns],

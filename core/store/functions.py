@@ -82,3 +82,59 @@ def _compile_greatest(element, compiler, **kw) -> str:
 def _compile_greatest_sqlite(element, compiler, **kw) -> str:
     # SQLite's two-argument max() is the scalar other backends call greatest().
     return f"max({compiler.process(element.clauses, **kw)})"
+
+
+class days_between(expression.FunctionElement):
+    """Whole calendar days from the second date to the first: ``days_between(later, earlier)``."""
+
+    type = sa.Integer()
+    inherit_cache = True
+    name = "days_between"
+
+
+@compiles(days_between)
+def _compile_days_between(element, compiler, **kw) -> str:
+    later, earlier = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"date_diff('day', CAST({earlier} AS DATE), CAST({later} AS DATE))"
+
+
+@compiles(days_between, "postgresql")
+def _compile_days_between_postgresql(element, compiler, **kw) -> str:
+    later, earlier = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"(CAST({later} AS DATE) - CAST({earlier} AS DATE))"
+
+
+@compiles(days_between, "sqlite")
+def _compile_days_between_sqlite(element, compiler, **kw) -> str:
+    later, earlier = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"CAST(julianday(date({later})) - julianday(date({earlier})) AS INTEGER)"
+
+
+class hours_between(expression.FunctionElement):
+    """Hours (with their fraction) from the second timestamp to the first."""
+
+    type = sa.Float()
+    inherit_cache = True
+    name = "hours_between"
+
+
+@compiles(hours_between)
+def _compile_hours_between(element, compiler, **kw) -> str:
+    later, earlier = (compiler.process(clause, **kw) for clause in element.clauses)
+    return (
+        f"(CAST(epoch(CAST({later} AS TIMESTAMP)) AS DOUBLE)"
+        f" - CAST(epoch(CAST({earlier} AS TIMESTAMP)) AS DOUBLE)) / 3600.0"
+    )
+
+
+@compiles(hours_between, "postgresql")
+def _compile_hours_between_postgresql(element, compiler, **kw) -> str:
+    later, earlier = (compiler.process(clause, **kw) for clause in element.clauses)
+    span = f"CAST({later} AS TIMESTAMP) - CAST({earlier} AS TIMESTAMP)"
+    return f"EXTRACT(EPOCH FROM ({span})) / 3600.0"
+
+
+@compiles(hours_between, "sqlite")
+def _compile_hours_between_sqlite(element, compiler, **kw) -> str:
+    later, earlier = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"(julianday({later}) - julianday({earlier})) * 24.0"

@@ -15,3 +15,9 @@ def data_period(conn: sa.Connection) -> tuple[dt.datetime, dt.datetime] | None:
     if first is None:
         return None
     return first, last
+
+
+def campaign_arm_names(conn: sa.Connection) -> list[str]:
+    """The arm names a campaign member may have: control, treatment and every planned arm."""
+    planned = conn.execute(sa.select(schema.campaign_arms.c.arm).distinct()).scalars().all()
+    return sorted({*schema.CAMPAIGN_ARMS, *(str(name) for name in planned)})

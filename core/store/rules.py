@@ -124,7 +124,7 @@ def _negative(table: str, *columns: str) -> list[Rule]:
 
 
 # Lists a Known rule draws on, named for the reason's words.
-VOCABULARIES = ("districts", "tariff_codes")
+VOCABULARIES = ("districts", "tariff_codes", "campaign_arms")
 
 RULES: tuple[Rule, ...] = (
     *_negative("readings", "kwh", "kvarh"),
@@ -213,13 +213,8 @@ RULES: tuple[Rule, ...] = (
     ),
     *_negative("campaigns", "cost_per_contact_cny"),
     Order("campaigns", "end_date", "before", {"earlier": "start_date"}, earlier="start_date"),
-    Allowed(
-        "campaign_members",
-        "arm",
-        "not_allowed",
-        {"allowed": ", ".join(schema.CAMPAIGN_ARMS)},
-        allowed=schema.CAMPAIGN_ARMS,
-    ),
+    # Control or a treatment arm a campaign's plan names (or the plain "treatment").
+    Known("campaign_members", "arm", "unknown_arm", vocabulary="campaign_arms"),
     *_negative("campaign_members", "value_cny"),
     NotFuture("campaign_members", "contacted_at", "future"),
     NotFuture("campaign_members", "responded_at", "future"),
@@ -237,6 +232,46 @@ RULES: tuple[Rule, ...] = (
         "before",
         {"earlier": "contacted_at"},
         earlier="contacted_at",
+    ),
+    Allowed(
+        "applications",
+        "type",
+        "not_allowed",
+        {"allowed": ", ".join(schema.APPLICATION_TYPES)},
+        allowed=schema.APPLICATION_TYPES,
+    ),
+    Allowed(
+        "applications",
+        "customer_class",
+        "not_allowed",
+        {"allowed": ", ".join(schema.CUSTOMER_CLASSES)},
+        allowed=schema.CUSTOMER_CLASSES,
+    ),
+    Range(
+        "applications",
+        "requested_kva",
+        "not_capacity",
+        {"limit": _limit(MAX_CAPACITY_KVA)},
+        minimum=0.0,
+        maximum=MAX_CAPACITY_KVA,
+        above_minimum=True,
+    ),
+    Known("applications", "region", "unknown_district", vocabulary="districts"),
+    *(NotFuture("applications", f"{stage}_date", "future") for stage in schema.APPLICATION_STAGES),
+    # Each stage is reached after the one before it and after the application was accepted.
+    *(
+        Order("applications", f"{later}_date", "before", {"earlier": earlier}, earlier=earlier)
+        for position, later in enumerate(schema.APPLICATION_STAGES[1:])
+        for earlier in dict.fromkeys(
+            (f"{schema.APPLICATION_STAGES[position]}_date", "accepted_date")
+        )
+    ),
+    Allowed(
+        "org_units",
+        "level",
+        "not_allowed",
+        {"allowed": ", ".join(schema.ORG_LEVELS)},
+        allowed=schema.ORG_LEVELS,
     ),
     # Every date of every table the import fills is a plausible date.
     *(

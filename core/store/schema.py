@@ -322,6 +322,152 @@ ENTITY_TABLES = (
     campaign_members,
 )
 
+# Segments (用户分群): clustering runs and their memberships, saved rule segments, target lists.
+# A run is one fit over the customers in its author's scope; readers see its members through
+# their own scope like every customer query.
+segment_runs = sa.Table(
+    "segment_runs",
+    metadata,
+    _identity("segment_runs"),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("created_by", sa.String(60), nullable=False),
+    # The run whose segment ids this run's segments kept (Hungarian matching on centroids).
+    sa.Column("previous_run_id", sa.Integer),
+    sa.Column("period_end", sa.Date),
+    sa.Column("customers", sa.Integer, nullable=False),
+    sa.Column("k", sa.Integer, nullable=False),
+    # "criterion" when k came from the silhouette and the business rules, "analyst" when set.
+    sa.Column("k_chosen_by", sa.String(20), nullable=False),
+    sa.Column("seed", sa.Integer, nullable=False),
+    sa.Column("criterion", sa.String(20), nullable=False),
+    sa.Column("criterion_value", sa.Double),
+    sa.Column("shape_k", sa.Integer),
+    # The fitted model as JSON: features, scaler, centroids in feature units, criterion by k,
+    # the typical load shapes.
+    sa.Column("model", sa.Text, nullable=False),
+)
+
+segments = sa.Table(
+    "segments",
+    metadata,
+    sa.Column("run_id", sa.Integer, primary_key=True),
+    sa.Column("segment_id", sa.Integer, primary_key=True),
+    # The name's catalog code (segments.name.<code>); the rules behind it as JSON.
+    sa.Column("name_code", sa.String(60), nullable=False),
+    sa.Column("customers", sa.Integer, nullable=False),
+    sa.Column("rules", sa.Text, nullable=False),
+)
+
+segment_members = sa.Table(
+    "segment_members",
+    metadata,
+    sa.Column("run_id", sa.Integer, primary_key=True),
+    _customer_id(primary_key=True),
+    sa.Column("segment_id", sa.Integer, nullable=False),
+    sa.Column("shape_cluster", sa.Integer),
+    # Distance to the segment's centroid in standardized units: how typical the member is.
+    sa.Column("distance", sa.Double),
+)
+
+segment_rules = sa.Table(
+    "segment_rules",
+    metadata,
+    _identity("segment_rules"),
+    sa.Column("name", sa.String(100), nullable=False, unique=True),
+    sa.Column("expression", sa.Text, nullable=False),
+    sa.Column("created_by", sa.String(60), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+)
+
+target_lists = sa.Table(
+    "target_lists",
+    metadata,
+    _identity("target_lists"),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("created_by", sa.String(60), nullable=False),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    # segment, rule or file (core.target_lists.SOURCE_KINDS), and which one: a run and segment,
+    # a rule's name, a file's name.
+    sa.Column("source_kind", sa.String(20), nullable=False),
+    sa.Column("source_ref", sa.String(200)),
+    sa.Column("note", sa.Text),
+    sa.Column("customers", sa.Integer, nullable=False),
+)
+
+target_list_members = sa.Table(
+    "target_list_members",
+    metadata,
+    sa.Column("list_id", sa.Integer, primary_key=True),
+    _customer_id(primary_key=True),
+    sa.Column("segment", sa.String(200)),
+    sa.Column("reason", sa.Text),
+    sa.Column("offer", sa.String(200)),
+)
+# Business expansion (业扩报装): one row per application, with the date each stage was reached.
+# A new connection names its applicant until the connected customer's id is known.
+APPLICATION_TYPES = (
+    "new_connection",
+    "capacity_increase",
+    "capacity_decrease",
+    "temporary",
+    "closure",
+)
+# The stages in the order an application passes them: 受理, 勘查, 答复, 验收, 装表接电.
+APPLICATION_STAGES = ("accepted", "surveyed", "answered", "inspected", "connected")
+
+applications = sa.Table(
+    "applications",
+    metadata,
+    sa.Column("application_id", sa.String(40), primary_key=True),
+    _customer_id(nullable=True),
+    sa.Column("name", sa.String(100)),
+    sa.Column("type", sa.String(20), nullable=False),
+    sa.Column("customer_class", sa.String(20)),
+    sa.Column("industry", sa.String(60)),
+    sa.Column("region", sa.String(40), nullable=False),
+    sa.Column("requested_kva", sa.Float),
+    sa.Column("accepted_date", sa.Date, nullable=False),
+    sa.Column("surveyed_date", sa.Date),
+    sa.Column("answered_date", sa.Date),
+    sa.Column("inspected_date", sa.Date),
+    sa.Column("connected_date", sa.Date),
+)
+
+ENTITY_TABLES = (*ENTITY_TABLES, applications)
+# Campaign plans (core.campaigns): how a campaign's members were drawn, and its arms. The
+# members themselves are campaign_members rows; the outcomes come back by import.
+CAMPAIGN_CHANNELS = ("sms", "app_push", "wechat", "phone", "visit")
+
+campaign_plans = sa.Table(
+    "campaign_plans",
+    metadata,
+    sa.Column("campaign_id", sa.String(40), primary_key=True),
+    # The holdout's share of the members, and the seed that reproduces the draw.
+    sa.Column("holdout_share", sa.Float, nullable=False),
+    sa.Column("seed", sa.BigInteger, nullable=False),
+    # The strata the draw was balanced within, comma-separated (segment, usage_decile).
+    sa.Column("strata", sa.String(100)),
+    # Where the members came from: a target list, a segment or a list of customer ids.
+    sa.Column("source_kind", sa.String(20), nullable=False),
+    sa.Column("source_ref", sa.String(200)),
+    # Online non-responders become an offline follow-up list after this many days.
+    sa.Column("follow_up_days", sa.Integer),
+    sa.Column("created_by", sa.String(60)),
+    sa.Column("created_at", sa.DateTime),
+)
+
+campaign_arms = sa.Table(
+    "campaign_arms",
+    metadata,
+    sa.Column("campaign_id", sa.String(40), primary_key=True),
+    sa.Column("arm", sa.String(20), primary_key=True),
+    sa.Column("offer", sa.String(200)),
+    sa.Column("channel", sa.String(40)),
+    sa.Column("cost_per_contact_cny", sa.Numeric(10, 2)),
+    sa.Column("planned_share", sa.Float, nullable=False),
+)
+
 # Abnormal use and inspection (反窃查违 / 稽查): transformer-area supply-meter energy, the risk
 # scores of each customer, the models behind them, and the inspection orders with their history.
 area_readings = sa.Table(
@@ -413,3 +559,33 @@ inspection_events = sa.Table(
     sa.Column("recovered_cny", sa.Numeric(14, 2)),
     sa.Column("note", sa.Text),
 )
+
+# Sign-in sessions and the organisation tree (migration 0003_sessions_org).
+
+# A signed-in browser's session, found again after a reload by its token; only the token's
+# SHA-256 is kept, so the table gives nobody a way in.
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("user_name", sa.String(60), nullable=False),
+    sa.Column("started_at", sa.DateTime, nullable=False),
+    sa.Column("last_seen", sa.DateTime, nullable=False),
+    sa.Column("ended_at", sa.DateTime),
+)
+
+# The utility's organisation: the city, its districts, their service offices (供电所) and the
+# transformer areas (台区) each office serves. A unit's path is its parents' names and its own,
+# joined by "/" ("" for the city); scopes of accounts are paths.
+ORG_LEVELS = ("city", "district", "service_office", "transformer_area")
+org_units = sa.Table(
+    "org_units",
+    metadata,
+    sa.Column("path", sa.String(200), primary_key=True),
+    sa.Column("name", sa.String(60), nullable=False),
+    sa.Column("level", sa.String(20), nullable=False),
+    sa.Column("parent", sa.String(200)),
+)
+
+# The organisation tree is imported like the other tables.
+ENTITY_TABLES = (*ENTITY_TABLES, org_units)

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006_risk_inspection"
-down_revision = "0002_import_scope"
+down_revision = "0005_campaigns"
 branch_labels = None
 depends_on = None
 

@@ -1,18 +1,16 @@
-"""Headline figures for the Overview and the topic windows, computed in the store."""
+"""The Overview's headline figures: this month against the month before and a year before."""
 
 import datetime as dt
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
-from scipy import spatial
 
 from core import access
+from core.kpis import collection
+from core.kpis.periods import month_bounds, shift_period
 from core.store import schema
 
-# The map draws one point per customer; beyond this a browser struggles, so larger stores are cut.
-MAP_MAX_POINTS = 100_000
 KPI_NAMES = ("customers", "energy_kwh", "revenue_cny", "arrears_cny", "work_orders", "complaints")
 
 
@@ -49,53 +47,6 @@ def _relative(value: float, reference: float | None) -> float | None:
     return (value - reference) / abs(reference)
 
 
-def month_bounds(period: str) -> tuple[dt.date, dt.date]:
-    """The first day of a ``YYYY-MM`` month and the first day of the next one."""
-    first = dt.date.fromisoformat(f"{period}-01")
-    following = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-    return first, following
-
-
-def shift_period(period: str, months: int) -> str:
-    """The ``YYYY-MM`` month ``months`` after (or before, when negative) ``period``."""
-    year, month = (int(part) for part in period.split("-"))
-    index = year * 12 + (month - 1) + months
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
-
-
-def latest_complete_month(conn: sa.Connection) -> str | None:
-    """The last month whose readings run to its final day and which has bills.
-
-    Returns:
-        The month as ``YYYY-MM``, or None when the store has no bills.
-    """
-    last_reading = conn.execute(sa.select(sa.func.max(schema.readings.c.ts))).scalar()
-    last_billed = conn.execute(sa.select(sa.func.max(schema.bills.c.period))).scalar()
-    if last_billed is None:
-        return None
-    if last_reading is None:
-        return last_billed
-    last_reading = pd.Timestamp(last_reading)
-    month = f"{last_reading:%Y-%m}"
-    if (last_reading + pd.Timedelta(days=1)).month == last_reading.month:
-        month = shift_period(month, -1)
-    return min(month, last_billed)
-
-
-def billed_months(conn: sa.Connection) -> list[str]:
-    """The complete months that have bills, latest first (``YYYY-MM``)."""
-    latest = latest_complete_month(conn)
-    if latest is None:
-        return []
-    query = (
-        sa.select(schema.bills.c.period)
-        .where(schema.bills.c.period <= latest)
-        .distinct()
-        .order_by(schema.bills.c.period.desc())
-    )
-    return list(conn.execute(query).scalars())
-
-
 def _month_figures(conn: sa.Connection, viewer: access.Viewer, period: str) -> dict[str, float]:
     customers, bills, orders = schema.customers, schema.bills, schema.work_orders
     first, following = month_bounds(period)
@@ -116,15 +67,8 @@ def _month_figures(conn: sa.Connection, viewer: access.Viewer, period: str) -> d
             bills.c.period == period, bills.c.customer_id.in_(access.scoped_customer_ids(viewer))
         )
     ).one()
-    # As of the month's end: a bill paid later was still wholly unpaid then; one paid by then
-    # owes only what the payment fell short of.
-    unpaid_then = sa.or_(bills.c.paid_date.is_(None), bills.c.paid_date > month_end)
-    outstanding = sa.case(
-        (unpaid_then, bills.c.amount_cny),
-        else_=bills.c.amount_cny - sa.func.coalesce(bills.c.paid_cny, bills.c.amount_cny),
-    )
     arrears = conn.execute(
-        sa.select(sa.func.coalesce(sa.func.sum(outstanding), 0)).where(
+        sa.select(sa.func.coalesce(sa.func.sum(collection.outstanding(bills, month_end)), 0)).where(
             bills.c.due_date <= month_end,
             bills.c.customer_id.in_(access.scoped_customer_ids(viewer)),
         )
@@ -240,51 +184,6 @@ def monthly_trend(
     return frame.astype({"energy_kwh": float, "revenue_cny": float})
 
 
-def map_points(conn: sa.Connection, viewer: access.Viewer, period: str) -> pd.DataFrame:
-    """Customers with coordinates and their energy over the twelve months up to ``period``.
-
-    Args:
-        conn: a store connection.
-        viewer: who is asking; only customers in their scope count.
-        period: the month, ``YYYY-MM``.
-
-    Returns:
-        Columns ``customer_id``, ``customer_class``, ``region``, ``lat``, ``lon``,
-        ``annual_kwh``; at most :data:`MAP_MAX_POINTS` rows, largest consumers first.
-    """
-    customers, bills = schema.customers, schema.bills
-    annual = (
-        sa.select(bills.c.customer_id, sa.func.sum(bills.c.kwh_total).label("annual_kwh"))
-        .where(bills.c.period > shift_period(period, -12), bills.c.period <= period)
-        .group_by(bills.c.customer_id)
-        .subquery()
-    )
-    annual_kwh = sa.func.coalesce(annual.c.annual_kwh, 0.0)
-    query = (
-        sa.select(
-            customers.c.customer_id,
-            customers.c.customer_class,
-            customers.c.region,
-            customers.c.lat,
-            customers.c.lon,
-            annual_kwh.label("annual_kwh"),
-        )
-        .outerjoin(annual, annual.c.customer_id == customers.c.customer_id)
-        .where(
-            access.customer_scope(viewer, customers),
-            customers.c.lat.is_not(None),
-            customers.c.lon.is_not(None),
-        )
-        .order_by(annual_kwh.desc(), customers.c.customer_id)
-        .limit(MAP_MAX_POINTS)
-    )
-    frame = pd.DataFrame(
-        conn.execute(query).all(),
-        columns=["customer_id", "customer_class", "region", "lat", "lon", "annual_kwh"],
-    )
-    return frame.astype({"lat": float, "lon": float, "annual_kwh": float})
-
-
 # Decimals of each KPI in an export: money to the fen, energy to the kWh, counts whole.
 KPI_DECIMALS = {
     "customers": 0,
@@ -334,95 +233,3 @@ def headline_table(headline: list[Kpi], period: str) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
-
-
-# Customers' coordinates are gathered on a grid of this many degrees (about 1 km) before the
-# outline of a district is drawn around them: a province's millions of customers become a few
-# thousand cells, read in one grouped query.
-OUTLINE_GRID_DEG = 0.01
-# Cells beyond these quantiles of a district's latitudes or longitudes are left out of its
-# outline: one mistyped coordinate would otherwise stretch it across its neighbours.
-OUTLINE_TRIM = 0.01
-# A district drawn with fewer cells than this has no area to outline; its name is still placed.
-MIN_OUTLINE_CELLS = 3
-
-
-def district_outlines(conn: sa.Connection, viewer: access.Viewer) -> pd.DataFrame:
-    """Each district's extent drawn from where its customers are: the convex hull of their cells.
-
-    The store holds no boundaries; the customers' own coordinates show where a district's
-    customers live, which is what a map of customers needs to be read by.
-
-    Args:
-        conn: a store connection.
-        viewer: who is asking; only their customers count.
-
-    Returns:
-        One row per district (``region``): ``customers``, ``lat`` and ``lon`` of the centre of its
-        customers, and ``outline``, a closed ring of ``[lon, lat]`` points (empty when the district
-        has too few cells to enclose an area).
-    """
-    customers = schema.customers
-    cell_lat = sa.func.round(customers.c.lat / OUTLINE_GRID_DEG)
-    cell_lon = sa.func.round(customers.c.lon / OUTLINE_GRID_DEG)
-    query = (
-        sa.select(
-            customers.c.region,
-            cell_lat.label("cell_lat"),
-            cell_lon.label("cell_lon"),
-            sa.func.count().label("customers"),
-        )
-        .where(
-            access.customer_scope(viewer, customers),
-            customers.c.lat.is_not(None),
-            customers.c.lon.is_not(None),
-        )
-        .group_by(customers.c.region, cell_lat, cell_lon)
-    )
-    cells = pd.DataFrame(
-        conn.execute(query).all(), columns=["region", "cell_lat", "cell_lon", "customers"]
-    )
-    columns = ["region", "customers", "lat", "lon", "outline"]
-    if cells.empty:
-        return pd.DataFrame(columns=columns)
-    cells["lat"] = cells["cell_lat"].astype(float) * OUTLINE_GRID_DEG
-    cells["lon"] = cells["cell_lon"].astype(float) * OUTLINE_GRID_DEG
-    rows = []
-    for region, group in cells.groupby("region", sort=True):
-        kept = _trimmed(group)
-        weights = kept["customers"].astype(float)
-        rows.append(
-            {
-                "region": region,
-                "customers": int(group["customers"].sum()),
-                "lat": float((kept["lat"] * weights).sum() / weights.sum()),
-                "lon": float((kept["lon"] * weights).sum() / weights.sum()),
-                "outline": _hull(kept[["lon", "lat"]].to_numpy()),
-            }
-        )
-    return pd.DataFrame(rows, columns=columns)
-
-
-def _trimmed(cells: pd.DataFrame) -> pd.DataFrame:
-    if len(cells) < MIN_OUTLINE_CELLS * 10:
-        return cells
-    keep = pd.Series(True, index=cells.index)
-    for axis in ("lat", "lon"):
-        low, high = cells[axis].quantile([OUTLINE_TRIM, 1 - OUTLINE_TRIM])
-        keep &= cells[axis].between(low, high)
-    return cells[keep]
-
-
-def _hull(points: np.ndarray) -> list[list[float]]:
-    """The convex hull of the cells, widened by half a cell so the outermost customers are in."""
-    unique = np.unique(points, axis=0)
-    if len(unique) < MIN_OUTLINE_CELLS:
-        return []
-    half = OUTLINE_GRID_DEG / 2
-    corners = np.concatenate([unique + [dx, dy] for dx in (-half, half) for dy in (-half, half)])
-    try:
-        hull = spatial.ConvexHull(corners)
-    except spatial.QhullError:
-        return []
-    ring = corners[hull.vertices]
-    return [[round(float(lon), 5), round(float(lat), 5)] for lon, lat in [*ring, ring[0]]]
