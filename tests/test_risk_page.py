@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from streamlit.testing.v1 import AppTest
 
 from core import access, i18n, inspection
+from core.demo import accounts as demo_accounts
 from core.risk import abnormal, models
 from core.store import engine as store_engine
 from core.store import schema
@@ -30,7 +31,7 @@ def scored_file(demo_url, tmp_path_factory) -> Path:
     shutil.copyfile(sa.make_url(demo_url).database, target)
     engine = store_engine.connect(f"duckdb:///{target}")
     with engine.begin() as conn:
-        access.create_demo_accounts(conn)
+        demo_accounts.create_demo_accounts(conn)
         access.create_user(conn, access.SYSTEM, INSPECTOR, "inspect2024", "inspector")
     abnormal.refresh(engine)
     models.train_and_score(engine)

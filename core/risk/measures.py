@@ -133,11 +133,13 @@ def _ratio(numerator: sa.ColumnElement, denominator: sa.ColumnElement) -> sa.Col
     return sa.cast(numerator, sa.Double) / sa.func.nullif(sa.cast(denominator, sa.Double), 0.0)
 
 
-def _sum_if(condition: sa.ColumnElement, value: sa.ColumnElement | float) -> sa.ColumnElement:
+def sum_if(condition: sa.ColumnElement, value: sa.ColumnElement | float) -> sa.ColumnElement:
+    """The sum of ``value`` over the rows where ``condition`` holds (NULL when none do)."""
     return sa.func.sum(sa.case((condition, value), else_=None))
 
 
-def _count_if(condition: sa.ColumnElement) -> sa.ColumnElement:
+def count_if(condition: sa.ColumnElement) -> sa.ColumnElement:
+    """How many rows ``condition`` holds for."""
     return sa.func.sum(sa.case((condition, 1), else_=0))
 
 
@@ -151,10 +153,10 @@ def _fill_daily(conn: sa.Connection, scope: sa.ColumnElement, windows: Windows) 
             day,
             sa.func.sum(readings.c.kwh),
             sa.func.count(),
-            _count_if(readings.c.kwh == 0),
+            count_if(readings.c.kwh == 0),
             sa.func.sum(readings.c.kwh * readings.c.kwh),
-            _sum_if(night, readings.c.kwh),
-            _count_if(night),
+            sum_if(night, readings.c.kwh),
+            count_if(night),
         )
         .select_from(readings.join(customers, customers.c.customer_id == readings.c.customer_id))
         .where(
@@ -184,13 +186,13 @@ def _fill_weather(conn: sa.Connection, windows: Windows) -> None:
 def _window_sums(name: str, condition: sa.ColumnElement) -> list[sa.ColumnElement]:
     daily = _daily.c
     return [
-        _count_if(condition).label(f"{name}_days"),
-        _sum_if(condition, daily.kwh).label(f"{name}_kwh"),
-        _sum_if(condition, daily.readings).label(f"{name}_readings"),
-        _sum_if(condition, daily.zero_readings).label(f"{name}_zero"),
-        _sum_if(condition, daily.kwh_squared).label(f"{name}_squared"),
-        _sum_if(condition, daily.night_kwh).label(f"{name}_night_kwh"),
-        _sum_if(condition, daily.night_readings).label(f"{name}_night_readings"),
+        count_if(condition).label(f"{name}_days"),
+        sum_if(condition, daily.kwh).label(f"{name}_kwh"),
+        sum_if(condition, daily.readings).label(f"{name}_readings"),
+        sum_if(condition, daily.zero_readings).label(f"{name}_zero"),
+        sum_if(condition, daily.kwh_squared).label(f"{name}_squared"),
+        sum_if(condition, daily.night_kwh).label(f"{name}_night_kwh"),
+        sum_if(condition, daily.night_readings).label(f"{name}_night_readings"),
     ]
 
 
@@ -205,14 +207,14 @@ def _regression_sums(name: str, condition: sa.ColumnElement) -> list[sa.ColumnEl
     y = _daily.c.kwh
     with_temperature = sa.and_(condition, temperature.is_not(None))
     return [
-        _count_if(with_temperature).label(f"{name}_n"),
-        _sum_if(with_temperature, x).label(f"{name}_x"),
-        _sum_if(with_temperature, y).label(f"{name}_y"),
-        _sum_if(with_temperature, x * y).label(f"{name}_xy"),
-        _sum_if(with_temperature, x * x).label(f"{name}_xx"),
-        _sum_if(with_temperature, y * y).label(f"{name}_yy"),
-        _sum_if(with_temperature, temperature).label(f"{name}_t"),
-        _sum_if(with_temperature, temperature * temperature).label(f"{name}_tt"),
+        count_if(with_temperature).label(f"{name}_n"),
+        sum_if(with_temperature, x).label(f"{name}_x"),
+        sum_if(with_temperature, y).label(f"{name}_y"),
+        sum_if(with_temperature, x * y).label(f"{name}_xy"),
+        sum_if(with_temperature, x * x).label(f"{name}_xx"),
+        sum_if(with_temperature, y * y).label(f"{name}_yy"),
+        sum_if(with_temperature, temperature).label(f"{name}_t"),
+        sum_if(with_temperature, temperature * temperature).label(f"{name}_tt"),
     ]
 
 
@@ -229,8 +231,8 @@ def _customer_sums(windows: Windows) -> sa.Select:
         first = windows.recent_start + dt.timedelta(days=7 * week)
         in_week = sa.and_(day >= first, day < first + dt.timedelta(days=7))
         weeks += [
-            _sum_if(in_week, daily.c.kwh).label(f"week{week}_kwh"),
-            _count_if(in_week).label(f"week{week}_days"),
+            sum_if(in_week, daily.c.kwh).label(f"week{week}_kwh"),
+            count_if(in_week).label(f"week{week}_days"),
         ]
     temperature_recent = sa.and_(day >= windows.temperature_start, day < windows.end)
     temperature_reference = sa.and_(

@@ -13,6 +13,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from core import access, features
+from core.risk.measures import count_if, sum_if
 from core.store import schema
 
 COMPLAINT_TYPE = features.COMPLAINT_TYPE
@@ -70,14 +71,6 @@ def _at(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time())
 
 
-def _sum_if(condition, value) -> sa.ColumnElement:
-    return sa.func.sum(sa.case((condition, value), else_=None))
-
-
-def _count_if(condition) -> sa.ColumnElement:
-    return sa.func.sum(sa.case((condition, 1), else_=0))
-
-
 def _bill_part(cutoff: dt.date) -> sa.Subquery:
     bills = schema.bills
     status = features.bill_status(cutoff)
@@ -109,21 +102,21 @@ def _bill_part(cutoff: dt.date) -> sa.Subquery:
     return (
         sa.select(
             bills.c.customer_id,
-            _count_if(sa.and_(year, late)).label("late_12m"),
-            _count_if(year).label("bills_12m"),
-            _count_if(sa.and_(quarter, late)).label("late_3m"),
-            sa.func.coalesce(_sum_if(owing, features.bill_outstanding(cutoff)), 0.0).label(
+            count_if(sa.and_(year, late)).label("late_12m"),
+            count_if(year).label("bills_12m"),
+            count_if(sa.and_(quarter, late)).label("late_3m"),
+            sa.func.coalesce(sum_if(owing, features.bill_outstanding(cutoff)), 0.0).label(
                 "arrears_cny"
             ),
-            _count_if(owing).label("arrears_bills"),
+            count_if(owing).label("arrears_bills"),
             sa.func.avg(sa.case((billed_recent, amount), else_=None)).label("bill_cny"),
             sa.func.avg(sa.case((billed_earlier, amount), else_=None)).label("bill_earlier"),
-            _sum_if(recent, energy).label("kwh_recent"),
-            _sum_if(earlier, energy).label("kwh_earlier"),
-            _sum_if(year_ago, energy).label("kwh_year_ago"),
-            _sum_if(last_year, energy).label("kwh_last_year"),
-            _sum_if(year_before, energy).label("kwh_year_before"),
-            _count_if(sa.and_(due_known, year_before)).label("months_year_before"),
+            sum_if(recent, energy).label("kwh_recent"),
+            sum_if(earlier, energy).label("kwh_earlier"),
+            sum_if(year_ago, energy).label("kwh_year_ago"),
+            sum_if(last_year, energy).label("kwh_last_year"),
+            sum_if(year_before, energy).label("kwh_year_before"),
+            count_if(sa.and_(due_known, year_before)).label("months_year_before"),
         )
         .group_by(bills.c.customer_id)
         .subquery("bill_part")
@@ -140,11 +133,11 @@ def _order_part(cutoff: dt.date) -> sa.Subquery:
     return (
         sa.select(
             orders.c.customer_id,
-            _count_if(sa.and_(month, complaint)).label("complaints_30d"),
-            _count_if(sa.and_(quarter, complaint)).label("complaints_90d"),
-            _count_if(sa.and_(year, complaint)).label("complaints_365d"),
-            _count_if(year).label("orders_365d"),
-            _count_if(sa.and_(year, orders.c.satisfaction <= LOW_SATISFACTION)).label(
+            count_if(sa.and_(month, complaint)).label("complaints_30d"),
+            count_if(sa.and_(quarter, complaint)).label("complaints_90d"),
+            count_if(sa.and_(year, complaint)).label("complaints_365d"),
+            count_if(year).label("orders_365d"),
+            count_if(sa.and_(year, orders.c.satisfaction <= LOW_SATISFACTION)).label(
                 "low_satisfaction_365d"
             ),
         )
@@ -167,10 +160,10 @@ def _outage_part(cutoff: dt.date) -> sa.Subquery:
         sa.select(
             outages.c.customer_id,
             # Complaints about an outage come in the days after it.
-            _count_if(outages.c.start >= end - dt.timedelta(days=14)).label("outages_14d"),
-            _count_if(outages.c.start >= end - dt.timedelta(days=90)).label("outages_90d"),
+            count_if(outages.c.start >= end - dt.timedelta(days=14)).label("outages_14d"),
+            count_if(outages.c.start >= end - dt.timedelta(days=90)).label("outages_90d"),
             sa.func.coalesce(
-                _sum_if(sa.and_(ended, outages.c.start >= end - dt.timedelta(days=365)), hours),
+                sum_if(sa.and_(ended, outages.c.start >= end - dt.timedelta(days=365)), hours),
                 0.0,
             ).label("outage_hours_365d"),
         )
@@ -187,13 +180,13 @@ def _channel_part(cutoff: dt.date) -> sa.Subquery:
     return (
         sa.select(
             activity.c.customer_id,
-            _sum_if(activity.c.date >= cutoff - dt.timedelta(days=90), activity.c.events).label(
+            sum_if(activity.c.date >= cutoff - dt.timedelta(days=90), activity.c.events).label(
                 "channel_events_90d"
             ),
-            _sum_if(
-                sa.and_(year, activity.c.channel.in_(ONLINE_CHANNELS)), activity.c.events
-            ).label("online_365d"),
-            _sum_if(year, activity.c.events).label("events_365d"),
+            sum_if(sa.and_(year, activity.c.channel.in_(ONLINE_CHANNELS)), activity.c.events).label(
+                "online_365d"
+            ),
+            sum_if(year, activity.c.events).label("events_365d"),
             sa.func.max(activity.c.date).label("last_activity"),
         )
         .where(known)
@@ -377,10 +370,10 @@ def churn_labels(conn: sa.Connection, cutoff: dt.date, months: int, drop: float)
             bills.c.customer_id,
             customers.c.customer_class,
             customers.c.region,
-            _sum_if(after, bills.c.kwh_total),
-            _count_if(after),
-            _sum_if(before, bills.c.kwh_total),
-            _count_if(before),
+            sum_if(after, bills.c.kwh_total),
+            count_if(after),
+            sum_if(before, bills.c.kwh_total),
+            count_if(before),
         )
         .join(customers, customers.c.customer_id == bills.c.customer_id)
         .group_by(bills.c.customer_id, customers.c.customer_class, customers.c.region)
